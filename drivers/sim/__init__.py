@@ -1,0 +1,1 @@
+"""Device-side simulators that speak the real protocols (PTY bytes, pyusb transfers, image frames)."""

@@ -1,0 +1,221 @@
+"""The appliance's one configuration file, validated by a typed model.
+
+Errors are reported as one line naming the file, the key and what was expected (`ConfigError`), so a
+technician can fix a typo without reading a traceback. Secrets (broker password) never live in the
+TOML: they come from the environment or from a credentials file readable only by the service user.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PATH = Path("/etc/borderpost/config.toml")
+ENV_PATH = "BORDERPOST_CONFIG"
+ENV_BROKER_USERNAME = "BORDERPOST_BROKER_USERNAME"
+ENV_BROKER_PASSWORD = "BORDERPOST_BROKER_PASSWORD"
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for a person: `file: key: what was expected`."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Identity(_Model):
+    post: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="border post id")
+    device: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="this appliance's id")
+    role: Literal["kiosk", "booth"] = "kiosk"
+    signing_key: Path = Path("/var/lib/borderpost/device_ed25519.pem")
+
+
+class Keys(_Model):
+    """The agency's public keys: biometrics are encrypted to one, commands are signed by the other."""
+
+    agency_encryption_public_key: Path | None = None   # X25519, PEM
+    agency_command_public_key: Path | None = None      # Ed25519, PEM
+
+
+class Store(_Model):
+    path: Path = Path("/var/lib/borderpost/borderpost.db")
+    max_db_mb: int = Field(default=2048, ge=1)
+    min_free_mb: int = Field(default=200, ge=0)
+    delivered_retention_days: int = Field(default=30, ge=0)
+    biometric_retention_days: int = Field(default=1, ge=0)
+
+
+class Broker(_Model):
+    url: str = "mqtt://127.0.0.1:1883"
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    credentials_file: Path | None = None  # "username:password" on one line, mode 0600
+    topic_prefix: str = "borderpost/v1"
+    keepalive: int = Field(default=30, ge=5, le=3600)
+    inflight_window: int = Field(default=100, ge=1, le=10000)
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    telemetry_interval_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+        if parts.username or parts.password:
+            raise ValueError("credentials do not belong in the URL: use credentials_file or the environment")
+        return v
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or (8883 if self.tls else 1883)
+
+    def credentials(self) -> tuple[str, str] | None:
+        """Username and password from the environment, else from the credentials file, else none."""
+        user, pw = os.environ.get(ENV_BROKER_USERNAME), os.environ.get(ENV_BROKER_PASSWORD)
+        if user:
+            return user, pw or ""
+        if self.credentials_file:
+            text = self.credentials_file.read_text().strip()
+            user, _, pw = text.partition(":")
+            return user, pw
+        return None
+
+
+class Device(_Model):
+    """One device: which backend drives it and that backend's own settings (validated by the backend)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    backend: str
+    simulated: bool = False  # start the backend's device-side simulator and talk to it (demo, tests)
+    enabled: bool = True
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class UI(_Model):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    languages: list[Literal["ar", "en", "fr"]] = ["ar", "en", "fr"]
+    default_language: Literal["ar", "en", "fr"] = "en"
+
+
+class Policy(_Model):
+    """What the post asks of each traveller."""
+
+    fingerprints: list[str] = []           # e.g. ["right_index", "left_index"]; empty: none taken
+    face_match_required: bool = True
+
+
+class Config(_Model):
+    identity: Identity
+    keys: Keys = Keys()
+    store: Store = Store()
+    broker: Broker = Broker()
+    devices: dict[str, Device] = {}
+    ui: UI = UI()
+    policy: Policy = Policy()
+    quality: dict[str, dict[str, float]] = {}   # per-modality threshold overrides, see edge.biometrics
+
+    @model_validator(mode="after")
+    def _devices(self) -> Config:
+        from drivers import registry  # late: config must load even where a driver's module would not
+
+        for name, dev in self.devices.items():
+            if dev.backend not in registry.backend_names():
+                raise ValueError(
+                    f"devices.{name}.backend: unknown backend {dev.backend!r} "
+                    f"(known: {', '.join(registry.backend_names())})"
+                )
+        return self
+
+
+def resolve_path(cli_path: str | os.PathLike[str] | None) -> Path:
+    if cli_path is not None:
+        return Path(cli_path)
+    env = os.environ.get(ENV_PATH)
+    return Path(env) if env else DEFAULT_PATH
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key"
+    if kind == "missing":
+        return f"{loc}: required key missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{loc}: {msg}{shown}" if loc else msg
+
+
+def parse(text: str, source: str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {'; '.join(_describe(e) for e in exc.errors())}") from None
+    _check_device_settings(cfg, source)
+    return cfg
+
+
+def _check_device_settings(cfg: Config, source: str) -> None:
+    from drivers import registry
+
+    for name, dev in cfg.devices.items():
+        try:
+            registry.parse_settings(dev.backend, dev.settings)
+        except registry.BackendUnavailable:
+            continue  # reported by `doctor`; the config itself may be right for the target machine
+        except ValidationError as exc:
+            errs = []
+            for e in exc.errors():
+                e = dict(e)
+                e["loc"] = ("devices", name, *e["loc"])
+                errs.append(_describe(e))
+            raise ConfigError(f"{source}: {'; '.join(errs)}") from None
+
+
+def load(path: str | os.PathLike[str] | None = None) -> tuple[Config, Path]:
+    """Load and validate the config (`--config`, else $BORDERPOST_CONFIG, else /etc/borderpost/config.toml)."""
+    p = resolve_path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (give --config FILE or set {ENV_PATH})") from None
+    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.__class__.__name__}: {exc}") from None
+    return parse(text, str(p)), p
+
+
+def masked(cfg: Config) -> dict[str, Any]:
+    """The effective config as plain data, with anything secret replaced."""
+    data = cfg.model_dump(mode="json")
+    creds = cfg.broker.credentials() if cfg.broker.credentials_file is None else None
+    data["broker"]["credentials"] = (
+        {"username": creds[0], "password": "***"} if creds else ("from file" if cfg.broker.credentials_file else None)
+    )
+    return data

@@ -1,0 +1,1 @@
+"""Web UIs served by the station: traveller kiosk, officer booth, technician console."""
