@@ -30,14 +30,20 @@ class _LazyGroup(click.Group):
         try:
             module = importlib.import_module(f"edge.cli.{cmd_name.replace('-', '_')}")
         except ImportError as exc:
-            @click.command(cmd_name, help=f"(unavailable: {exc})", context_settings={"ignore_unknown_options": True})
-            @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-            def unavailable(args: tuple[str, ...]) -> None:
-                click.echo(f"borderpost {cmd_name}: unavailable here: {exc}", err=True)
-                sys.exit(_EXIT_USAGE)
-
-            return unavailable
+            return _unavailable(cmd_name, str(exc))
         return module.cli
+
+
+def _unavailable(cmd_name: str, reason: str) -> click.Command:
+    """Stands in for a subcommand whose optional dependency is missing: says so, exit 2."""
+
+    @click.command(cmd_name, help=f"(unavailable: {reason})", context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def unavailable(args: tuple[str, ...]) -> None:
+        click.echo(f"borderpost {cmd_name}: unavailable here: {reason}", err=True)
+        sys.exit(_EXIT_USAGE)
+
+    return unavailable
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

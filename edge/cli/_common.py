@@ -38,21 +38,27 @@ def store_broker_options(f: F) -> F:
     return f
 
 
+def apply_overrides(cfg: cfgmod.Config, store_path: Path | None, broker_url: str | None) -> cfgmod.Config:
+    """`--store` and `--broker` win over the file; a bad URL exits 2 with the reason."""
+    if store_path is not None:
+        cfg.store.path = store_path
+    if broker_url is not None:
+        try:
+            cfg.broker = cfgmod.Broker.model_validate({**cfg.broker.model_dump(), "url": broker_url})
+        except cfgmod.ValidationError as exc:
+            fail(f"--broker {broker_url}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+    return cfg
+
+
 def load_config(
     config_path: Path | None, *, store_path: Path | None = None, broker_url: str | None = None
 ) -> cfgmod.Config:
     """Load the config, apply command-line overrides, exit 2 with a one-line message on any problem."""
     try:
         cfg, _ = cfgmod.load(config_path)
-        if store_path is not None:
-            cfg.store.path = store_path
-        if broker_url is not None:
-            cfg.broker = cfgmod.Broker.model_validate({**cfg.broker.model_dump(), "url": broker_url})
     except cfgmod.ConfigError as exc:
         fail(str(exc))
-    except cfgmod.ValidationError as exc:
-        fail(f"--broker: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
-    return cfg
+    return apply_overrides(cfg, store_path, broker_url)
 
 
 def echo_json(obj: Any) -> None:

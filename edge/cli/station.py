@@ -1,0 +1,40 @@
+"""`borderpost station`: the appliance's main job (devices, pipeline, UI); delivery runs in `uplink`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from edge.cli._common import EXIT_USAGE, config_option, fail, load_config, store_broker_options
+from edge.cli.events import open_store
+
+
+@click.command("station")
+@config_option
+@store_broker_options
+def cli(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> None:
+    """Run the station until stopped (SIGTERM): read devices, record crossings into the store."""
+    from edge import service
+    from edge.devices import open_devices
+    from edge.identity import IdentityError, load_or_create_key
+    from edge.recorder import Recorder
+    from edge.station import Station
+
+    cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
+    store = open_store(cfg)
+    try:
+        key = load_or_create_key(cfg.identity.signing_key)
+    except (IdentityError, OSError) as exc:
+        fail(str(exc), EXIT_USAGE)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    devices = open_devices(cfg)
+    station = Station(cfg, store, Recorder(cfg, store, key), devices)
+    try:
+        service.run_service("station", lambda hb: station.run(stop, heartbeat=hb), stop)
+    finally:
+        devices.close()

@@ -1,0 +1,38 @@
+"""`borderpost uplink`: deliver the store's events to the broker (its own process)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from edge.cli._common import EXIT_USAGE, config_option, fail, load_config, store_broker_options
+from edge.cli.events import open_store
+from edge.identity import IdentityError, load_or_create_key
+from edge.uplink import Uplink
+
+
+@click.command("uplink")
+@config_option
+@store_broker_options
+def cli(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> None:
+    """Publish pending events over MQTT v5 (QoS 1), marking each delivered only on PUBACK. Runs until stopped."""
+    cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
+    store = open_store(cfg)
+    try:
+        key = load_or_create_key(cfg.identity.signing_key)
+    except (IdentityError, OSError) as exc:
+        fail(str(exc), EXIT_USAGE)
+
+    def reload():
+        return load_config(config_path, store_path=store_path, broker_url=broker_url)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    from edge import service
+
+    uplink = Uplink(cfg, store, key, reload=reload)
+    service.run_service("uplink", lambda hb: uplink.run(stop, on_iteration=hb), stop)

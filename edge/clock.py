@@ -1,0 +1,29 @@
+"""Wall-clock time and whether it can be trusted: a Pi has no RTC, so events say if NTP had synchronised."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from datetime import UTC, datetime
+
+_TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised (STA_UNSYNC set)
+
+
+def clock_synchronised() -> bool:
+    """Ask the kernel (adjtimex with no changes), as timedatectl does; False when it cannot tell."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        buf = ctypes.create_string_buffer(512)  # struct timex with modes = 0: read only
+        state = libc.adjtimex(buf)
+    except (OSError, AttributeError):
+        return False
+    return 0 <= state < _TIME_ERROR
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(dt: datetime) -> str:
+    """RFC 3339 with milliseconds and Z, as CloudEvents `time` expects."""
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,137 @@
+"""The versioned payloads (CloudEvents `data`) of every message the appliance sends.
+
+These pydantic models are the contract with the agency: `schemas/*.json` is generated from them
+(`borderpost events schema`), and a test keeps the committed files equal to the models. A breaking
+change bumps the `SCHEMA_VERSION` of that kind and its CloudEvents `type`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TYPE_PREFIX = "org.borderpost"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocumentSummary(_Strict):
+    """What was read from the travel document (MRZ) and how it checked out."""
+
+    format: str | None = Field(None, description="TD1, TD2, TD3, MRVA or MRVB")
+    document_code: str | None = None
+    issuing_state: str | None = None
+    document_number: str | None = None
+    nationality: str | None = None
+    surname: str | None = None
+    given_names: str | None = None
+    birth_date: str | None = Field(None, description="YYYY-MM-DD, null when unknown")
+    expiry_date: str | None = None
+    sex: Literal["M", "F", "X"] | None = None
+    optional_data: str | None = None
+    valid: bool = False
+    expired: bool | None = None
+    checks: dict[str, bool] = {}
+    corrections: list[str] = []
+    errors: list[str] = []
+    source: str | None = Field(None, description="which device or image the MRZ came from")
+
+
+class FaceResult(_Strict):
+    quality: float | None = Field(None, ge=0, le=100)
+    acceptable: bool | None = None
+    feedback: list[str] = []
+    match_score: float | None = None
+    threshold: float | None = None
+    match: bool | None = None
+
+
+class FingerResult(_Strict):
+    finger: str
+    quality: float | None = Field(None, ge=0, le=100)
+    acceptable: bool | None = None
+    feedback: list[str] = []
+
+
+class Decision(_Strict):
+    outcome: Literal["admit", "refuse", "refer", "handover", "abandoned", "recorded"]
+    by: str = Field(description="'kiosk', or the officer's id")
+    reason_codes: list[str] = []
+    note: str | None = None
+
+
+class Crossing(_Strict):
+    """One traveller's crossing (or abandoned attempt) at this appliance."""
+
+    schema_version: Literal[1] = 1
+    post: str
+    device: str
+    role: Literal["kiosk", "booth"]
+    transaction: str = Field(description="the transaction code shown to the traveller")
+    direction: Literal["entry", "exit"] | None = None
+    document: DocumentSummary | None = None
+    face: FaceResult | None = None
+    fingerprints: list[FingerResult] = []
+    decision: Decision
+    alerts: list[str] = []
+    biometric_samples: str | None = Field(
+        None, description="id of the sealed biometric event that goes with this crossing, if samples were sent"
+    )
+
+
+class SealedBiometrics(_Strict):
+    """Biometric samples encrypted to the agency (HPKE, RFC 9180: X25519, HKDF-SHA256, ChaCha20-Poly1305)."""
+
+    schema_version: Literal[1] = 1
+    crossing_id: str
+    suite: Literal["HPKE-X25519-HKDF_SHA256-CHACHA20_POLY1305"] = "HPKE-X25519-HKDF_SHA256-CHACHA20_POLY1305"
+    recipient_key_id: str
+    ciphertext: str = Field(description="base64 of enc || sealed JSON {face: b64 JPEG, fingerprints: {...}}")
+
+
+class Status(_Strict):
+    schema_version: Literal[1] = 1
+    state: Literal["online", "offline"]
+    version: str
+    started_at: str | None = None
+    uptime_s: float | None = None
+
+
+class Telemetry(_Strict):
+    schema_version: Literal[1] = 1
+    queue_depth: int
+    parked: int
+    delivered_total: int
+    oldest_pending_age_s: float | None
+    db_size_mb: float
+    disk_free_mb: float
+    storage_full: bool
+    devices: dict[str, str] = {}
+
+
+class CommandResult(_Strict):
+    schema_version: Literal[1] = 1
+    command_id: str | None
+    name: str
+    ok: bool
+    result: dict = {}
+    error: str | None = None
+
+
+KINDS: dict[str, type[BaseModel]] = {
+    "crossing": Crossing,
+    "biometrics": SealedBiometrics,
+    "status": Status,
+    "telemetry": Telemetry,
+    "command_result": CommandResult,
+}
+
+
+def event_type(kind: str) -> str:
+    """CloudEvents `type` for a payload kind, versioned: org.borderpost.crossing.v1."""
+    model = KINDS[kind]
+    version = model.model_fields["schema_version"].default
+    return f"{TYPE_PREFIX}.{kind}.v{version}"

@@ -1,0 +1,59 @@
+"""Seal biometric samples to the agency's X25519 public key with HPKE (RFC 9180, base mode).
+
+HPKE is the IETF standard for exactly this (one-shot public-key encryption with an AEAD); the
+appliance can seal but never open what it sent. Without an agency key configured, nothing is sealed
+and samples are not sent at all (the caller checks `encryption_key` for None).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from edge.events.model import SealedBiometrics
+
+_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+_INFO = b"borderpost biometrics v1"
+
+
+class SealError(Exception):
+    pass
+
+
+def recipient_key_id(public: X25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_recipient(path: Path) -> X25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SealError(f"{path}: cannot load the agency's encryption key: {exc}") from None
+    if not isinstance(key, X25519PublicKey):
+        raise SealError(f"{path}: expected an X25519 public key, found {type(key).__name__}")
+    return key
+
+
+def seal(samples: dict[str, Any], recipient: X25519PublicKey, crossing_id: str) -> SealedBiometrics:
+    """Encrypt JSON-able samples (images as base64) bound to the crossing id (as HPKE info)."""
+    plaintext = json.dumps(samples, separators=(",", ":")).encode()
+    ct = _SUITE.encrypt(plaintext, recipient, info=_INFO + b"|" + crossing_id.encode())
+    return SealedBiometrics(
+        crossing_id=crossing_id,
+        recipient_key_id=recipient_key_id(recipient),
+        ciphertext=base64.b64encode(ct).decode(),
+    )
+
+
+def unseal(sealed: SealedBiometrics, private: X25519PrivateKey) -> dict[str, Any]:
+    """The agency's side (and the tests'): decrypt and parse."""
+    ct = base64.b64decode(sealed.ciphertext)
+    plaintext = _SUITE.decrypt(ct, private, info=_INFO + b"|" + sealed.crossing_id.encode())
+    return json.loads(plaintext)

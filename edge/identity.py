@@ -1,0 +1,99 @@
+"""The device's Ed25519 identity: created on first start, kept 0600, public half shown to the agency."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+class IdentityError(Exception):
+    pass
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """A short, stable fingerprint of a public key (first 16 hex of SHA-256 of the raw key)."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DeviceKey:
+    private: Ed25519PrivateKey
+    path: Path
+
+    @property
+    def public(self) -> Ed25519PublicKey:
+        return self.private.public_key()
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.public)
+
+    def public_pem(self) -> str:
+        return self.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+    def public_b64(self) -> str:
+        raw = self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return base64.b64encode(raw).decode()
+
+
+def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
+    """Write atomically with mode 0600 from the first byte (no window where the key is world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, pem)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def load_key(path: Path) -> DeviceKey:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IdentityError(f"{path}: cannot read device key: {exc.strerror or exc}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except ValueError as exc:
+        raise IdentityError(f"{path}: not a PEM private key: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise IdentityError(f"{path}: expected an Ed25519 key, found {type(key).__name__}")
+    if path.stat().st_mode & 0o077:
+        raise IdentityError(f"{path}: device key is readable by others (mode {oct(path.stat().st_mode & 0o777)}); "
+                            "chmod 600 it")
+    return DeviceKey(key, path)
+
+
+def load_or_create_key(path: Path) -> DeviceKey:
+    if not path.exists():
+        write_private_key(path, Ed25519PrivateKey.generate())
+    return load_key(path)
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise IdentityError(f"{path}: cannot load public key: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise IdentityError(f"{path}: expected an Ed25519 public key, found {type(key).__name__}")
+    return key

@@ -1,0 +1,325 @@
+"""The durable store: the only hand-off between capture (station) and delivery (uplink).
+
+SQLite in WAL mode with `synchronous=FULL`: a committed crossing survives a power cut. The station
+and the uplink each open their own connection; the uplink notices new rows through
+`PRAGMA data_version`, which changes only when another connection commits (cheap to poll).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from edge.store.schema import migrate
+
+
+class StoreError(Exception):
+    """The store cannot be used (corrupt, unreadable, newer schema); the message says what to do."""
+
+
+class StorageFull(StoreError):
+    """No new crossing can be recorded until space is freed; what is stored is intact."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    seq: int
+    id: str
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Stats:
+    total: int
+    pending: int
+    delivered: int
+    parked: int
+    purged: int
+    oldest_pending_age_s: float | None
+    db_size_bytes: int
+    next_seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total, "pending": self.pending, "delivered": self.delivered, "parked": self.parked,
+            "purged": self.purged, "oldest_pending_age_s": self.oldest_pending_age_s,
+            "db_size_bytes": self.db_size_bytes, "next_seq": self.next_seq,
+        }
+
+
+def _check_integrity(path: Path) -> None:
+    """Open read-only and check, so a damaged file is reported and never 'repaired' by overwriting."""
+    try:
+        ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = ro.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            ro.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a usable SQLite database ({exc}); it was left untouched - "
+                         "move it aside to start with an empty store, or restore it from a copy") from None
+    if result != "ok":
+        raise StoreError(f"{path}: database is damaged ({result}); it was left untouched - "
+                         "move it aside or restore it from a copy")
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, path: Path, max_db_bytes: int, min_free_bytes: int) -> None:
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.path = path
+        self.max_db_bytes = max_db_bytes
+        self.min_free_bytes = min_free_bytes
+        self._data_version = -1
+
+    @classmethod
+    def open(cls, path: Path | str, *, max_db_mb: int = 2048, min_free_mb: int = 200,
+             busy_timeout_ms: int = 10000) -> Store:
+        path = Path(path)
+        if path.exists():
+            if path.is_dir():
+                raise StoreError(f"{path}: is a directory, expected the store's SQLite file")
+            if path.stat().st_size:
+                _check_integrity(path)
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{path.parent}: cannot create the store's directory: {exc.strerror}") from None
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                   timeout=busy_timeout_ms / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"{path}: cannot use WAL journal mode (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the store: {exc}") from None
+        except RuntimeError as exc:
+            raise StoreError(f"{path}: {exc}") from None
+        if path.exists():
+            os.chmod(path, 0o600)
+        return cls(conn, path, max_db_mb * 1024 * 1024, min_free_mb * 1024 * 1024)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---------------------------------------------------------------- writing
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT). A disk-full error rolls back and says so."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"store is busy or unwritable: {exc}") from None
+        tx = Transaction(self)
+        try:
+            yield tx
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            if _is_full(exc):
+                raise StorageFull(f"storage full: {exc}; nothing of this write was kept") from None
+            raise StoreError(f"write failed and was rolled back: {exc}") from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def capacity_problem(self) -> str | None:
+        """Why new crossings must not be taken now, or None. Checked before a crossing starts."""
+        size = self.db_size_bytes()
+        if size >= self.max_db_bytes:
+            return f"database is {size // 2**20} MB, at its limit of {self.max_db_bytes // 2**20} MB"
+        free = shutil.disk_usage(self.path.parent).free
+        if free < self.min_free_bytes:
+            return f"only {free // 2**20} MB free on disk, below {self.min_free_bytes // 2**20} MB"
+        return None
+
+    def ensure_capacity(self) -> None:
+        problem = self.capacity_problem()
+        if problem:
+            raise StorageFull(f"storage full: {problem}")
+
+    # ---------------------------------------------------------------- outbox (uplink side)
+    def changed(self) -> bool:
+        """True when another connection committed since the last call (first call: True)."""
+        v = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        changed, self._data_version = v != self._data_version, v
+        return changed
+
+    def pending(self, after_seq: int = 0, limit: int = 500) -> list[Pending]:
+        rows = self.conn.execute(
+            "SELECT seq, id, topic, payload FROM events WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        return [Pending(*r) for r in rows]
+
+    def mark_delivered(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        now = time.time()
+        with self.transaction():
+            self.conn.executemany(
+                "UPDATE events SET state = 'delivered', delivered_at = ? WHERE seq = ? AND state = 'pending'",
+                [(now, s) for s in seqs],
+            )
+
+    def park(self, seq: int, reason: str) -> None:
+        with self.transaction() as tx:
+            self.conn.execute("UPDATE events SET state = 'parked', park_reason = ? WHERE seq = ?", (reason, seq))
+            tx.audit("uplink", "event.parked", str(seq), {"reason": reason})
+
+    def requeue_from(self, seq: int) -> int:
+        """Mark delivered (and parked) events from `seq` on as pending again: the `resend` command."""
+        with self.transaction() as tx:
+            n = self.conn.execute(
+                "UPDATE events SET state = 'pending', delivered_at = NULL WHERE seq >= ? "
+                "AND state IN ('delivered', 'parked') AND payload IS NOT NULL", (seq,)
+            ).rowcount
+            tx.audit("uplink", "events.resend", str(seq), {"requeued": n})
+        return n
+
+    # ---------------------------------------------------------------- reading
+    def db_size_bytes(self) -> int:
+        page_count = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        wal = self.path.with_name(self.path.name + "-wal")
+        return page_count * page_size + (wal.stat().st_size if wal.exists() else 0)
+
+    def stats(self) -> Stats:
+        counts = dict(self.conn.execute("SELECT state, count(*) FROM events GROUP BY state").fetchall())
+        oldest = self.conn.execute("SELECT min(created_at) FROM events WHERE state = 'pending'").fetchone()[0]
+        next_seq = int(self.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+        return Stats(
+            total=sum(counts.values()), pending=counts.get("pending", 0), delivered=counts.get("delivered", 0),
+            parked=counts.get("parked", 0), purged=counts.get("purged", 0),
+            oldest_pending_age_s=None if oldest is None else round(max(0.0, time.time() - oldest), 3),
+            db_size_bytes=self.db_size_bytes(), next_seq=next_seq,
+        )
+
+    def listing(self, pending_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        """Events for people to read: ids, states and the non-personal summary only."""
+        where = "WHERE state = 'pending'" if pending_only else ""
+        rows = self.conn.execute(
+            f"SELECT seq, id, kind, state, created_at, delivered_at, park_reason, summary FROM events {where} "
+            "ORDER BY seq DESC LIMIT ?", (limit,)
+        ).fetchall()
+        out = []
+        for seq, eid, kind, state, created, delivered, reason, summary in rows:
+            out.append({"seq": seq, "id": eid, "kind": kind, "state": state, "created_at": created,
+                        "delivered_at": delivered, "park_reason": reason, **json.loads(summary or "{}")})
+        return out
+
+    def payload(self, event_id: str) -> bytes | None:
+        row = self.conn.execute("SELECT payload FROM events WHERE id = ?", (event_id,)).fetchone()
+        return row[0] if row else None
+
+    def audit_entries(self, limit: int = 200) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit]))
+
+    def verify_audit_chain(self) -> bool:
+        prev = ""
+        for row in self.db.query("SELECT * FROM audit ORDER BY id"):
+            if row["prev_hash"] != prev or row["hash"] != _audit_hash(prev, row):
+                return False
+            prev = row["hash"]
+        return True
+
+    # ---------------------------------------------------------------- devices and commands
+    def set_device_status(self, name: str, backend: str, status: str, detail: str = "") -> None:
+        self.conn.execute(
+            "INSERT INTO device_status(name, backend, status, detail, updated_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(name) DO UPDATE SET backend=excluded.backend, status=excluded.status, "
+            "detail=excluded.detail, updated_at=excluded.updated_at",
+            (name, backend, status, detail, time.time()),
+        )
+
+    def device_statuses(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT name, status FROM device_status").fetchall())
+
+    def command_seen(self, command_id: str) -> bool:
+        """Remember a command id; True if it had been seen before (a replay)."""
+        try:
+            self.conn.execute("INSERT INTO commands_seen(id, at) VALUES (?, ?)", (command_id, time.time()))
+        except sqlite3.IntegrityError:
+            return True
+        return False
+
+    # ---------------------------------------------------------------- retention
+    def purge(self, delivered_days: float, biometric_days: float, now: float | None = None) -> dict[str, int]:
+        """Delete delivered events past retention; drop biometric payloads past theirs (delivered or not)."""
+        now = time.time() if now is None else now
+        with self.transaction() as tx:
+            gone = self.conn.execute(
+                "DELETE FROM events WHERE state = 'delivered' AND delivered_at < ?",
+                (now - delivered_days * 86400,),
+            ).rowcount
+            bio = self.conn.execute(
+                "UPDATE events SET payload = NULL, state = 'purged' WHERE biometric = 1 AND state != 'purged' "
+                "AND created_at < ?", (now - biometric_days * 86400,),
+            ).rowcount
+            tx.audit("retention", "store.purge", "", {"delivered_deleted": gone, "biometric_purged": bio})
+        return {"delivered_deleted": gone, "biometric_purged": bio}
+
+
+def _is_full(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
+
+
+def _audit_hash(prev: str, row: dict[str, Any]) -> str:
+    body = json.dumps([prev, row["at"], row["actor"], row["action"], row["subject"], row["detail"]],
+                      separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Transaction:
+    """What may be written inside one store transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn = store.conn
+
+    def next_seq(self) -> int:
+        seq = int(self.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
+        return seq
+
+    def add_event(self, *, seq: int, event_id: str, kind: str, topic: str, payload: bytes,
+                  biometric: bool = False, summary: dict[str, Any] | None = None) -> None:
+        self.conn.execute(
+            "INSERT INTO events(seq, id, kind, topic, created_at, payload, state, biometric, summary) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (seq, event_id, kind, topic, time.time(), payload, int(biometric),
+             json.dumps(summary or {}, ensure_ascii=False)),
+        )
+
+    def audit(self, actor: str, action: str, subject: str = "", detail: dict[str, Any] | None = None) -> None:
+        """Append to the hash-chained audit log (no personal data: ids and codes only)."""
+        prev_row = self.conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        prev = prev_row[0] if prev_row else ""
+        row = {"at": time.time(), "actor": actor, "action": action, "subject": subject,
+               "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False)}
+        self.conn.execute(
+            "INSERT INTO audit(at, actor, action, subject, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
+            (row["at"], actor, action, subject, row["detail"], prev, _audit_hash(prev, row)),
+        )

@@ -1,0 +1,70 @@
+"""Store schema migrations, applied in order and recorded in `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+LATEST = 1
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["events"].create(
+        {
+            "seq": int,            # the device's monotonic sequence (also the outbox order)
+            "id": str,             # UUIDv7, unique
+            "kind": str,           # crossing | biometrics | ...
+            "topic": str,          # MQTT topic below the device's prefix, e.g. events/crossing
+            "created_at": float,
+            "payload": bytes,      # the signed CloudEvent as published; NULL once purged
+            "state": str,          # pending | delivered | parked | purged
+            "delivered_at": float,
+            "park_reason": str,
+            "biometric": int,      # 1 when the payload carries (sealed) biometric samples
+            "summary": str,        # JSON, no personal data: for listings and the UIs' queues
+        },
+        pk="seq",
+        not_null={"id", "kind", "topic", "created_at", "state", "biometric"},
+        defaults={"biometric": 0},
+    )
+    db["events"].create_index(["id"], unique=True)
+    db.execute("CREATE INDEX events_pending ON events(seq) WHERE state = 'pending'")
+    db.execute("CREATE INDEX events_delivered_at ON events(delivered_at) WHERE state = 'delivered'")
+    db["audit"].create(
+        {"id": int, "at": float, "actor": str, "action": str, "subject": str, "detail": str,
+         "prev_hash": str, "hash": str},
+        pk="id",
+        not_null={"at", "actor", "action", "hash"},
+    )
+    db.execute("CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit "
+               "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END")
+    db.execute("CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit "
+               "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END")
+    db["device_status"].create(
+        {"name": str, "backend": str, "status": str, "detail": str, "updated_at": float}, pk="name"
+    )
+    db["commands_seen"].create({"id": str, "at": float}, pk="id")
+    db["meta"].insert({"key": "next_seq", "value": "1"})
+
+
+MIGRATIONS = {1: _v1}
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to LATEST; each step in its own transaction. Returns the version found."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > LATEST:
+        raise RuntimeError(f"database schema version {found} is newer than this software ({LATEST})")
+    db = sqlite_utils.Database(conn)
+    for version in range(found + 1, LATEST + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](db)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found

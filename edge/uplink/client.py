@@ -1,0 +1,359 @@
+"""The uplink: publish what the store holds, in sequence order, and mark it delivered only on PUBACK.
+
+paho keeps its queue in memory, so the store is the queue: each connection gets a fresh paho client,
+publishes pending events from the lowest unacknowledged sequence within an application-side window
+(paho's own inflight limit is off: it rescans its set on every PUBACK), and hands PUBACKs to this
+thread through a queue (paho calls `on_publish` holding its own lock, sometimes before `publish()`
+has returned the mid). A refused publish (reason code >= 0x80) is parked with its reason, not retried
+forever. After a disconnect everything unacknowledged is sent again: duplicates keep their event id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from drivers.backoff import Backoff
+from edge import __version__, clock
+from edge.config import Config
+from edge.events import envelope
+from edge.events.model import CommandResult, Status, Telemetry
+from edge.identity import DeviceKey, load_public_key
+from edge.store import Pending, Store
+from edge.uplink import commands
+from edge.uplink.topics import Topics
+
+log = logging.getLogger("borderpost.uplink")
+
+NOT_IN_SEQUENCE = 0  # status/telemetry/results are not stored events: sequence 0 says so
+
+
+@dataclass
+class UplinkState:
+    connected: bool = False
+    last_error: str = ""
+    published: int = 0
+    acked: int = 0
+    parked: int = 0
+    reconnects: int = 0
+    rejected_commands: int = 0
+    started: float = field(default_factory=time.time)
+
+
+class Uplink:
+    def __init__(self, cfg: Config, store: Store, key: DeviceKey, *,
+                 reload: Callable[[], Config] | None = None, poll_interval: float = 0.002) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.key = key
+        self.reload_config = reload
+        self.poll_interval = poll_interval
+        self.topics = Topics(cfg.broker.topic_prefix, cfg.identity.post, cfg.identity.device)
+        self.state = UplinkState()
+        self.backoff = Backoff(initial=0.5, maximum=60.0)
+        self._events: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._client: mqtt.Client | None = None
+        self._generation = 0
+        self._inflight: dict[int, int] = {}       # mid -> seq
+        self._early_acks: dict[int, Any] = {}     # PUBACKs that beat publish() returning the mid
+        self._buffer: deque[Pending] = deque()
+        self._last_fetched = 0
+        self._need_fetch = True
+        self._next_telemetry = 0.0
+        self._command_key = (load_public_key(cfg.keys.agency_command_public_key)
+                             if cfg.keys.agency_command_public_key else None)
+
+    # ------------------------------------------------------------------ messages we build
+    def _signed(self, kind: str, data: Any) -> bytes:
+        event = envelope.build(kind, data, key=self.key.private, post=self.cfg.identity.post,
+                               device=self.cfg.identity.device, sequence=NOT_IN_SEQUENCE,
+                               time=clock.utc_now(), clock_synced=clock.clock_synchronised())
+        return envelope.encode(event)
+
+    def _status(self, state: str) -> bytes:
+        uptime = round(time.time() - self.state.started, 1) if state == "online" else None
+        started = clock.rfc3339(datetime.fromtimestamp(self.state.started, UTC))
+        return self._signed("status", Status(state=state, version=__version__,
+                                             started_at=started, uptime_s=uptime))
+
+    def telemetry(self) -> Telemetry:
+        import shutil
+
+        stats = self.store.stats()
+        return Telemetry(
+            queue_depth=stats.pending, parked=stats.parked, delivered_total=stats.delivered,
+            oldest_pending_age_s=stats.oldest_pending_age_s, db_size_mb=round(stats.db_size_bytes / 2**20, 3),
+            disk_free_mb=round(shutil.disk_usage(self.store.path.parent).free / 2**20, 1),
+            storage_full=self.store.capacity_problem() is not None, devices=self.store.device_statuses(),
+        )
+
+    # ------------------------------------------------------------------ connection
+    def _new_client(self) -> mqtt.Client:
+        b = self.cfg.broker
+        gen = self._generation
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.cfg.identity.post}-"
+                             f"{self.cfg.identity.device}", protocol=mqtt.MQTTv5)
+        client.max_inflight_messages_set(0)       # our own window governs (see module docstring)
+        client.max_queued_messages_set(0)
+        if b.tls:
+            client.tls_set(ca_certs=str(b.ca_file) if b.ca_file else None,
+                           certfile=str(b.cert_file) if b.cert_file else None,
+                           keyfile=str(b.key_file) if b.key_file else None,
+                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        creds = b.credentials()
+        if creds:
+            client.username_pw_set(*creds)
+        client.will_set(self.topics.status, self._status("offline"), qos=1, retain=True)
+        client.on_connect = lambda c, u, f, rc, p: self._events.put(("connect", gen, rc))
+        client.on_disconnect = lambda c, u, f, rc, p: self._post(("disconnect", gen, rc))
+        client.on_publish = lambda c, u, mid, rc, p: self._post(("puback", gen, (mid, rc)))
+        client.on_message = lambda c, u, msg: self._post(("message", gen, (msg.topic, msg.payload)))
+        return client
+
+    def _post(self, item: tuple[str, int, Any]) -> None:
+        self._events.put(item)
+        self._wake.set()
+
+    def _connect(self) -> bool:
+        b = self.cfg.broker
+        self._generation += 1
+        client = self._new_client()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = b.session_expiry_s
+        try:
+            client.connect(b.host, b.port, keepalive=b.keepalive, clean_start=False, properties=props)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            self._connection_failed(f"cannot reach broker {b.host}:{b.port}: {exc}")
+            return False
+        client.loop_start()
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            try:
+                kind, gen, rc = self._events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if gen != self._generation:
+                continue
+            if kind == "connect":
+                if rc.is_failure:
+                    client.loop_stop()
+                    client.disconnect()
+                    self._connection_failed(f"broker refused the connection: {rc}")
+                    return False
+                break
+            if kind == "disconnect":
+                client.loop_stop()
+                self._connection_failed(f"connection closed during handshake: {rc}")
+                return False
+        else:
+            client.loop_stop()
+            client.disconnect()
+            self._connection_failed("no CONNACK from broker within 10 s")
+            return False
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
+        self._client = client
+        self.state.connected = True
+        self.state.last_error = ""
+        self.backoff.succeeded()
+        client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
+        client.subscribe(self.topics.commands, qos=1)
+        self._restart_from_store()
+        log.info("connected to %s:%s", b.host, b.port)
+        return True
+
+    def _connection_failed(self, reason: str) -> None:
+        delay = self.backoff.failed()
+        self.state.connected = False
+        self.state.last_error = reason
+        pending = self.store.stats().pending
+        log.warning("%s; %d events wait in the store; retrying in %.1f s", reason, pending, delay)
+
+    def _drop_connection(self, reason: str) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.loop_stop()
+            with contextlib.suppress(Exception):  # the socket may already be gone
+                client.disconnect()
+        self.state.connected = False
+        self.state.reconnects += 1
+        self._connection_failed(f"connection lost: {reason}")
+
+    def _restart_from_store(self) -> None:
+        """After (re)connecting: everything not acknowledged is sent again, in sequence order."""
+        self._inflight.clear()
+        self._early_acks.clear()
+        self._buffer.clear()
+        self._last_fetched = 0
+        self._need_fetch = True
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, stop: threading.Event, on_iteration: Callable[[], None] | None = None) -> None:
+        try:
+            while not stop.is_set():
+                if self._client is None:
+                    if self.backoff.ready():
+                        self._connect()
+                    else:
+                        stop.wait(min(0.2, self.poll_interval * 50))
+                    if on_iteration:
+                        on_iteration()
+                    continue
+                self._handle_events()
+                if self._client is not None:
+                    self._fill_window()
+                    self._maybe_telemetry()
+                if on_iteration:
+                    on_iteration()
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._handle_events()
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.publish(self.topics.status, self._status("offline"), qos=1, retain=True)
+            client.disconnect()
+            client.loop_stop()
+        self.state.connected = False
+
+    def _handle_events(self) -> None:
+        delivered: list[int] = []
+        while True:
+            try:
+                kind, gen, data = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if gen != self._generation:
+                continue  # from a connection we already dropped
+            if kind == "puback":
+                self._on_puback(*data, delivered)
+            elif kind == "disconnect":
+                self.store.mark_delivered(delivered)
+                delivered = []
+                self._drop_connection(str(data))
+            elif kind == "message":
+                self._on_command(*data)
+        if delivered:
+            self.store.mark_delivered(delivered)
+            self.state.acked += len(delivered)
+
+    def _on_puback(self, mid: int, rc: Any, delivered: list[int]) -> None:
+        seq = self._inflight.pop(mid, None)
+        if seq is None:
+            # publish() has not returned this mid yet, or it was not an event (status, results)
+            if len(self._early_acks) > 10_000:
+                self._early_acks.clear()
+            self._early_acks[mid] = rc
+            return
+        if rc.is_failure:
+            self.store.park(seq, f"broker refused: {rc}")
+            self.state.parked += 1
+            log.error("event seq %d refused by broker (%s): parked", seq, rc)
+        else:
+            delivered.append(seq)
+
+    def _fill_window(self) -> None:
+        client = self._client
+        assert client is not None
+        room = self.cfg.broker.inflight_window - len(self._inflight)
+        while room > 0:
+            if not self._buffer:
+                if not (self._need_fetch or self.store.changed()):
+                    return
+                rows = self.store.pending(after_seq=self._last_fetched, limit=max(500, room))
+                self._need_fetch = len(rows) == max(500, room)
+                if not rows:
+                    return
+                self._buffer.extend(rows)
+                self._last_fetched = rows[-1].seq
+            row = self._buffer.popleft()
+            info = client.publish(self.topics.of(row.topic), row.payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                self._buffer.appendleft(row)
+                self._drop_connection(f"publish failed: {mqtt.error_string(info.rc)}")
+                return
+            self.state.published += 1
+            early = self._early_acks.pop(info.mid, None)
+            self._inflight[info.mid] = row.seq
+            if early is not None:
+                done: list[int] = []
+                self._on_puback(info.mid, early, done)
+                self.store.mark_delivered(done)
+                self.state.acked += len(done)
+            room -= 1
+
+    def _maybe_telemetry(self) -> None:
+        now = time.monotonic()
+        if now < self._next_telemetry or self._client is None:
+            return
+        self._next_telemetry = now + self.cfg.broker.telemetry_interval_s
+        self._client.publish(self.topics.telemetry, self._signed("telemetry", self.telemetry()), qos=0)
+
+    # ------------------------------------------------------------------ commands
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        name = self.topics.command_name(topic)
+        if name is None:
+            return
+        target = f"{self.cfg.identity.post}/{self.cfg.identity.device}"
+        verdict = commands.check(payload, name, target, self._command_key)
+        if isinstance(verdict, commands.Command) and self.store.command_seen(verdict.id):
+            verdict = commands.Rejection(verdict.id, "command replayed")
+        if isinstance(verdict, commands.Rejection):
+            self.state.rejected_commands += 1
+            log.warning("command on cmd/%s rejected: %s (id %s)", name, verdict.reason, verdict.command_id)
+            self._result(CommandResult(command_id=verdict.command_id, name=name, ok=False, error=verdict.reason))
+            return
+        try:
+            result = self._execute(verdict)
+        except (ValueError, TypeError, KeyError) as exc:
+            self._result(CommandResult(command_id=verdict.id, name=name, ok=False, error=f"bad arguments: {exc}"))
+            return
+        log.info("command %s (id %s) done", name, verdict.id)
+        self._result(CommandResult(command_id=verdict.id, name=name, ok=True, result=result))
+
+    def _execute(self, cmd: commands.Command) -> dict[str, Any]:
+        if cmd.name == "ping":
+            return {"pong": True, "uptime_s": round(time.time() - self.state.started, 1)}
+        if cmd.name == "resend":
+            from_seq = int(cmd.args["from_seq"])
+            n = self.store.requeue_from(from_seq)
+            self._restart_window_from(from_seq)
+            return {"requeued": n, "from_seq": from_seq}
+        if cmd.name == "reload":
+            if self.reload_config is None:
+                raise ValueError("this uplink was started without a config file to reload")
+            new = self.reload_config()
+            self.cfg.broker.telemetry_interval_s = new.broker.telemetry_interval_s
+            self.cfg.broker.inflight_window = new.broker.inflight_window
+            return {"reloaded": True}
+        raise ValueError(f"unknown command {cmd.name}")
+
+    def _restart_window_from(self, seq: int) -> None:
+        self._buffer.clear()
+        self._last_fetched = min(self._last_fetched, seq - 1)
+        self._need_fetch = True
+
+    def _result(self, result: CommandResult) -> None:
+        if self._client is not None:
+            self._client.publish(self.topics.command_result(result.name), self._signed("command_result", result),
+                                 qos=1)
