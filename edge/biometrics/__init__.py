@@ -1,0 +1,1 @@
+"""Biometrics: capture-quality scoring and on-device matching, one subpackage per modality."""
