@@ -41,6 +41,7 @@ from edge.uplink.topics import Topics
 log = logging.getLogger("borderpost.uplink")
 
 NOT_IN_SEQUENCE = 0  # status/telemetry/results are not stored events: sequence 0 says so
+STABLE_AFTER_S = 30.0  # a connection that lasted this long (or got a PUBACK) resets the reconnect backoff
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Uplink:
         self._last_fetched = 0
         self._need_fetch = True
         self._next_telemetry = 0.0
+        self._connected_at = 0.0
         self._command_key = (load_public_key(cfg.keys.agency_command_public_key)
                              if cfg.keys.agency_command_public_key else None)
 
@@ -172,7 +174,7 @@ class Uplink:
         self._client = client
         self.state.connected = True
         self.state.last_error = ""
-        self.backoff.succeeded()
+        self._connected_at = time.monotonic()  # backoff resets only once the connection has proved itself
         client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
         client.subscribe(self.topics.commands, qos=1)
         self._restart_from_store()
@@ -256,6 +258,9 @@ class Uplink:
         if delivered:
             self.store.mark_delivered(delivered)
             self.state.acked += len(delivered)
+        if self._client is not None and self.backoff.attempts and (
+                delivered or time.monotonic() - self._connected_at > STABLE_AFTER_S):
+            self.backoff.succeeded()
 
     def _on_puback(self, mid: int, rc: Any, delivered: list[int]) -> None:
         seq = self._inflight.pop(mid, None)

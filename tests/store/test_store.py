@@ -1,0 +1,162 @@
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from edge.config import parse
+from edge.events import envelope
+from edge.events.model import Crossing, Decision, DocumentSummary
+from edge.recorder import Recorder
+from edge.store import StorageFull, Store, StoreError
+
+
+def make(tmp_path: Path, **store_kw) -> tuple[Store, Recorder]:
+    cfg = parse(f'[identity]\npost="p1"\ndevice="d1"\nsigning_key="{tmp_path}/k.pem"\n'
+                f'[store]\npath="{tmp_path}/s.db"\nmin_free_mb=0\n')
+    store = Store.open(cfg.store.path, min_free_mb=0, **store_kw)
+    return store, Recorder(cfg, store)
+
+
+def crossing(code="T1", surname="DOE") -> Crossing:
+    return Crossing(post="p1", device="d1", role="kiosk", transaction=code,
+                    document=DocumentSummary(surname=surname, document_number="X1234567", valid=True),
+                    decision=Decision(outcome="admit", by="o1"))
+
+
+def test_pragmas_wal_full_and_file_mode(tmp_path):
+    store, _ = make(tmp_path)
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert os.stat(tmp_path / "s.db").st_mode & 0o777 == 0o600
+
+
+def test_sequence_is_monotonic_and_survives_reopen(tmp_path):
+    store, rec = make(tmp_path)
+    seqs = [rec.record_crossing(crossing(f"T{i}")).sequence for i in range(5)]
+    store.close()
+    store2, rec2 = make(tmp_path)
+    seqs.append(rec2.record_crossing(crossing("T9")).sequence)
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    # purging delivered events does not reuse numbers
+    store2.mark_delivered([1, 2, 3, 4, 5, 6])
+    store2.purge(delivered_days=0, biometric_days=1, now=10**10)
+    assert rec2.record_crossing(crossing("T10")).sequence == 7
+
+
+def test_listing_has_no_names_or_document_numbers(tmp_path):
+    store, rec = make(tmp_path)
+    rec.record_crossing(crossing(surname="SECRETNAME"))
+    text = repr(store.listing())
+    assert "SECRETNAME" not in text and "X1234567" not in text
+    assert store.listing()[0]["transaction"] == "T1"
+
+
+def test_failed_write_leaves_nothing_half_written(tmp_path):
+    store, rec = make(tmp_path)
+    rec.record_crossing(crossing())
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        seq = tx.next_seq()
+        tx.add_event(seq=seq, event_id="x", kind="crossing", topic="t", payload=b"{}")
+        raise RuntimeError("power cut in the middle")
+    assert store.stats().total == 1 and store.stats().next_seq == 2
+
+
+def test_disk_full_is_storage_full_and_keeps_what_was_stored(tmp_path):
+    store, rec = make(tmp_path)
+    rec.record_crossing(crossing("KEEP"))
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite now answers SQLITE_FULL
+    big = Crossing(**{**crossing().model_dump(), "alerts": ["x" * 5000] * 20})
+    with pytest.raises(StorageFull):
+        rec.record_crossing(big)
+    assert store.stats().total == 1
+    assert store.listing()[0]["transaction"] == "KEEP"
+
+
+def test_capacity_guard_refuses_before_writing(tmp_path):
+    store, rec = make(tmp_path, max_db_mb=1)
+    store.max_db_bytes = 1  # anything is over the limit
+    assert "limit" in store.capacity_problem()
+    with pytest.raises(StorageFull, match="storage full"):
+        rec.record_crossing(crossing())
+    assert store.stats().total == 0
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncate"])
+def test_damaged_database_is_refused_and_left_untouched(tmp_path, damage):
+    store, rec = make(tmp_path)
+    for i in range(200):
+        rec.record_crossing(crossing(f"T{i}"))
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    db = tmp_path / "s.db"
+    if damage == "garbage":
+        db.write_bytes(b"this is not sqlite" * 100)
+    else:
+        data = db.read_bytes()
+        db.write_bytes(data[: len(data) // 3])
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match="left untouched"):
+        Store.open(db)
+    assert db.read_bytes() == before
+
+
+def test_audit_log_is_append_only_and_chained(tmp_path):
+    store, rec = make(tmp_path)
+    for i in range(3):
+        rec.record_crossing(crossing(f"T{i}"))
+    assert store.verify_audit_chain()
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("UPDATE audit SET actor = 'x'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("DELETE FROM audit")
+
+
+def test_retention_purges_delivered_and_biometrics(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    store, rec = make(tmp_path)
+    rec.recipient = X25519PrivateKey.generate().public_key()
+    r1 = rec.record_crossing(crossing("A"), samples={"face": b"\xff\xd8jpeg"})
+    r2 = rec.record_crossing(crossing("B"))
+    assert r1.biometrics_event_id and store.stats().total == 3
+    store.mark_delivered([r1.sequence])
+    out = store.purge(delivered_days=0, biometric_days=0, now=10**10)
+    assert out == {"delivered_deleted": 1, "biometric_purged": 1}
+    states = {r["seq"]: r["state"] for r in store.listing()}
+    assert states == {r2.sequence: "pending", r1.sequence + 1: "purged"}
+    assert store.payload(r1.biometrics_event_id) is None
+
+
+def test_no_samples_are_sent_without_an_agency_key(tmp_path):
+    store, rec = make(tmp_path)
+    r = rec.record_crossing(crossing(), samples={"face": b"jpeg"})
+    assert r.biometrics_event_id is None and store.stats().total == 1
+
+
+def test_kill_9_after_commit_loses_nothing(tmp_path):
+    """A process killed right after recording: every committed crossing is there after restart."""
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+        from tests.store.test_store import make, crossing
+        from pathlib import Path
+        store, rec = make(Path({str(tmp_path)!r}))
+        for i in range(50):
+            r = rec.record_crossing(crossing(f"T{{i}}"))
+            print(r.event_id, flush=True)
+        os.kill(os.getpid(), 9)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == -9
+    printed = out.stdout.split()
+    store, _ = make(tmp_path)
+    assert len(printed) == 50
+    assert all(store.payload(eid) for eid in printed)
+    ev = store.payload(printed[-1])
+    assert envelope.verify(ev, _.key.public).ok
