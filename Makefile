@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` (a simulated border post) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+MODELS ?= $(CURDIR)/models
+
+.PHONY: demo test install lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" BORDERPOST_MODELS_DIR="$(MODELS)" ./scripts/demo.sh
+
+test: $(STAMP)
+	BORDERPOST_MODELS_DIR="$(MODELS)" $(PY) -m edge models fetch --dir "$(MODELS)" || true
+	BORDERPOST_MODELS_DIR="$(MODELS)" $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache artifacts

@@ -1,0 +1,103 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge import config as cfgmod
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = '[identity]\npost = "p1"\ndevice = "d1"\n'
+
+
+def run(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "edge", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_minimal_config_gets_defaults():
+    cfg = cfgmod.parse(MINIMAL)
+    assert cfg.identity.role == "kiosk" and cfg.store.path == Path("/var/lib/borderpost/borderpost.db")
+    assert cfg.broker.port == 1883 and not cfg.broker.tls
+
+
+@pytest.mark.parametrize("text, expected", [
+    (MINIMAL + "[store]\npaht = 'x'\n", "store.paht: unknown key"),
+    (MINIMAL + "colour = 1\n", "identity.colour: unknown key"),
+    (MINIMAL + "[broker]\nkeepalive = 'often'\n", "broker.keepalive: Input should be a valid integer"),
+    ('[identity]\npost = "p1"\n', "identity.device: required key missing"),
+    (MINIMAL + "[broker]\nurl = 'http://x'\n", "broker.url: expected mqtt://HOST[:PORT]"),
+    (MINIMAL + "[broker]\nurl = 'mqtt://u:pw@host'\n", "credentials do not belong in the URL"),
+    (MINIMAL + "[devices.mrz]\nbackend = 'nope'\n", "devices.mrz.backend: unknown backend 'nope'"),
+    ("[identity\n", "not valid TOML"),
+    (MINIMAL.replace("kiosk", "x") + "role = 'gate'\n", "identity.role: Input should be 'kiosk' or 'booth'"),
+])
+def test_bad_config_is_one_line_naming_file_and_key(text, expected):
+    with pytest.raises(cfgmod.ConfigError) as e:
+        cfgmod.parse(text, "/etc/borderpost/config.toml")
+    msg = str(e.value)
+    assert msg.startswith("/etc/borderpost/config.toml: ") and expected in msg and "\n" not in msg
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=200))
+def test_parse_never_raises_anything_but_config_error(text):
+    try:
+        cfgmod.parse(text)
+    except cfgmod.ConfigError:
+        pass
+
+
+def test_broker_credentials_come_from_environment_or_file(tmp_path, monkeypatch):
+    cfg = cfgmod.parse(MINIMAL)
+    monkeypatch.delenv(cfgmod.ENV_BROKER_USERNAME, raising=False)
+    assert cfg.broker.credentials() is None
+    creds = tmp_path / "creds"
+    creds.write_text("dev:s3cret\n")
+    cfg = cfgmod.parse(MINIMAL + f"[broker]\ncredentials_file = '{creds}'\n")
+    assert cfg.broker.credentials() == ("dev", "s3cret")
+    monkeypatch.setenv(cfgmod.ENV_BROKER_USERNAME, "envuser")
+    monkeypatch.setenv(cfgmod.ENV_BROKER_PASSWORD, "envpw")
+    assert cfg.broker.credentials() == ("envuser", "envpw")
+    masked = cfgmod.masked(cfgmod.parse(MINIMAL))
+    assert masked["broker"]["credentials"] == {"username": "envuser", "password": "***"}
+    assert "envpw" not in repr(masked)
+
+
+def test_cli_config_example_passes_check():
+    example = run("config", "example")
+    assert example.returncode == 0 and "[identity]" in example.stdout
+    check = run("config", "check", "-", stdin=example.stdout)
+    assert check.returncode == 0, check.stderr
+    assert (ROOT / "examples" / "config.toml").read_text() == example.stdout
+
+
+def test_cli_config_check_unknown_key_exits_2_naming_it(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text(MINIMAL + "[broker]\nurl = 'mqtt://127.0.0.1'\nqos = 2\n")
+    out = run("config", "check", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"borderpost: {bad}: broker.qos: unknown key"
+
+
+@pytest.mark.parametrize("make", ["missing", "directory", "binary"])
+def test_cli_unreadable_config_is_a_one_line_error(tmp_path, make):
+    path = tmp_path / "c.toml"
+    if make == "directory":
+        path.mkdir()
+    elif make == "binary":
+        path.write_bytes(b"\xff\xfe\x00garbage")
+    out = run("config", "check", str(path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and str(path) in out.stderr
+
+
+def test_config_path_from_environment(tmp_path):
+    path = tmp_path / "env.toml"
+    path.write_text(MINIMAL)
+    out = run("config", "check", "--json", env={"BORDERPOST_CONFIG": str(path)})
+    assert out.returncode == 0 and '"post": "p1"' in out.stdout
