@@ -1,0 +1,144 @@
+"""The capture flow: for each finger the post asks for, auto-capture the best of a few frames.
+
+Why here and not in a driver: every sensor gives frames; deciding which frame is good enough, when to
+ask the traveller to try again and when to give up is policy, and must be the same for every sensor.
+The device is any `drivers.contract.Device` of kind fingerprint; quality comes from `assess`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from drivers.contract import Device, DeviceInfo, ErrorCode
+from edge.biometrics.finger.quality import DEFAULT_THRESHOLD, FingerQuality, InvalidImage, assess
+
+log = logging.getLogger("borderpost.finger")
+
+FINGERS = (
+    "right_thumb", "right_index", "right_middle", "right_ring", "right_little",
+    "left_thumb", "left_index", "left_middle", "left_ring", "left_little",
+)
+
+
+@dataclass(frozen=True)
+class FingerCapture:
+    """One finger's outcome: the best image seen (may be below threshold), its quality, and why it ended."""
+
+    finger: str
+    image: np.ndarray | None
+    quality: FingerQuality | None
+    device: DeviceInfo | None
+    attempts: int = 0                 # tries used (1 + retries at most)
+    frames: int = 0                   # frames scored in all attempts
+    error: ErrorCode | None = None    # None: acceptable print captured
+    detail: str = ""
+    took_s: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.quality is not None and self.quality.acceptable
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary without the image (never log or publish the print itself in clear)."""
+        return {
+            "finger": self.finger, "ok": self.ok, "attempts": self.attempts, "frames": self.frames,
+            "error": str(self.error) if self.error else None, "detail": self.detail,
+            "took_s": round(self.took_s, 3),
+            "quality": self.quality.to_dict() if self.quality else None,
+            "device": {"backend": self.device.backend, "make": self.device.make, "model": self.device.model,
+                       "serial": self.device.serial} if self.device else None,
+            "image_shape": list(self.image.shape) if self.image is not None else None,
+        }
+
+
+FrameCallback = Callable[[str, int, FingerQuality | None, ErrorCode | None], None]
+
+
+def _attempt(device: Device, timeout: float, frames: int, threshold: float,
+             finger: str, attempt: int, on_frame: FrameCallback | None
+             ) -> tuple[np.ndarray | None, FingerQuality | None, int, ErrorCode | None, str]:
+    """Up to `frames` frames within `timeout`; returns the best (image, quality) and the last error."""
+    end = time.monotonic() + timeout
+    best_img, best_q, n, err, detail = None, None, 0, None, ""
+    while n < frames:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        result = device.capture(timeout=left)
+        if not result.ok or result.sample is None:
+            err, detail = result.error or ErrorCode.INTERNAL, result.detail
+            if on_frame:
+                on_frame(finger, attempt, None, err)
+            if err in (ErrorCode.DISCONNECTED, ErrorCode.UNSUPPORTED, ErrorCode.BUSY):
+                break
+            continue
+        n += 1
+        try:
+            q = assess(result.sample.data, threshold)
+        except InvalidImage as exc:
+            err, detail = ErrorCode.PROTOCOL_ERROR, f"device image unusable: {exc.reason}"
+            continue
+        if on_frame:
+            on_frame(finger, attempt, q, None)
+        if best_q is None or q.score > best_q.score or (q.acceptable and not best_q.acceptable):
+            best_img, best_q = result.sample.data, q
+        if q.acceptable and n >= 1 and q.score >= threshold + 15:
+            break  # clearly good: no need to make the traveller wait for more frames
+    if best_q is not None and best_q.acceptable:
+        return best_img, best_q, n, None, ""
+    if best_q is not None:
+        return best_img, best_q, n, ErrorCode.LOW_QUALITY, "no frame reached the threshold"
+    return None, None, n, err or ErrorCode.NO_SAMPLE, detail or "no finger before the timeout"
+
+
+def capture_finger(device: Device, finger: str, timeout: float = 10.0, retries: int = 2, *, frames: int = 3,
+                   threshold: float = DEFAULT_THRESHOLD, on_frame: FrameCallback | None = None) -> FingerCapture:
+    """One finger: up to 1 + `retries` attempts of up to `frames` frames, each attempt within `timeout` s."""
+    t0 = time.monotonic()
+    try:
+        info = device.info()
+    except Exception as exc:  # a driver bug must not end the traveller's session
+        log.warning("device info failed: %s", type(exc).__name__)
+        info = None
+    best_img, best_q, total, err, detail, attempt = None, None, 0, None, "", 0
+    for attempt in range(1, retries + 2):
+        img, q, n, err, detail = _attempt(device, timeout, frames, threshold, finger, attempt, on_frame)
+        total += n
+        if q is not None and (best_q is None or q.score > best_q.score):
+            best_img, best_q = img, q
+        if err is None or err in (ErrorCode.DISCONNECTED, ErrorCode.UNSUPPORTED):
+            break
+    if best_q is not None and best_q.acceptable:
+        err, detail = None, ""
+    elif best_q is not None and err not in (ErrorCode.DISCONNECTED, ErrorCode.UNSUPPORTED):
+        err, detail = ErrorCode.LOW_QUALITY, "no frame reached the threshold"
+    return FingerCapture(finger, best_img, best_q, info, attempt, total, err, detail, time.monotonic() - t0)
+
+
+def capture_sequence(device: Device, fingers: list[str], timeout: float = 10.0, retries: int = 2, *,
+                     frames: int = 3, threshold: float = DEFAULT_THRESHOLD,
+                     on_frame: FrameCallback | None = None) -> list[FingerCapture]:
+    """Each finger in order (e.g. the post's policy ["right_index", "left_index"]); one result per finger.
+
+    A finger that fails (low quality after all retries, no finger) does not stop the sequence; an
+    unplugged device does: the remaining fingers come back with DISCONNECTED.
+    """
+    unknown = [f for f in fingers if f not in FINGERS]
+    if unknown:
+        raise ValueError(f"unknown finger names {unknown} (expected some of {', '.join(FINGERS)})")
+    out: list[FingerCapture] = []
+    for finger in fingers:
+        if out and out[-1].error is ErrorCode.DISCONNECTED:
+            out.append(FingerCapture(finger, None, None, out[-1].device, error=ErrorCode.DISCONNECTED,
+                                     detail="device disconnected earlier in the sequence"))
+            continue
+        out.append(capture_finger(device, finger, timeout, retries, frames=frames, threshold=threshold,
+                                  on_frame=on_frame))
+    return out
