@@ -25,7 +25,18 @@ def _common(f: Any) -> Any:
     return f
 
 
+_ANALYZERS: dict[tuple[Path | None, Path | None], Any] = {}
+
+
 def _analyzer(models_dir: Path | None, config_path: Path | None) -> Any:
+    """One analyzer per (models, config) in this process: repeated in-process calls do not reload models."""
+    key = (models_dir, config_path)
+    if key not in _ANALYZERS:
+        _ANALYZERS[key] = _new_analyzer(models_dir, config_path)
+    return _ANALYZERS[key]
+
+
+def _new_analyzer(models_dir: Path | None, config_path: Path | None) -> Any:
     from edge.biometrics.face.analyzer import FaceAnalyzer, FaceConfig
     from edge.biometrics.face.models import ModelError
     from edge.biometrics.face.runtimes import RuntimeUnavailable

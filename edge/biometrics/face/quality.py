@@ -177,6 +177,18 @@ def sharpness(y: np.ndarray, box: tuple[float, float, float, float], width: int 
     return float(cv2.Laplacian(crop * 255.0, cv2.CV_32F).var())
 
 
+def head_box(face: DetectedFace, mesh: lm.Mesh | None) -> tuple[float, float, float, float]:
+    """The detector's box joined with the mesh's face oval: the mesh extends past a frame border that
+    cuts the face, where the detector's box is clipped to it."""
+    if mesh is None:
+        return face.box
+    oval = lm.face_oval(mesh)
+    x, y, w, h = face.box
+    x0, y0 = min(x, float(oval[:, 0].min())), min(y, float(oval[:, 1].min()))
+    x1, y1 = max(x + w, float(oval[:, 0].max())), max(y + h, float(oval[:, 1].max()))
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
 def crop_margin(box: tuple[float, float, float, float], shape: tuple[int, int]) -> float:
     x, y, w, h = box
     hh, ww = shape
@@ -235,7 +247,7 @@ def measure(bgr: np.ndarray, faces: list[DetectedFace], face: DetectedFace | Non
     raw.update({
         "inter_eye_distance": ied,
         "head_size": face.box[3] / shape[0],
-        "crop_margins": crop_margin(face.box, shape),
+        "crop_margins": crop_margin(head_box(face, mesh), shape),
         "yaw": lm.yaw_deg(mesh) if mesh else None,
         "pitch": lm.pitch_deg(mesh) if mesh else None,
         "roll": lm.roll_deg(mesh) if mesh else None,

@@ -1,0 +1,57 @@
+"""Fixtures for the face tests: the verified models (skip off-CI only when the directory is absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.biometrics.face import models
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+
+
+def _models_dir_or_skip() -> Path:
+    d = models.models_dir()
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    if not d.exists() and not in_ci:
+        pytest.skip(f"face models directory {d} absent: run `python -m edge models fetch` "
+                    f"(or set ${models.ENV_MODELS_DIR})")
+    bad = {k: s.value for k, s in models.verify(d).items() if s is not models.ModelState.OK}
+    if bad:
+        pytest.fail(f"face models in {d} not usable: {bad}; run `python -m edge models fetch --dir {d}`")
+    return d
+
+
+@pytest.fixture(scope="session")
+def models_path() -> Path:
+    return _models_dir_or_skip()
+
+
+@pytest.fixture(scope="session")
+def analyzer(models_path: Path):
+    from edge.biometrics.face import FaceAnalyzer, FaceConfig
+
+    return FaceAnalyzer(FaceConfig(models_dir=models_path))
+
+
+def load(name: str) -> np.ndarray:
+    img = cv2.imread(str(FIXTURES / name))
+    assert img is not None, name
+    return img
+
+
+def on_canvas(face: np.ndarray, width: int = 640, height: int = 480, fill: float = 0.8) -> np.ndarray:
+    """A fixture photo placed like a kiosk frame (face centred on a plain background)."""
+    from drivers.sim.camera_sim import compose
+
+    return compose(face, width, height, fill)
+
+
+@pytest.fixture(scope="session")
+def frame() -> np.ndarray:
+    """A good kiosk-like frame: one frontal, sharp, evenly lit face."""
+    return on_canvas(load("person01_img10.jpg"))

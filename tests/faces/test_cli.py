@@ -1,0 +1,97 @@
+"""`borderpost face quality|verify|calibrate`: exit codes and JSON, run as a subprocess like a technician would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.faces.conftest import FIXTURES, load, on_canvas
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, models: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edge", "face", *args, "--models-dir", str(models)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("faces")
+    good = on_canvas(load("person01_img10.jpg"))
+    out = {"good": d / "good.png", "black": d / "black.png", "dark": d / "dark.jpg",
+           "truncated": d / "truncated.jpg", "alpha": d / "alpha.png"}
+    cv2.imwrite(str(out["good"]), good)
+    cv2.imwrite(str(out["black"]), np.zeros((480, 640, 3), np.uint8))
+    cv2.imwrite(str(out["dark"]), (good * 0.12).astype(np.uint8))
+    data = (FIXTURES / "person01_img10.jpg").read_bytes()
+    out["truncated"].write_bytes(data[: len(data) // 3])
+    cv2.imwrite(str(out["alpha"]), cv2.cvtColor(good, cv2.COLOR_BGR2BGRA))
+    return out
+
+
+def test_quality_exit_codes(models_path, images):
+    ok = run("quality", str(images["good"]), "--json", models=models_path)
+    assert ok.returncode == 0, ok.stderr
+    body = json.loads(ok.stdout)
+    assert body["acceptable"] is True and "sharpness" in body["components"]
+    dark = run("quality", str(images["dark"]), "--json", models=models_path)
+    assert dark.returncode in (1, 2)
+    assert "face.more_light" in json.loads(dark.stdout)["feedback"] or json.loads(dark.stdout)["error"]
+    black = run("quality", str(images["black"]), models=models_path)
+    assert black.returncode == 2 and "no-face" in black.stdout
+    trunc = run("quality", str(images["truncated"]), "--json", models=models_path)
+    assert trunc.returncode == 2 and json.loads(trunc.stdout)["error"] == "image-unreadable"
+    assert "Traceback" not in trunc.stderr
+    alpha = run("quality", str(images["alpha"]), "--json", models=models_path)
+    assert alpha.returncode == 0
+
+
+def test_verify_exit_codes(models_path, images):
+    same = run("verify", str(images["good"]), str(FIXTURES / "person01_img5.jpg"), "--json", models=models_path)
+    assert same.returncode == 0, same.stderr
+    body = json.loads(same.stdout)
+    assert body["match"] is True and body["score"] >= body["threshold"]
+    other = run("verify", str(images["good"]), str(FIXTURES / "person02_img8.jpg"), models=models_path)
+    assert other.returncode == 1 and "NO MATCH" in other.stdout
+    missing = run("verify", str(images["black"]), str(FIXTURES / "person01_img5.jpg"), "--json",
+                  models=models_path)
+    assert missing.returncode == 2 and json.loads(missing.stdout)["which"] == "live"
+    trunc = run("verify", str(images["good"]), str(images["truncated"]), "--json", models=models_path)
+    assert trunc.returncode == 2 and json.loads(trunc.stdout)["error"] == "image-unreadable"
+
+
+def test_missing_models_is_a_clear_error(tmp_path, images):
+    r = run("quality", str(images["good"]), models=tmp_path)
+    assert r.returncode == 2 and "models fetch" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_cli_separates_every_shared_pair(models_path):
+    """Acceptance through the CLI: `face verify` on all 154 pairs (photos: `--largest-face`)."""
+    from click.testing import CliRunner
+
+    from edge.biometrics.face import calibration as cal
+    from edge.cli.face import cli
+
+    runner = CliRunner()
+    wrong = []
+    for p in cal.read_pairs(FIXTURES / "pairs.csv"):
+        r = runner.invoke(cli, ["verify", str(FIXTURES / p.a), str(FIXTURES / p.b), "--largest-face", "--json",
+                                "--models-dir", str(models_path)])
+        if r.exit_code != (0 if p.genuine else 1):
+            wrong.append((p, r.exit_code, r.output[:200]))
+    assert wrong == []
+
+
+def test_calibrate_command(models_path):
+    r = run("calibrate", str(FIXTURES), "--pairs", str(FIXTURES / "pairs.csv"), "--json", models=models_path)
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert body["genuine"] == 77 and body["impostor"] == 77 and body["fnmr"] == 0.0

@@ -1,0 +1,199 @@
+"""Quality components on constructed images (models needed), and the pure scoring functions."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge.biometrics.face import FEEDBACK_KEYS, FaceError
+from edge.biometrics.face import quality as q
+from tests.faces.conftest import load, on_canvas
+
+
+def test_good_frame_is_acceptable(analyzer, frame):
+    rep = analyzer.quality(frame)
+    assert rep.error is None
+    assert rep.acceptable, rep.to_dict()
+    assert rep.feedback == ()
+    assert set(rep.components) == set(q.COMPONENTS)
+    assert rep.face is not None and rep.face_count == 1
+    assert 80 <= rep.score <= 100
+
+
+def test_blurred_copy_scores_lower_sharpness(analyzer, frame):
+    sharp = analyzer.quality(frame).components["sharpness"]
+    soft = analyzer.quality(cv2.GaussianBlur(frame, (0, 0), 4)).components["sharpness"]
+    assert soft.raw < sharp.raw / 4
+    assert soft.score < sharp.score
+    assert not soft.passed
+    assert "face.hold_still" in analyzer.quality(cv2.GaussianBlur(frame, (0, 0), 4)).feedback
+
+
+@pytest.mark.parametrize("angle", [20, -20])
+def test_rotated_face_reports_roll(analyzer, frame, angle):
+    base = analyzer.quality(frame).components["roll"].raw
+    h, w = frame.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    rotated = cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    rep = analyzer.quality(rotated)
+    roll = rep.components["roll"]
+    # OpenCV's positive angle turns the picture anticlockwise on screen: the measured roll falls
+    assert roll.raw - base == pytest.approx(-angle, abs=6)
+    assert not roll.passed
+    assert "face.straighten_head" in rep.feedback
+
+
+def test_dark_frame_reports_under_exposure(analyzer, frame):
+    dark = (frame.astype(np.float32) * 0.15).astype(np.uint8)
+    rep = analyzer.quality(dark)
+    assert not rep.acceptable
+    assert rep.components["under_exposure"].raw > 0.3
+    assert not rep.components["under_exposure"].passed
+    assert "face.more_light" in rep.feedback
+
+
+def test_black_frame_is_no_face_with_exposure_reported(analyzer):
+    rep = analyzer.quality(np.zeros((480, 640, 3), np.uint8))
+    assert rep.error is FaceError.NO_FACE
+    assert rep.feedback == ("face.none",)
+    assert rep.components["under_exposure"].raw == 1.0
+    assert rep.components["single_face"].raw == 0
+
+
+def test_white_frame_is_no_face(analyzer):
+    rep = analyzer.quality(np.full((480, 640, 3), 255, np.uint8))
+    assert rep.error is FaceError.NO_FACE
+    assert rep.components["over_exposure"].raw == 1.0
+
+
+def test_overexposed_face_asks_for_less_light(analyzer, frame):
+    bright = np.clip(frame.astype(np.float32) * 2.2 + 40, 0, 255).astype(np.uint8)
+    rep = analyzer.quality(bright)
+    assert rep.face is not None
+    assert "face.less_light" in rep.feedback
+
+
+def test_second_face_fails_single_face(analyzer):
+    a, b = load("person01_img10.jpg"), load("person03_img14.jpg")
+    left, right = on_canvas(a, 320, 480, 0.6), on_canvas(b, 320, 480, 0.6)
+    rep = analyzer.quality(np.hstack([left, right]))
+    assert rep.error is FaceError.MULTIPLE_FACES
+    assert rep.components["single_face"].raw == 2
+    assert not rep.components["single_face"].passed
+    assert rep.feedback[0] == "face.multiple"
+    assert not rep.acceptable
+
+
+def test_small_face_asks_to_move_closer(analyzer):
+    rep = analyzer.quality(on_canvas(load("person01_img10.jpg"), 640, 480, fill=0.2))
+    assert rep.face is not None
+    assert "face.move_closer" in rep.feedback
+    assert not rep.components["inter_eye_distance"].passed or not rep.components["head_size"].passed
+
+
+def test_face_cut_at_the_border(analyzer, frame):
+    w = frame.shape[1]
+    rep0 = analyzer.quality(frame)
+    x, _, bw, _ = rep0.face.box
+    shifted = np.full_like(frame, 180)
+    dx = int(w - (x + bw * 0.7))          # push the face so 30% of it leaves the right edge
+    shifted[:, dx:] = frame[:, : w - dx]
+    rep = analyzer.quality(shifted)
+    assert rep.error is None      # still found: the verdict must come from the margins
+    assert rep.components["crop_margins"].raw < 0
+    assert not rep.components["crop_margins"].passed
+    assert "face.center" in rep.feedback
+
+
+def test_closed_eyes_lower_eye_openness(analyzer, frame):
+    rep = analyzer.quality(frame)
+    assert rep.components["eyes_open"].raw > 0.2
+    assert rep.components["eyes_open"].passed
+
+
+def test_turned_head_reports_yaw(analyzer):
+    # person04_img61 is the most turned face of the set (~14 degrees); frontal ones measure under 9
+    turned = analyzer.quality(load("person04_img61.jpg")).components["yaw"]
+    straight = analyzer.quality(load("person01_img10.jpg")).components["yaw"]
+    assert abs(turned.raw) > abs(straight.raw) + 5
+    assert turned.score < straight.score
+
+
+def test_twenty_megapixel_frame(analyzer, frame):
+    big = cv2.resize(frame, (5472, 3648), interpolation=cv2.INTER_LINEAR)
+    rep = analyzer.quality(big)
+    assert rep.face is not None and rep.image_size == (5472, 3648)
+    assert rep.components["inter_eye_distance"].raw > 400
+
+
+def test_not_an_image(analyzer):
+    for bad in (None, np.zeros((0, 0, 3), np.uint8), np.zeros((4, 4, 7), np.uint8), "frame"):
+        rep = analyzer.quality(bad)  # type: ignore[arg-type]
+        assert rep.error is FaceError.IMAGE_EMPTY and not rep.acceptable
+
+
+def test_grey_and_alpha_frames_are_accepted(analyzer, frame):
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    assert analyzer.quality(grey).face is not None
+    bgra = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
+    assert analyzer.quality(bgra).face is not None
+
+
+def test_report_is_json_safe(analyzer, frame):
+    import json
+
+    d = analyzer.quality(frame).to_dict()
+    text = json.dumps(d)
+    assert "components" in d and len(text) < 10_000     # no pixels in it
+
+
+# -- pure parts -------------------------------------------------------------------------------------------
+
+
+def test_every_feedback_key_is_listed():
+    used = {k for s in q.SCORING.values() for k in (s.low_key, s.high_key) if k}
+    assert used <= set(FEEDBACK_KEYS)
+    assert all(k.startswith("face.") for k in FEEDBACK_KEYS)
+
+
+def test_default_threshold_is_the_fifty_line():
+    for name, s in q.SCORING.items():
+        assert q.DEFAULT_THRESHOLDS[name] == (50.0 if s.gated else 0.0)
+
+
+@given(name=st.sampled_from(q.COMPONENTS), raw=st.floats(-1e6, 1e6, allow_nan=False))
+def test_scores_are_bounded(name, raw):
+    s = q.SCORING[name]
+    v = q.score(s.anchors, abs(raw) if s.absolute else raw)
+    assert 0.0 <= v <= 100.0
+
+
+def test_feedback_direction():
+    comps = q.components_from({"head_size": 0.05, "yaw": -30.0, "single_face": 2.0, "luminance_mean": 0.97},
+                              q.DEFAULT_THRESHOLDS)
+    assert comps["head_size"].feedback() == "face.move_closer"
+    assert comps["yaw"].feedback() == "face.look_straight"
+    assert comps["single_face"].feedback() == "face.multiple"
+    assert comps["luminance_mean"].feedback() == "face.less_light"
+    big = q.components_from({"head_size": 0.97, "luminance_mean": 0.02}, q.DEFAULT_THRESHOLDS)
+    assert big["head_size"].feedback() == "face.move_back"
+    assert big["luminance_mean"].feedback() == "face.more_light"
+
+
+def test_thresholds_decide_acceptable():
+    raw = {"sharpness": 30.0, "roll": 2.0}
+    lenient = q.verdict(q.components_from(raw, {"sharpness": 20, "roll": 50}))
+    strict = q.verdict(q.components_from(raw, {"sharpness": 60, "roll": 50}))
+    assert lenient[0] is True and strict[0] is False
+    assert strict[2] == ("face.hold_still",)
+
+
+def test_photometric_on_known_values():
+    y = np.concatenate([np.zeros(50, np.float32), np.ones(50, np.float32)]).reshape(10, 10)
+    p = q.photometric(y)
+    assert p["luminance_mean"] == pytest.approx(0.5)
+    assert p["under_exposure"] == pytest.approx(0.5) and p["over_exposure"] == pytest.approx(0.5)
+    assert p["dynamic_range"] == pytest.approx(1.0)
