@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 from datetime import UTC, datetime
 
 _TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised (STA_UNSYNC set)
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
 def clock_synchronised() -> bool:
     """Ask the kernel (adjtimex with no changes), as timedatectl does; False when it cannot tell."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        buf = ctypes.create_string_buffer(512)  # struct timex with modes = 0: read only
-        state = libc.adjtimex(buf)
-    except (OSError, AttributeError):
+    libc = _libc()
+    if libc is None or not hasattr(libc, "adjtimex"):
         return False
+    buf = ctypes.create_string_buffer(512)  # struct timex with modes = 0: read only
+    state = libc.adjtimex(buf)
     return 0 <= state < _TIME_ERROR
 
 

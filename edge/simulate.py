@@ -98,7 +98,8 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
         threads.append(threading.Thread(target=station.run, args=(stop,), name="station", daemon=True))
         uplink = None
         if not offline:
-            ustore = Store.open(cfg.store.path, max_db_mb=cfg.store.max_db_mb, min_free_mb=cfg.store.min_free_mb)
+            ustore = Store.open(cfg.store.path, max_db_mb=cfg.store.max_db_mb, min_free_mb=cfg.store.min_free_mb,
+                                synchronous="NORMAL")
             uplink = Uplink(cfg, ustore, key)
             threads.append(threading.Thread(target=uplink.run, args=(stop,), name="uplink", daemon=True))
         for t in threads:

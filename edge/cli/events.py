@@ -22,9 +22,10 @@ from edge.events.model import KINDS
 from edge.store import Store, StoreError
 
 
-def open_store(cfg: Config) -> Store:
+def open_store(cfg: Config, synchronous: str = "FULL") -> Store:
     try:
-        return Store.open(cfg.store.path, max_db_mb=cfg.store.max_db_mb, min_free_mb=cfg.store.min_free_mb)
+        return Store.open(cfg.store.path, max_db_mb=cfg.store.max_db_mb, min_free_mb=cfg.store.min_free_mb,
+                          synchronous=synchronous)
     except StoreError as exc:
         fail(str(exc), EXIT_USAGE)
 

@@ -20,7 +20,7 @@ from edge.uplink import Uplink
 def cli(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> None:
     """Publish pending events over MQTT v5 (QoS 1), marking each delivered only on PUBACK. Runs until stopped."""
     cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
-    store = open_store(cfg)
+    store = open_store(cfg, synchronous="NORMAL")  # its writes are only delivery marks
     try:
         key = load_or_create_key(cfg.identity.signing_key)
     except (IdentityError, OSError) as exc:

@@ -86,7 +86,14 @@ class Store:
 
     @classmethod
     def open(cls, path: Path | str, *, max_db_mb: int = 2048, min_free_mb: int = 200,
-             busy_timeout_ms: int = 10000) -> Store:
+             busy_timeout_ms: int = 10000, synchronous: str = "FULL") -> Store:
+        """Open (creating or migrating) the store.
+
+        `synchronous="NORMAL"` is for the uplink's connection only: what it writes (delivered marks) may be
+        lost on a power cut, which can only cause a duplicate publish, never a lost event.
+        """
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL or NORMAL")
         path = Path(path)
         if path.exists():
             if path.is_dir():
@@ -105,7 +112,7 @@ class Store:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StoreError(f"{path}: cannot use WAL journal mode (got {mode})")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
         except sqlite3.DatabaseError as exc:
@@ -173,14 +180,15 @@ class Store:
         ).fetchall()
         return [Pending(*r) for r in rows]
 
-    def mark_delivered(self, seqs: Sequence[int]) -> None:
+    def mark_delivered(self, seqs: Sequence[int], at: Sequence[float] | None = None) -> None:
+        """Mark events acknowledged; `at` gives each PUBACK's arrival time (default: now)."""
         if not seqs:
             return
-        now = time.time()
+        times = at if at is not None else [time.time()] * len(seqs)
         with self.transaction():
             self.conn.executemany(
                 "UPDATE events SET state = 'delivered', delivered_at = ? WHERE seq = ? AND state = 'pending'",
-                [(now, s) for s in seqs],
+                list(zip(times, seqs, strict=True)),
             )
 
     def park(self, seq: int, reason: str) -> None:

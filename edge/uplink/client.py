@@ -41,7 +41,9 @@ from edge.uplink.topics import Topics
 log = logging.getLogger("borderpost.uplink")
 
 NOT_IN_SEQUENCE = 0  # status/telemetry/results are not stored events: sequence 0 says so
-STABLE_AFTER_S = 30.0  # a connection that lasted this long (or got a PUBACK) resets the reconnect backoff
+ACK_BATCH = 1000       # PUBACKs written to the store in one transaction at most ...
+ACK_FLUSH_S = 0.02     # ... or at least this often
+STABLE_AFTER_S = 30.0  # a connection this old, or one that got a PUBACK, resets the reconnect backoff
 
 
 @dataclass
@@ -78,6 +80,8 @@ class Uplink:
         self._need_fetch = True
         self._next_telemetry = 0.0
         self._connected_at = 0.0
+        self._acked: list[tuple[int, float]] = []   # (seq, PUBACK time) not yet written to the store
+        self._last_flush = 0.0
         self._command_key = (load_public_key(cfg.keys.agency_command_public_key)
                              if cfg.keys.agency_command_public_key else None)
 
@@ -124,7 +128,7 @@ class Uplink:
         client.will_set(self.topics.status, self._status("offline"), qos=1, retain=True)
         client.on_connect = lambda c, u, f, rc, p: self._events.put(("connect", gen, rc))
         client.on_disconnect = lambda c, u, f, rc, p: self._post(("disconnect", gen, rc))
-        client.on_publish = lambda c, u, mid, rc, p: self._post(("puback", gen, (mid, rc)))
+        client.on_publish = lambda c, u, mid, rc, p: self._post(("puback", gen, (mid, rc, time.time())))
         client.on_message = lambda c, u, msg: self._post(("message", gen, (msg.topic, msg.payload)))
         return client
 
@@ -174,7 +178,7 @@ class Uplink:
         self._client = client
         self.state.connected = True
         self.state.last_error = ""
-        self._connected_at = time.monotonic()  # backoff resets only once the connection has proved itself
+        self._connected_at = time.monotonic()  # the backoff resets once the connection proves itself
         client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
         client.subscribe(self.topics.commands, qos=1)
         self._restart_from_store()
@@ -231,6 +235,7 @@ class Uplink:
 
     def close(self) -> None:
         self._handle_events()
+        self._flush_acks()
         if self._client is not None:
             client, self._client = self._client, None
             client.publish(self.topics.status, self._status("offline"), qos=1, retain=True)
@@ -239,7 +244,6 @@ class Uplink:
         self.state.connected = False
 
     def _handle_events(self) -> None:
-        delivered: list[int] = []
         while True:
             try:
                 kind, gen, data = self._events.get_nowait()
@@ -248,34 +252,45 @@ class Uplink:
             if gen != self._generation:
                 continue  # from a connection we already dropped
             if kind == "puback":
-                self._on_puback(*data, delivered)
+                self._on_puback(*data)
             elif kind == "disconnect":
-                self.store.mark_delivered(delivered)
-                delivered = []
+                self._flush_acks()
                 self._drop_connection(str(data))
             elif kind == "message":
                 self._on_command(*data)
-        if delivered:
-            self.store.mark_delivered(delivered)
-            self.state.acked += len(delivered)
-        if self._client is not None and self.backoff.attempts and (
-                delivered or time.monotonic() - self._connected_at > STABLE_AFTER_S):
+        if len(self._acked) >= ACK_BATCH or (self._acked and time.monotonic() - self._last_flush > ACK_FLUSH_S):
+            self._flush_acks()
+        if self._client is not None and self.backoff.attempts and \
+                time.monotonic() - self._connected_at > STABLE_AFTER_S:
             self.backoff.succeeded()
 
-    def _on_puback(self, mid: int, rc: Any, delivered: list[int]) -> None:
+    def _flush_acks(self) -> None:
+        """Record PUBACKs in the store in one transaction (with each PUBACK's own arrival time)."""
+        self._last_flush = time.monotonic()
+        if not self._acked:
+            return
+        seqs, times = zip(*self._acked, strict=True)
+        self.store.mark_delivered(seqs, times)
+        self.state.acked += len(seqs)
+        self._acked.clear()
+        if self._client is not None and self.backoff.attempts:
+            self.backoff.succeeded()  # the broker accepts our events: this connection has proved itself
+
+    def _on_puback(self, mid: int, rc: Any, at: float) -> None:
         seq = self._inflight.pop(mid, None)
         if seq is None:
             # publish() has not returned this mid yet, or it was not an event (status, results)
             if len(self._early_acks) > 10_000:
                 self._early_acks.clear()
-            self._early_acks[mid] = rc
+            self._early_acks[mid] = (rc, at)
             return
         if rc.is_failure:
+            self._flush_acks()  # keep the store's order of marks
             self.store.park(seq, f"broker refused: {rc}")
             self.state.parked += 1
             log.error("event seq %d refused by broker (%s): parked", seq, rc)
         else:
-            delivered.append(seq)
+            self._acked.append((seq, at))
 
     def _fill_window(self) -> None:
         client = self._client
@@ -301,10 +316,7 @@ class Uplink:
             early = self._early_acks.pop(info.mid, None)
             self._inflight[info.mid] = row.seq
             if early is not None:
-                done: list[int] = []
-                self._on_puback(info.mid, early, done)
-                self.store.mark_delivered(done)
-                self.state.acked += len(done)
+                self._on_puback(info.mid, *early)
             room -= 1
 
     def _maybe_telemetry(self) -> None:

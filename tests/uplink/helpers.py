@@ -64,7 +64,8 @@ def make_post(tmp_path: Path, url: str, broker_extra: str = "", keys: str = "") 
 class UplinkThread:
     def __init__(self, post: Post) -> None:
         self.stop = threading.Event()
-        self.uplink = Uplink(post.cfg, Store.open(post.cfg.store.path, min_free_mb=0), post.key)
+        self.uplink = Uplink(post.cfg, Store.open(post.cfg.store.path, min_free_mb=0, synchronous="NORMAL"),
+                             post.key)
         self.thread = threading.Thread(target=self.uplink.run, args=(self.stop,), daemon=True)
         self.thread.start()
 
