@@ -205,3 +205,22 @@ def test_resend_command_requeues_from_a_sequence(commanded, broker):
     seqs = [int(json.loads(p)["sequence"]) for p in events.payloads()]
     assert seqs == list(range(1, 11)) + list(range(6, 11))
     events.close()
+
+
+def test_telemetry_reports_queue_depth_and_reload_changes_it(commanded, broker, tmp_path):
+    post, agency, sub, up = commanded
+    tele = Collector(broker.port, "borderpost/v1/post-t/dev-t/telemetry", client_id="tele")
+    # the uplink started with a one-hour interval; shorten it in the file and reload by command
+    text = post.path.read_text().replace("telemetry_interval_s = 3600", "telemetry_interval_s = 0.2")
+    post.path.write_text(text)
+    from edge.config import load
+
+    up.uplink.reload_config = lambda: load(post.path)[0]
+    _send(broker, "reload", commands.sign("reload", {}, "post-t/dev-t", agency, "rl1"))
+    res = _results(sub, 1)
+    assert res[0]["ok"], res
+    up.uplink._next_telemetry = 0.0
+    assert tele.wait_for(lambda s: len(s.payloads()) >= 2, 10)
+    data = json.loads(tele.payloads()[-1])["data"]
+    assert data["queue_depth"] == 0 and data["storage_full"] is False and "disk_free_mb" in data
+    tele.close()
