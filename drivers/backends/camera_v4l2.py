@@ -35,6 +35,8 @@ class CameraV4L2(ThreadedCamera):
         super().__init__(config)
         self.config: CameraV4L2Config = config
         self._cap: Any = None
+        self._is_file = False
+        self._path: str | None = None
         self._next_due = 0.0
 
     @classmethod
@@ -82,6 +84,8 @@ class CameraV4L2(ThreadedCamera):
         cap.set(cv2.CAP_PROP_FPS, self.config.fps)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, self.config.buffers)
         self._cap = cap
+        self._is_file = isinstance(src, str) and os.path.isfile(src)
+        self._path = src if isinstance(src, str) else None
         self._next_due = time.monotonic()
 
     def _read(self) -> np.ndarray | None:
@@ -91,7 +95,13 @@ class CameraV4L2(ThreadedCamera):
         if delay > 0:
             self._stop.wait(delay)
         self._next_due = max(self._next_due + 1.0 / self.config.fps, time.monotonic() - 1.0)
+        if self._path is not None and not os.path.exists(self._path):
+            return None               # the node went away (unplugged): do not wait for a read error
         ok, frame = self._cap.read()
+        if (not ok or frame is None) and self._is_file:
+            # a recorded file loops; if rewinding does not give a frame, the file is gone or broken
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self._cap.read() if os.path.exists(self.config.device) else (False, None)
         if not ok or frame is None or frame.size == 0:
             return None
         return frame
