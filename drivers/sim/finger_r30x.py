@@ -1,0 +1,239 @@
+"""A ZFM/R30x fingerprint module on a pseudo-terminal: the backend talks to it exactly as to the UART.
+
+Why a PTY: the backend's real serial code (pyserial, timeouts, flushing, port loss) runs unchanged.
+The port is a stable symlink to the current /dev/pts/N, so `unplug()` (the PTY closes: reads fail
+with EIO, the path vanishes) and `replug()` (a new PTY behind the same path) behave like a USB-serial
+adapter being pulled and put back. Misbehaviour on request: bad checksum, garbage, a stalled reply,
+a partial or short image. Images are synthetic prints unless real ones are given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import tempfile
+import threading
+import tty
+from collections import deque
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from drivers.backends import finger_r30x as proto
+from drivers.backends.finger_r30x import Cmd, Config, Pid
+
+IMAGE_FAULTS = ("partial-frame", "short-image", "refuse-image")
+MODES = ("bad-checksum", "garbage", "stall", "partial-frame", "short-image", "refuse-image")
+
+
+@lru_cache(maxsize=2)
+def _synthetic(n: int) -> tuple[np.ndarray, ...]:
+    from edge.biometrics.finger import synth  # late: the backend must not need the quality package
+
+    return tuple(synth.master(200 + i, (proto.IMAGE_H, proto.IMAGE_W)) for i in range(n))
+
+
+def synthetic_images(n: int = 3) -> list[np.ndarray]:
+    return list(_synthetic(n))
+
+
+def fit(img: np.ndarray) -> np.ndarray:
+    """Any grey print → the module's 256×288 frame (centre crop / pad with white)."""
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    out = np.full((proto.IMAGE_H, proto.IMAGE_W), 255, np.uint8)
+    h, w = img.shape
+    ch, cw = min(h, proto.IMAGE_H), min(w, proto.IMAGE_W)
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    oy, ox = (proto.IMAGE_H - ch) // 2, (proto.IMAGE_W - cw) // 2
+    out[oy : oy + ch, ox : ox + cw] = img[y0 : y0 + ch, x0 : x0 + cw]
+    return out
+
+
+class R30xSimulation:
+    def __init__(self, config: Config, images: list[np.ndarray] | None = None) -> None:
+        self._dir = tempfile.mkdtemp(prefix="bp-r30x-")
+        self.path = str(Path(self._dir) / "ttyFP0")
+        self.config = config.model_copy(update={"port": self.path})
+        self.address = config.address
+        self.password = config.password
+        self._images = [fit(i) for i in images] if images else synthetic_images()
+        self._next_image = 0
+        self._finger_held: np.ndarray | None = None
+        self._presented: deque[np.ndarray] = deque()
+        self._captured: np.ndarray | None = None
+        self._faults: deque[str] = deque()
+        self.commands: list[int] = []
+        self.packet_size = 128
+        self._lock = threading.Lock()
+        self._master = self._slave = -1
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.replug()
+
+    # ---- test controls -----------------------------------------------------------------------------
+
+    def _pick(self, image: np.ndarray | None) -> np.ndarray:
+        if image is not None:
+            return fit(image)
+        img = self._images[self._next_image % len(self._images)]
+        self._next_image += 1
+        return img
+
+    def present(self, image: np.ndarray | None = None) -> None:
+        """A finger touches the glass for one capture."""
+        with self._lock:
+            self._presented.append(self._pick(image))
+
+    def finger_on(self, image: np.ndarray | None = None) -> None:
+        """A finger stays on the glass until finger_off()."""
+        with self._lock:
+            self._finger_held = self._pick(image)
+
+    def finger_off(self) -> None:
+        with self._lock:
+            self._finger_held = None
+            self._presented.clear()
+
+    def misbehave(self, mode: str, times: int = 1) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown misbehaviour {mode!r} (known: {', '.join(MODES)})")
+        with self._lock:
+            self._faults.extend([mode] * times)
+
+    def unplug(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(2)
+        self._thread = None
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = -1
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def replug(self) -> None:
+        self.unplug()
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        tty.setraw(self._master)
+        os.symlink(os.ttyname(self._slave), self.path)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._master, self._stop), daemon=True,
+                                        name="sim-finger-r30x")
+        self._thread.start()
+
+    def close(self) -> None:
+        self.unplug()
+        with contextlib.suppress(OSError):
+            os.rmdir(self._dir)
+
+    # ---- the module ----------------------------------------------------------------------------------
+
+    def _run(self, fd: int, stop: threading.Event) -> None:
+        buf = bytearray()
+        while not stop.is_set():
+            try:
+                ready, _, _ = select.select([fd], [], [], 0.05)
+                if not ready:
+                    continue
+                buf += os.read(fd, 4096)
+            except OSError:
+                return
+            while buf:
+                try:
+                    got = proto.decode(buf)
+                except proto.PacketError:
+                    # like the module: answer "packet receive error" and drop to the next header
+                    self._send(fd, self._ack(0x01))
+                    nxt = buf.find(proto.HEADER, 1)
+                    del buf[: nxt if nxt > 0 else len(buf)]
+                    continue
+                if got is None:
+                    break
+                packet, used = got
+                del buf[:used]
+                if packet.address == self.address and packet.pid == Pid.COMMAND and packet.payload:
+                    self._handle(fd, packet.payload[0], packet.payload[1:])
+
+    def _ack(self, code: int, data: bytes = b"") -> bytes:
+        return proto.encode(Pid.ACK, bytes([code]) + data, self.address)
+
+    def _send(self, fd: int, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            os.write(fd, data)
+
+    def _fault(self, cmd: int) -> str | None:
+        """The next queued fault, if it applies to this command (image faults wait for UpImage)."""
+        with self._lock:
+            if not self._faults:
+                return None
+            if self._faults[0] in IMAGE_FAULTS and cmd != Cmd.UP_IMAGE:
+                return None
+            return self._faults.popleft()
+
+    def _handle(self, fd: int, cmd: int, params: bytes) -> None:
+        self.commands.append(cmd)
+        fault = self._fault(cmd)
+        if fault == "stall":
+            return
+        if fault == "garbage":
+            self._send(fd, bytes(np.random.default_rng().integers(0, 256, 40, dtype=np.uint8)))
+            return
+        reply = self._reply(fd, cmd, params, fault)
+        if reply is None:
+            return
+        if fault == "bad-checksum":
+            reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
+        self._send(fd, reply)
+
+    def _reply(self, fd: int, cmd: int, params: bytes, fault: str | None) -> bytes | None:
+        if cmd == Cmd.VFY_PWD:
+            ok = len(params) == 4 and int.from_bytes(params, "big") == self.password
+            return self._ack(0x00 if ok else 0x13)
+        if cmd == Cmd.READ_SYS_PARA:
+            size_code = {32: 0, 64: 1, 128: 2, 256: 3}[self.packet_size]
+            data = (b"\x00\x00" + b"\x00\x09" + (1000).to_bytes(2, "big") + b"\x00\x03"
+                    + self.address.to_bytes(4, "big") + size_code.to_bytes(2, "big") + b"\x00\x06")
+            return self._ack(0x00, data)
+        if cmd == Cmd.READ_PROD_INFO:
+            return self._ack(0x01)  # an R307 does not know this command
+        if cmd in (Cmd.HANDSHAKE, Cmd.TEMPLATE_NUM):
+            return self._ack(0x00, b"\x00\x00" if cmd == Cmd.TEMPLATE_NUM else b"")
+        if cmd == Cmd.GEN_IMG:
+            with self._lock:
+                if self._presented:
+                    self._captured = self._presented.popleft()
+                elif self._finger_held is not None:
+                    self._captured = self._finger_held
+                else:
+                    return self._ack(0x02)
+            return self._ack(0x00)
+        if cmd == Cmd.UP_IMAGE:
+            if self._captured is None or fault == "refuse-image":
+                return self._ack(0x15)
+            self._upload(fd, self._captured, fault)
+            return None
+        return self._ack(0x19)  # no such command
+
+    def _upload(self, fd: int, img: np.ndarray, fault: str | None) -> None:
+        data = proto.pack_image(img)
+        if fault == "short-image":
+            data = data[: len(data) - 3 * self.packet_size]
+        chunks = [data[i : i + self.packet_size] for i in range(0, len(data), self.packet_size)]
+        if fault == "partial-frame":
+            chunks = chunks[: len(chunks) // 2]
+        out = bytearray(self._ack(0x00))
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1 and fault != "partial-frame"
+            out += proto.encode(Pid.END if last else Pid.DATA, chunk, self.address)
+        self._send(fd, bytes(out))
+
+
+def start(config: Config, images: list[np.ndarray] | None = None) -> R30xSimulation:
+    return R30xSimulation(config, images)
