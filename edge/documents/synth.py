@@ -104,6 +104,10 @@ def make_mrz(fmt: str = "TD3", rng: random.Random | None = None, **fields: Any) 
         a, b = lay.fields[data_field]
         put(cd_field, check_digit(text[a:b]) or "0")
         text = "".join(chars)
+    if "optional_data_cd" in lay.fields and set(chars[slice(*lay.fields["optional_data"])]) == {"<"} \
+            and fields.get("optional_data") is None and rng.random() < 0.5:
+        put("optional_data_cd", "<")   # Doc 9303 Part 4 allows '<' (as well as '0') for an empty field
+    text = "".join(chars)
     if lay.composite:
         put("composite", check_digit("".join(text[a:b] for a, b in lay.composite)) or "0")
     text = "".join(chars)
