@@ -95,7 +95,7 @@ def test_existing_output_refused(agency: Agency, tmp_path: Path) -> None:
 def test_tampered_file_refused(bundle_dir: Path, tmp_path: Path) -> None:
     b = _copy(bundle_dir, tmp_path)
     (b / "config.toml").write_text((b / "config.toml").read_text().replace("post-7", "post-8"))
-    with pytest.raises(BundleError, match="config.toml: checksum mismatch"):
+    with pytest.raises(BundleError, match=r"config\.toml: checksum mismatch"):
         load_bundle(b, NOW)
 
 
@@ -107,7 +107,7 @@ def test_key_not_matching_certificate_refused(bundle_dir: Path, tmp_path: Path) 
 
 
 def test_expired_client_certificate_refused(bundle_dir: Path) -> None:
-    with pytest.raises(BundleError, match="client.pem: the certificate expired on"):
+    with pytest.raises(BundleError, match=r"client\.pem: the certificate expired on"):
         load_bundle(bundle_dir, NOW + dt.timedelta(days=900))
 
 
@@ -143,7 +143,7 @@ def test_bad_manifest_refused(bundle_dir: Path, tmp_path: Path, edit, message: s
 def test_missing_member_refused(bundle_dir: Path, tmp_path: Path) -> None:
     b = _copy(bundle_dir, tmp_path)
     (b / "client.key").unlink()
-    with pytest.raises(BundleError, match="client.key is missing"):
+    with pytest.raises(BundleError, match=r"client\.key is missing"):
         load_bundle(b, NOW)
     with pytest.raises(BundleError, match="not a provisioning bundle"):
         load_bundle(tmp_path, NOW)
