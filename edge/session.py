@@ -1,0 +1,278 @@
+"""One traveller's transaction as an explicit state machine, shared by the kiosk and the booth.
+
+language -> document -> face -> fingerprints (when the post asks) -> result. Every step has a
+deadline with a warning before it fires, a retry budget, and cancel. Whenever the kiosk cannot help
+(expired, invalid or unreadable document, no face match, no usable print, a device missing) the
+session ends in a hand-over to an officer with the reason. The machine is pure: the caller passes
+`now` (monotonic seconds) and does the I/O (devices, store) around it, so every path is testable
+without a clock or a device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from edge.events.model import Crossing, Decision, DocumentSummary, FaceResult, FingerResult
+
+
+class Step(StrEnum):
+    LANGUAGE = "language"
+    DOCUMENT = "document"
+    FACE = "face"
+    FINGERS = "fingers"
+    RESULT = "result"          # terminal: `ending` says how it ended
+
+
+class Ending(StrEnum):
+    COMPLETE = "complete"      # everything passed: the traveller goes to the officer's desk to be admitted
+    HANDOVER = "handover"      # the kiosk could not help: an officer takes over (reason codes say why)
+    ABANDONED = "abandoned"    # cancelled by the traveller or timed out
+
+
+class SessionError(Exception):
+    """An action that the current step does not accept (a stale or tampered request)."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-step time limits (seconds) and how long before the limit the warning shows."""
+
+    language: float = 90.0
+    document: float = 60.0
+    face: float = 45.0
+    fingers: float = 60.0
+    result: float = 30.0           # the final screen resets the kiosk after this
+    warn_before: float = 15.0
+
+    def limit(self, step: Step) -> float:
+        return float(getattr(self, step.value))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the post asks (from `[policy]`) and how many tries each step allows after the first."""
+
+    fingerprints: tuple[str, ...] = ()
+    face_match_required: bool = True
+    retries: int = 2
+    timing: Timing = field(default_factory=Timing)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What `tick` found: whether to show the 'are you still there?' warning, and seconds left."""
+
+    warn: bool
+    remaining: float
+    expired: bool
+
+
+LANGUAGES = ("ar", "en", "fr")
+
+
+@dataclass
+class Session:
+    """One traveller. Created at the language screen; ends at RESULT with an `ending`."""
+
+    code: str
+    rules: Rules
+    now: float
+    language: str = "en"
+    step: Step = Step.LANGUAGE
+    ending: Ending | None = None
+    reasons: list[str] = field(default_factory=list)   # hand-over / abandon reason codes
+    document: DocumentSummary | None = None
+    face: FaceResult | None = None
+    fingerprints: list[FingerResult] = field(default_factory=list)
+    tries: dict[str, int] = field(default_factory=dict)
+    feedback: tuple[str, ...] = ()                      # what the current step asks the traveller to change
+    entered_at: float = 0.0
+    deadline: float = 0.0
+    version: int = 0                                    # bumped on every change: the UIs' live updates
+
+    def __post_init__(self) -> None:
+        self._enter(self.step, self.now)
+
+    # ---------------------------------------------------------------- bookkeeping
+    def _enter(self, step: Step, now: float) -> None:
+        self.step = step
+        self.entered_at = now
+        self.deadline = now + self.rules.timing.limit(step)
+        self.feedback = ()
+        self.version += 1
+
+    def _expect(self, *steps: Step) -> None:
+        if self.step not in steps:
+            raise SessionError(f"not possible at step {self.step.value}")
+
+    def _end(self, ending: Ending, now: float, reasons: list[str] | None = None) -> None:
+        self.ending = ending
+        self.reasons = sorted(set(self.reasons) | set(reasons or []))
+        self._enter(Step.RESULT, now)
+
+    def _retry_or_handover(self, now: float, reason: str, feedback: tuple[str, ...] = ()) -> bool:
+        """Count a failed try; False (and a hand-over) once the budget is spent."""
+        n = self.tries.get(self.step.value, 0) + 1
+        self.tries[self.step.value] = n
+        if n > self.rules.retries:
+            self._end(Ending.HANDOVER, now, [reason])
+            return False
+        self.feedback = feedback
+        self.deadline = now + self.rules.timing.limit(self.step)
+        self.version += 1
+        return True
+
+    @property
+    def finished(self) -> bool:
+        return self.step is Step.RESULT
+
+    @property
+    def started(self) -> bool:
+        """A traveller has given something (a document): abandoning now is worth an event."""
+        return self.document is not None or self.step not in (Step.LANGUAGE, Step.DOCUMENT)
+
+    def tries_left(self) -> int:
+        return max(0, self.rules.retries - self.tries.get(self.step.value, 0))
+
+    # ---------------------------------------------------------------- traveller actions
+    def choose_language(self, language: str, now: float) -> None:
+        if language not in LANGUAGES:
+            raise SessionError(f"unknown language {language!r}")
+        self._expect(Step.LANGUAGE)
+        self.language = language
+        self._enter(Step.DOCUMENT, now)
+
+    def set_language(self, language: str) -> None:
+        """Switch language on any screen (the traveller may have picked the wrong one)."""
+        if language not in LANGUAGES:
+            raise SessionError(f"unknown language {language!r}")
+        self.language = language
+        self.version += 1
+
+    def document_read(self, doc: DocumentSummary, now: float) -> None:
+        """A document was read and checked. Invalid or expired: an officer must see it."""
+        self._expect(Step.DOCUMENT)
+        self.document = doc
+        if doc.expired:
+            self._end(Ending.HANDOVER, now, ["document.expired"])
+        elif not doc.valid:
+            self._end(Ending.HANDOVER, now, ["document.invalid"])
+        else:
+            self._enter(Step.FACE, now)
+
+    def document_unreadable(self, now: float) -> bool:
+        """The reader saw a document but no usable MRZ: try again, or hand over."""
+        self._expect(Step.DOCUMENT)
+        return self._retry_or_handover(now, "document.unreadable", ("document.try_again",))
+
+    def face_feedback(self, keys: tuple[str, ...]) -> None:
+        """Live hints while the camera looks for a good frame (no try is counted)."""
+        self._expect(Step.FACE)
+        if keys != self.feedback:
+            self.feedback = keys
+            self.version += 1
+
+    def face_captured(self, result: FaceResult, now: float) -> None:
+        """A face was captured (and compared with the portrait when there is one)."""
+        self._expect(Step.FACE)
+        if result.acceptable is False:
+            self._retry_or_handover(now, "face.low_quality", tuple(result.feedback))
+            return
+        if result.match is False:
+            self.face = result
+            self._retry_or_handover(now, "face.no_match", ("face.look_straight",))
+            return
+        if result.match is None and self.rules.face_match_required:
+            self.face = result
+            self._end(Ending.HANDOVER, now, ["face.not_compared"])
+            return
+        self.face = result
+        self._after_face(now)
+
+    def face_failed(self, feedback: tuple[str, ...], now: float) -> bool:
+        """No acceptable frame within one capture attempt."""
+        self._expect(Step.FACE)
+        return self._retry_or_handover(now, "face.no_capture", feedback)
+
+    def _after_face(self, now: float) -> None:
+        if self.rules.fingerprints:
+            self._enter(Step.FINGERS, now)
+        else:
+            self._end(Ending.COMPLETE, now)
+
+    def next_finger(self) -> str | None:
+        """The finger the post still wants, or None when all are taken."""
+        taken = {f.finger for f in self.fingerprints if f.acceptable}
+        for finger in self.rules.fingerprints:
+            if finger not in taken:
+                return finger
+        return None
+
+    def finger_captured(self, result: FingerResult, now: float) -> None:
+        self._expect(Step.FINGERS)
+        if result.finger != self.next_finger():
+            raise SessionError(f"unexpected finger {result.finger!r}")
+        if not result.acceptable:
+            self._retry_or_handover(now, "finger.low_quality", tuple(result.feedback[:2]))
+            return
+        self.fingerprints.append(result)
+        if self.next_finger() is None:
+            self._end(Ending.COMPLETE, now)
+        else:
+            self._enter(Step.FINGERS, now)
+
+    def device_unavailable(self, kind: Literal["document", "face", "finger"], now: float) -> None:
+        """The step's device is missing or broken: nobody can do this step here; an officer can."""
+        if self.finished:
+            return
+        self._end(Ending.HANDOVER, now, [f"{kind}.device_unavailable"])
+
+    def ask_for_help(self, now: float) -> None:
+        """The traveller pressed 'I need help' on any step."""
+        if not self.finished:
+            self._end(Ending.HANDOVER, now, ["traveller.asked_for_help"])
+
+    def cancel(self, now: float) -> None:
+        if not self.finished:
+            self._end(Ending.ABANDONED, now, ["traveller.cancelled"])
+
+    def extend(self, now: float) -> None:
+        """'I need more time': the warning goes away and the step's clock restarts."""
+        self.deadline = now + self.rules.timing.limit(self.step)
+        self.version += 1
+
+    def tick(self, now: float) -> Tick:
+        """Check the clock. An expired step abandons the session (the result screen just resets)."""
+        remaining = self.deadline - now
+        if remaining <= 0:
+            if not self.finished:
+                self._end(Ending.ABANDONED, now, ["timeout." + self.step.value])
+            return Tick(warn=False, remaining=0.0, expired=True)
+        return Tick(warn=remaining <= self.rules.timing.warn_before, remaining=remaining, expired=False)
+
+    # ---------------------------------------------------------------- the record
+    def alerts(self) -> list[str]:
+        out = list(self.reasons) if self.ending is Ending.HANDOVER else []
+        doc = self.document
+        if doc is not None:
+            if doc.expired and "document.expired" not in out:
+                out.append("document.expired")
+            if not doc.valid and "document.invalid" not in out:
+                out.append("document.invalid")
+        if self.face is not None and self.face.match is False and "face.no_match" not in out:
+            out.append("face.no_match")
+        return out
+
+    def crossing(self, *, post: str, device: str, decision: Decision,
+                 direction: Literal["entry", "exit"] | None = None,
+                 role: Literal["kiosk", "booth"] = "kiosk") -> Crossing:
+        """The crossing event's payload for this session with the given decision."""
+        return Crossing(post=post, device=device, role=role, transaction=self.code, direction=direction,
+                        document=self.document, face=self.face, fingerprints=list(self.fingerprints),
+                        decision=decision, alerts=self.alerts())
+
+    def abandoned_crossing(self, *, post: str, device: str) -> Crossing:
+        return self.crossing(post=post, device=device,
+                             decision=Decision(outcome="abandoned", by="kiosk", reason_codes=list(self.reasons)))
