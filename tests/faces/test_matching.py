@@ -65,7 +65,7 @@ def test_verify_no_face_is_an_error_value(analyzer):
 
 def test_two_faces_in_the_live_frame(analyzer):
     two = np.hstack([on_canvas(load("person01_img10.jpg"), 320, 480, 0.6),
-                     on_canvas(load("person03_img14.jpg"), 320, 480, 0.6)])
+                     on_canvas(load("person05_img35.jpg"), 320, 480, 0.6)])
     res = analyzer.verify(two, load("person01_img5.jpg"))
     assert res.error is FaceError.MULTIPLE_FACES and res.which == "live"
     # a portrait with two faces: the largest is compared (a data page's ghost image is smaller)

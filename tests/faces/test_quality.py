@@ -77,7 +77,7 @@ def test_overexposed_face_asks_for_less_light(analyzer, frame):
 
 
 def test_second_face_fails_single_face(analyzer):
-    a, b = load("person01_img10.jpg"), load("person03_img14.jpg")
+    a, b = load("person01_img10.jpg"), load("person05_img35.jpg")   # faces of similar size
     left, right = on_canvas(a, 320, 480, 0.6), on_canvas(b, 320, 480, 0.6)
     rep = analyzer.quality(np.hstack([left, right]))
     assert rep.error is FaceError.MULTIPLE_FACES

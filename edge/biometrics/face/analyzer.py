@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from edge.biometrics.face import imageio, models, runtime_opencv, runtimes
 from edge.biometrics.face import landmarks as lm
 from edge.biometrics.face import quality as q
-from edge.biometrics.face.detection import DetectedFace, Detector, comparable_faces
+from edge.biometrics.face.detection import PRECISE, DetectedFace, Detector, comparable_faces
 from edge.biometrics.face.errors import FaceError
 from edge.biometrics.face.matching import DEFAULT_THRESHOLD, TARGET_FMR, Embedder, similarity
 
@@ -142,12 +142,12 @@ class FaceAnalyzer:
 
     # -- quality ---------------------------------------------------------------------------------------
 
-    def _analyse(self, image: object) -> _Analysis:
+    def _analyse(self, image: object, precise: bool = False) -> _Analysis:
         arr = imageio.check_array(image)
         if isinstance(arr, imageio.ImageLoadError):
             return _Analysis(FaceQualityReport.failed(arr.error, arr.detail))
         size = (int(arr.shape[1]), int(arr.shape[0]))
-        faces = self.detector.detect(arr)
+        faces = self.detector.detect(arr, PRECISE if precise else None)
         comparable = comparable_faces(faces, self.config.comparable_face_ratio)
         face = comparable[0] if comparable else None
         mesh = self.mesh.run(arr, face) if face is not None else None
@@ -182,7 +182,7 @@ class FaceAnalyzer:
         """
         thr = self.config.match_threshold
         with self._lock:
-            a, b = self._analyse(live), self._analyse(portrait)
+            a, b = self._analyse(live, precise=True), self._analyse(portrait, precise=True)
             for which, an, policy in (("live", a, live_multiple), ("portrait", b, "largest")):
                 err = an.report.error
                 if err is FaceError.MULTIPLE_FACES and policy == "largest" and an.face is not None:
@@ -197,7 +197,7 @@ class FaceAnalyzer:
     def embedding(self, image: np.ndarray) -> tuple[np.ndarray | None, FaceQualityReport]:
         """The largest face's embedding (calibration, a chip's DG2 portrait), with the image's quality."""
         with self._lock:
-            an = self._analyse(image)
+            an = self._analyse(image, precise=True)
             if an.face is None or an.image is None:
                 return None, an.report
             return self.embedder.embed(an.image, an.face), an.report

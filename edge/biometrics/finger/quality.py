@@ -24,6 +24,7 @@ MIN_MINUTIAE = 5              # FingerprintImageWithMinutiae
 MIN_FOREGROUND_PX = 50_000    # SufficientFingerprintForeground (pixels at 500 ppi)
 
 DEFAULT_THRESHOLD = 35.0      # score at or above which a print is acceptable
+MAX_OFFSET = 0.2              # foreground centroid this far (share of the image) from the centre: off-centre
 MAX_ANISOTROPY = 0.55         # above: ridges survive in one direction only (smear)
 MIN_SIDE, MAX_SIDE = 96, 2000
 
@@ -142,15 +143,20 @@ def assess(image: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> FingerQua
     if keys:
         return FingerQuality(0.0, False, ordered(keys), c, threshold)
     score = float(np.clip(_linear(c), 0.0, 100.0))
-    if c["foreground_px"] < MIN_FOREGROUND_PX * min(1.0, gray.size / 120_000) or c["fg_offset"] > 0.2:
+    # a smear also shrinks the foreground (smeared ridges lose contrast), but stays centred
+    smear = c["anisotropy"] > MAX_ANISOTROPY and c["fg_offset"] <= MAX_OFFSET
+    small = c["foreground_px"] < MIN_FOREGROUND_PX * min(1.0, gray.size / 120_000)
+    if c["fg_offset"] > MAX_OFFSET or (small and not smear):
         keys.add("finger.centre_finger")
     if c["minutiae"] < MIN_MINUTIAE:
         keys.add("finger.press_flat")
-    if c["anisotropy"] > MAX_ANISOTROPY and "finger.centre_finger" not in keys:
+    if smear:
         keys.add("finger.hold_still")
     acceptable = score >= threshold and not keys
     if not acceptable:
         keys |= _advice(c)
+        if len(keys) > 1:
+            keys.discard("finger.try_again")
     return FingerQuality(score, acceptable, ordered(keys), c, threshold)
 
 
