@@ -6,7 +6,7 @@ import sqlite3
 
 import sqlite_utils
 
-LATEST = 1
+LATEST = 2
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -49,7 +49,38 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["meta"].insert({"key": "next_seq", "value": "1"})
 
 
-MIGRATIONS = {1: _v1}
+def _v2(db: sqlite_utils.Database) -> None:
+    """Officer and technician accounts, and the booth's queue of kiosk transactions (issue 8)."""
+    db["accounts"].create(
+        {
+            "id": str,               # the officer's or technician's id, as it appears in decisions
+            "name": str,
+            "role": str,             # officer | technician
+            "hash": str,             # argon2id; never the password
+            "failures": int,         # failed sign-ins since the last success
+            "locked_until": float,   # unix time; NULL when not locked
+            "disabled": int,
+            "created_at": float,
+        },
+        pk="id",
+        not_null={"name", "role", "hash", "failures", "disabled", "created_at"},
+        defaults={"failures": 0, "disabled": 0},
+    )
+    db["queue"].create(
+        {
+            "code": str,             # the transaction code shown to the traveller
+            "created_at": float,
+            "ending": str,           # complete | handover
+            "data": str,             # the session's document/face/finger results (JSON; deleted once decided)
+            "doc_key": str,          # sha256 of the document number, to open the transaction by scanning it
+        },
+        pk="code",
+        not_null={"created_at", "ending", "data"},
+    )
+    db["queue"].create_index(["doc_key"])
+
+
+MIGRATIONS = {1: _v1, 2: _v2}
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -11,7 +11,7 @@ from edge.config import parse
 from edge.events import envelope
 from edge.events.model import Crossing, Decision, DocumentSummary
 from edge.recorder import Recorder
-from edge.store import StorageFull, Store, StoreError
+from edge.store import StorageFull, Store, StoreError, schema
 
 
 def make(tmp_path: Path, **store_kw) -> tuple[Store, Recorder]:
@@ -31,7 +31,7 @@ def test_pragmas_wal_full_and_file_mode(tmp_path):
     store, _ = make(tmp_path)
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
     assert os.stat(tmp_path / "s.db").st_mode & 0o777 == 0o600
 
 
