@@ -307,7 +307,8 @@ class R30xFingerprint(Device):
             if time.monotonic() > end:
                 raise TimeoutError(f"no complete packet within {timeout:.1f} s ({len(buf)} bytes)")
             try:
-                chunk = self._ser.read(max(1, min(4096, 9 + MAX_PAYLOAD - len(buf))))
+                # whatever has arrived, else block (up to the port timeout) for the first byte
+                chunk = self._ser.read(min(4096, max(1, self._ser.in_waiting)))
             except (serial.SerialException, OSError) as exc:
                 raise DeviceGone(str(exc)) from exc
             buf += chunk

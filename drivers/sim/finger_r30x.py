@@ -29,15 +29,16 @@ IMAGE_FAULTS = ("partial-frame", "short-image", "refuse-image")
 MODES = ("bad-checksum", "garbage", "stall", "partial-frame", "short-image", "refuse-image")
 
 
-@lru_cache(maxsize=2)
-def _synthetic(n: int) -> tuple[np.ndarray, ...]:
+@lru_cache(maxsize=4)
+def _synthetic(n: int, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
     from edge.biometrics.finger import synth  # late: the backend must not need the quality package
 
-    return tuple(synth.master(200 + i, (proto.IMAGE_H, proto.IMAGE_W)) for i in range(n))
+    return tuple(synth.master(200 + i, shape) for i in range(n))
 
 
-def synthetic_images(n: int = 3) -> list[np.ndarray]:
-    return list(_synthetic(n))
+def synthetic_images(n: int = 3, shape: tuple[int, int] = (proto.IMAGE_H, proto.IMAGE_W)) -> list[np.ndarray]:
+    """Synthetic prints (never a real person's), generated once per process."""
+    return list(_synthetic(n, shape))
 
 
 def fit(img: np.ndarray) -> np.ndarray:

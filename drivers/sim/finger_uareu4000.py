@@ -339,7 +339,7 @@ class UareUSimulation:
                  encrypt: bool = True, initial_hwstat: int = 0x80) -> None:
         from drivers.sim.finger_r30x import synthetic_images
 
-        imgs = [fit(i) for i in images] if images else [fit(i) for i in synthetic_images()]
+        imgs = [fit(i) for i in (images or synthetic_images(shape=(wire.HEIGHT, 320)))]
         self.backend = UareUBackend(Reader(product_id=product_id, encrypt=encrypt, hwstat=initial_hwstat), imgs)
         self.id = f"uru{next(_ids)}"
         _REGISTRY[self.id] = self.backend

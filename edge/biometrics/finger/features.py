@@ -176,7 +176,7 @@ def _zs_tables() -> tuple[np.ndarray, np.ndarray]:
             p2, _p3, p4, _p5, p6, _p7, p8, _p9 = p
             c1, c2 = (p2 * p4 * p6, p4 * p6 * p8) if step == 0 else (p2 * p4 * p8, p2 * p6 * p8)
             t[code] = 2 <= b <= 6 and a == 1 and c1 == 0 and c2 == 0
-        tables.append(t)
+        tables.append(t.astype(np.uint8))
     return tables[0], tables[1]
 
 
@@ -197,17 +197,23 @@ def _neighbour_code(img: np.ndarray) -> np.ndarray:
 
 def _thin(binary: np.ndarray, max_iter: int = 20) -> np.ndarray:
     """Zhang–Suen thinning, vectorised with lookup tables: one-pixel-wide ridge skeleton."""
-    img = binary.astype(np.uint8)
+    ys, xs = np.nonzero(binary)
+    out = np.zeros(binary.shape, bool)
+    if len(ys) == 0:
+        return out
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1  # work on the ridges' bounding box only
+    img = binary[y0:y1, x0:x1].astype(np.uint8)
     for _ in range(max_iter):
         changed = False
         for table in _ZS:
-            rm = (img == 1) & table[_neighbour_code(img)]
+            rm = table[_neighbour_code(img)] & img
             if rm.any():
-                img[rm] = 0
+                img ^= rm
                 changed = True
         if not changed:
             break
-    return img.astype(bool)
+    out[y0:y1, x0:x1] = img.astype(bool)
+    return out
 
 
 def minutiae(along: np.ndarray, fg: np.ndarray) -> np.ndarray:
