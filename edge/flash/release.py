@@ -31,7 +31,7 @@ def parse_sums(text: str) -> dict[str, str]:
     """`sha256sum` output → {file name: lower-case hex}. Blank lines and `#` comments are allowed; anything
     else that is not `HEX  NAME` is an error (a garbled list must not be half-trusted)."""
     out: dict[str, str] = {}
-    for n, raw in enumerate(text.splitlines(), 1):
+    for n, raw in enumerate(text.split("\n"), 1):  # not splitlines(): \f or \x1c may be in a name
         line = raw.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue

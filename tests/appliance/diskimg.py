@@ -17,7 +17,7 @@ needs_tools = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
 
 def make_disk_image(path: Path, size_mib: int = 48, *, gpt: bool = False, seed: int = 7) -> Path:
     """A sparse disk image: 16 MiB FAT boot partition at 1 MiB, the rest a 'root' partition with a few
-    data extents (so roughly a fifth of the image is mapped)."""
+    data extents (about 8% of the image is mapped)."""
     with open(path, "wb") as f:
         f.truncate(size_mib << 20)
     if gpt:
