@@ -68,7 +68,6 @@ def frame_quality(image: np.ndarray) -> float:
 
 class ThreadedCamera(Device):
     kind = DeviceKind.CAMERA
-    stale_after = 2.0        # seconds without a frame before a camera counts as gone
 
     def __init__(self, config: CameraConfig) -> None:
         super().__init__(config)
@@ -113,6 +112,11 @@ class ThreadedCamera(Device):
             self._latest = None
             self._status = StatusReport(Status.NOT_READY, ErrorCode.NOT_READY, "closed")
             self._cond.notify_all()
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a frame before a camera counts as gone: 2 s, or three frame periods if longer."""
+        return max(2.0, 3.0 / self.config.fps)
 
     def status(self) -> StatusReport:
         with self._cond:

@@ -25,33 +25,37 @@ def _common(f: Any) -> Any:
     return f
 
 
-_ANALYZERS: dict[tuple[Path | None, Path | None], Any] = {}
+_ANALYZERS: dict[tuple[Path | None, tuple[tuple[str, float], ...]], Any] = {}
 
 
 def _analyzer(models_dir: Path | None, config_path: Path | None) -> Any:
-    """One analyzer per (models, config) in this process: repeated in-process calls do not reload models."""
-    key = (models_dir, config_path)
-    if key not in _ANALYZERS:
-        _ANALYZERS[key] = _new_analyzer(models_dir, config_path)
-    return _ANALYZERS[key]
-
-
-def _new_analyzer(models_dir: Path | None, config_path: Path | None) -> Any:
-    from edge.biometrics.face.analyzer import FaceAnalyzer, FaceConfig
-    from edge.biometrics.face.models import ModelError
-    from edge.biometrics.face.runtimes import RuntimeUnavailable
-
+    """One analyzer per (models, settings) in this process: repeated in-process calls do not reload models."""
     table: dict[str, float] = {}
     if config_path is not None:
         from edge.cli._common import load_config
 
         table = load_config(config_path).quality.get("face", {})
+    key = (models_dir, tuple(sorted(table.items())))
+    if key not in _ANALYZERS:
+        _ANALYZERS[key] = _new_analyzer(models_dir, table)
+    return _ANALYZERS[key]
+
+
+def _new_analyzer(models_dir: Path | None, table: dict[str, float]) -> Any:
+    from pydantic import ValidationError
+
+    from edge.biometrics.face.analyzer import FaceAnalyzer, FaceConfig
+    from edge.biometrics.face.models import ModelError
+    from edge.biometrics.face.runtimes import RuntimeUnavailable
+
     try:
         return FaceAnalyzer(FaceConfig.from_quality_table(table, models_dir=models_dir))
     except (ModelError, RuntimeUnavailable) as exc:
         fail(str(exc))
-    except ValueError as exc:  # pydantic ValidationError of [quality.face]
-        fail(f"quality.face: {exc}")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        fail(f"quality.face: {where}: {err['msg'].removeprefix('Value error, ')}")
 
 
 def _load(path: Path) -> Any:

@@ -129,3 +129,15 @@ def test_config_rejects_unknown_keys():
         registry.parse_settings("camera_sim", {"fps": 0})
     with pytest.raises(registry.ValidationError):
         registry.parse_settings("camera_sim", {"colour": "red"})
+
+
+def test_slow_frame_rate_is_not_a_disconnect():
+    sim, dev = _start(source=str(FACE), fps=0.5)
+    dev.open()
+    try:
+        wait_for_status(dev, Status.READY)
+        time.sleep(2.3)                      # longer than 2 s, shorter than three frame periods
+        assert dev.status().status is Status.READY
+    finally:
+        dev.close()
+        sim.close()

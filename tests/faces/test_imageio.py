@@ -72,3 +72,13 @@ def test_any_truncation_of_a_png_never_raises(cut):
     data = _png(np.full((40, 40, 3), 120, np.uint8), "RGB")
     res = imageio.decode(data[:cut])
     assert isinstance(res, np.ndarray | imageio.ImageLoadError)
+
+
+def test_twenty_megapixel_jpeg_decodes():
+    import cv2
+
+    big = np.full((3648, 5472, 3), 128, np.uint8)
+    ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    assert ok
+    img = imageio.decode(buf.tobytes())
+    assert isinstance(img, np.ndarray) and img.shape == (3648, 5472, 3)
