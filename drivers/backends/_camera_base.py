@@ -127,21 +127,28 @@ class ThreadedCamera(Device):
         return st
 
     def capture(self, timeout: float, min_quality: float | None = None) -> CaptureResult:
-        """The next frame; with `min_quality`, the first frame whose image-level quality reaches it."""
+        """The next frame; with `min_quality`, the first frame whose image-level quality reaches it.
+
+        When no frame reaches it before `timeout`, the result is `low-quality` and still carries the best
+        frame seen (`result.sample`), so a caller may show or keep it.
+        """
         end = time.monotonic() + max(0.0, timeout)
         seen = self._index
-        best = -1.0
+        best: Sample | None = None
         while True:
             frame, err = self._next_frame(seen, end)
             if frame is None:
-                if best >= 0:
-                    return CaptureResult.fail(ErrorCode.LOW_QUALITY, f"best frame quality {best:.1f} < {min_quality}")
+                if best is not None:
+                    return CaptureResult(sample=best, error=ErrorCode.LOW_QUALITY,
+                                         detail=f"best frame quality {best.quality} < {min_quality}")
                 return err
             seen = frame.index
             score = frame_quality(frame.image) if min_quality is not None else None
+            sample = self._sample(frame, score)
             if score is None or score >= (min_quality or 0):
-                return CaptureResult(sample=self._sample(frame, score))
-            best = max(best, score)
+                return CaptureResult(sample=sample)
+            if best is None or score > (best.quality or 0):
+                best = sample
 
     def stream(self, duration: float | None = None) -> Iterator[CaptureResult]:
         """Every new frame (skipping those that came while the consumer was busy), with its timestamps."""

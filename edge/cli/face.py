@@ -1,7 +1,8 @@
-"""`borderpost face`: quality of one image, 1:1 verification of two, threshold calibration on a set.
+"""`borderpost face`: quality of one image, 1:1 verification of two, live capture, threshold calibration.
 
 Exit codes: quality 0 acceptable / 1 not / 2 no usable face (or unreadable image, models missing);
-verify 0 match / 1 no match / 2 a face missing (or two faces in the live image, unreadable image).
+verify 0 match / 1 no match / 2 a face missing (or two faces in the live image, unreadable image);
+capture 0 a frame passed / 1 none did before the timeout / 2 no camera.
 """
 
 from __future__ import annotations
@@ -174,3 +175,60 @@ def calibrate_cmd(directory: Path, pairs_csv: Path | None, target_fmr: float, as
         return
     for k, v in rep.to_dict().items():
         click.echo(f"{k:16s} {v}")
+
+
+@cli.command("capture")
+@click.option("--device", "device_name", default=None, help="Camera device name in the config (default: the first).")
+@click.option("--timeout", type=click.FloatRange(0.5, 120), default=10.0, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the captured frame here (PNG/JPEG, mode 0600). Biometric data: only when needed.")
+@click.option("--simulated", is_flag=True, help="Start the camera's simulator even if the config does not say so.")
+@_common
+def capture_cmd(device_name: str | None, timeout: float, out: Path | None, simulated: bool, as_json: bool,
+                models_dir: Path | None, config_path: Path | None) -> None:
+    """Run the kiosk's auto-capture on the configured camera, printing the feedback for each frame."""
+    import os
+
+    import cv2
+
+    from drivers.contract import DeviceKind
+    from edge.biometrics.face.live import AutoCaptureResult, auto_capture
+    from edge.cli._common import load_config
+    from edge.devices import open_devices
+
+    cfg = load_config(config_path)
+    analyzer = _analyzer(models_dir, config_path)
+    devices = open_devices(cfg, force_simulated=simulated)
+    try:
+        cams = devices.of_kind(DeviceKind.CAMERA)
+        if device_name is not None:
+            cams = [d for d in cams if d.name == device_name]
+        if not cams or cams[0].device is None:
+            fail(f"no camera{' named ' + device_name if device_name else ''} in the config could be opened")
+        result: AutoCaptureResult | None = None
+        for item in auto_capture(cams[0].device, analyzer, timeout=timeout):
+            if isinstance(item, AutoCaptureResult):
+                result = item
+            elif as_json:
+                echo_json({"frame": item.index, "score": item.report.score, "acceptable": item.report.acceptable,
+                           "feedback": list(item.feedback)})
+            else:
+                click.echo(f"frame {item.index:4d}  score {item.report.score:5.1f}  "
+                           f"{'PASS' if item.report.acceptable else ', '.join(item.feedback) or '-'}")
+    finally:
+        devices.close()
+    assert result is not None
+    if result.ok and out is not None and result.image is not None:
+        ok, buf = cv2.imencode(out.suffix or ".png", result.image)
+        if not ok:
+            fail(f"{out}: cannot encode as {out.suffix}")
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.tobytes())
+    if as_json:
+        echo_json({"result": result.to_dict()})
+    else:
+        click.echo(f"{'CAPTURED' if result.ok else 'NOT CAPTURED'}: {result.frames} frames in {result.elapsed:.1f} s"
+                   + (f", score {result.report.score}" if result.ok and result.report else "")
+                   + (f" ({result.error.value}: {result.detail})" if result.error else ""))
+    raise SystemExit(EXIT_OK if result.ok else EXIT_FAIL)

@@ -95,3 +95,40 @@ def test_calibrate_command(models_path):
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
     assert body["genuine"] == 77 and body["impostor"] == 77 and body["fnmr"] == 0.0
+
+
+def test_capture_on_the_configured_camera(models_path, tmp_path):
+    from click.testing import CliRunner
+
+    from edge.cli.face import cli
+
+    conf = tmp_path / "config.toml"
+    conf.write_text(f"""
+[identity]
+post = "p1"
+device = "k1"
+[devices.camera]
+backend = "camera_sim"
+simulated = true
+source = "{FIXTURES / 'person01_img10.jpg'}"
+fps = 15
+""")
+    out = tmp_path / "best.png"
+    r = CliRunner().invoke(cli, ["capture", "--config", str(conf), "--timeout", "5", "--out", str(out), "--json",
+                                 "--models-dir", str(models_path)])
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.output.splitlines() if x.startswith("{")]
+    assert lines[-1]["result"]["ok"] is True and lines[0]["frame"] == 1
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert cv2.imread(str(out)).shape == (480, 640, 3)
+
+
+def test_capture_without_camera(models_path, tmp_path):
+    from click.testing import CliRunner
+
+    from edge.cli.face import cli
+
+    conf = tmp_path / "config.toml"
+    conf.write_text('[identity]\npost = "p1"\ndevice = "k1"\n')
+    r = CliRunner().invoke(cli, ["capture", "--config", str(conf), "--models-dir", str(models_path)])
+    assert r.exit_code == 2 and "no camera" in r.output
