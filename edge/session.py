@@ -243,6 +243,13 @@ class Session:
         self.deadline = now + self.rules.timing.limit(self.step)
         self.version += 1
 
+    def peek(self, now: float) -> Tick:
+        """The clock's state without acting on it (for rendering)."""
+        remaining = self.deadline - now
+        if remaining <= 0:
+            return Tick(warn=False, remaining=0.0, expired=True)
+        return Tick(warn=remaining <= self.rules.timing.warn_before, remaining=remaining, expired=False)
+
     def tick(self, now: float) -> Tick:
         """Check the clock. An expired step abandons the session (the result screen just resets)."""
         remaining = self.deadline - now

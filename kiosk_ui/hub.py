@@ -116,6 +116,7 @@ class Hub:
         self.images: dict[str, dict[str, bytes]] = {}     # code -> name -> JPEG/PNG bytes (memory only)
         self.portraits: dict[str, np.ndarray] = {}         # kiosk session code -> document portrait
         self.last_frame: bytes | None = None               # latest camera JPEG, for the kiosk preview
+        self.queue_version = 0                             # bumped when the queue changes (booth live updates)
         self.workers: Any = None                           # kiosk_ui.workers.Workers, set by the app
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -146,13 +147,13 @@ class Hub:
             for kid, s in list(self.kiosks.items()):
                 was_finished, version = s.finished, s.version
                 t = s.tick(now)
-                if s.finished and not was_finished:
-                    self._finish(s)
-                    if s.ending is Ending.ABANDONED and not s.started:
+                if s.finished:
+                    self._finish(s)   # idempotent: written once, whoever ended the session
+                    if not was_finished and s.ending is Ending.ABANDONED and not s.started:
                         self.kiosks[kid] = self._new_session(now)   # nobody was there: just start over
-                elif was_finished and t.expired:
-                    self.kiosks[kid] = self._new_session(now)   # result screen shown long enough: reset
-                if s.version != version or t.warn:
+                    elif was_finished and t.expired:
+                        self.kiosks[kid] = self._new_session(now)   # result screen shown long enough: reset
+                if s.version != version or t.warn or self.kiosks[kid] is not s:
                     self.changed.notify_all()
 
     def notify(self) -> None:
@@ -260,6 +261,7 @@ class Hub:
             )
             tx.audit("kiosk", "kiosk.queued", s.code, {"ending": s.ending.value if s.ending else None,
                                                       "reasons": s.reasons})
+        self.queue_version += 1
         log.info("kiosk %s: %s, queued for an officer", s.code, s.ending)
 
     # ---------------------------------------------------------------- booth
@@ -335,6 +337,7 @@ class Hub:
                 self.store.conn.execute("DELETE FROM queue WHERE code = ?", (code,))
                 tx.audit(officer, "booth.decided", code, {"outcome": outcome, "event": rec.event_id})
             self.images.pop(code, None)
+            self.queue_version += 1
             self.changed.notify_all()
             log.info("transaction %s decided by %s: %s (event %s)", code, officer, outcome, rec.event_id)
             return rec.event_id

@@ -1,0 +1,164 @@
+"""The officer's booth: /booth. Sign-in, the post's queue, one transaction, and the decision.
+
+Every view of a transaction and every decision is written to the hash-chained audit log with the
+officer's id; the decision itself is a signed crossing event (see `Hub.decide`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from kiosk_ui.hub import OUTCOMES, REFUSAL_CODES, DecisionError
+from kiosk_ui.security import issue_token
+from kiosk_ui.web import UI, Denied
+
+CODE = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$")
+IMAGE = re.compile(r"^(face_live|face_portrait)\.jpg$|^finger_[a-z_]{1,20}\.png$")
+DOC_FIELDS = ("surname", "given_names", "document_number", "nationality", "issuing_state", "birth_date",
+              "expiry_date", "sex", "format")
+LTR_FIELDS = {"document_number", "birth_date", "expiry_date", "format", "nationality", "issuing_state"}
+
+
+def signin_routes(ui: UI, r: APIRouter, role: str, base: str, template: str, home: str) -> None:
+    """GET/POST <base>/signin and POST <base>/signout for one role (shared with the console)."""
+
+    @r.get("/signin")
+    async def signin_page(request: Request) -> Response:
+        ws = ui.sessions.new(role, lang=ui.language(request))
+        message = "booth.signed_out_idle" if request.query_params.get("idle") else None
+        resp = ui.render(request, template, ws.lang, csrf=issue_token(ws), message=message, area=base[1:])
+        ui.set_session_cookie(resp, ws)
+        ui.remember_language(resp, ws.lang)
+        return resp
+
+    @r.post("/signin")
+    async def signin(request: Request) -> Response:
+        ws = ui.session(request, role, signed_in=False)
+        form = await ui.form(request, ws, {"user": 64, "password": 256})
+        user, password = str(form.get("user", "")), str(form.get("password", ""))
+        result = ui.accounts.sign_in(user, password, role)
+        if not result.ok:
+            message = "booth.locked" if result.reason == "locked" else "booth.bad_credentials"
+            return ui.render(request, template, ws.lang, status=401, csrf=issue_token(ws), message=message,
+                             area=base[1:])
+        ui.sessions.drop(ws.id)                          # a new id after sign-in: no session fixation
+        fresh = ui.sessions.new(role, user=user, lang=ws.lang)
+        resp = RedirectResponse(home, status_code=303)
+        ui.set_session_cookie(resp, fresh)
+        return resp
+
+    @r.post("/signout")
+    async def signout(request: Request) -> Response:
+        ws = ui.session(request, role)
+        await ui.form(request, ws, {})
+        ui.hub.audit(ws.user or "?", "signout", ws.user or "", {"role": role})
+        ui.sessions.drop(ws.id)
+        return RedirectResponse(f"{base}/signin", status_code=303)
+
+    @r.post("/stay")
+    async def stay(request: Request) -> Response:
+        """'Stay signed in' after the idle warning: any request the officer makes resets the clock."""
+        ui.session(request, role)
+        return Response(status_code=204)
+
+
+def router(ui: UI) -> APIRouter:
+    r = APIRouter(prefix="/booth")
+    hub = ui.hub
+    signin_routes(ui, r, "officer", "/booth", "booth/signin.html", "/booth")
+
+    def common(ws) -> dict:
+        return {"user": ws.user, "idle_s": ui.options.officer_idle_s, "idle_warn_s": ui.options.officer_idle_warn_s}
+
+    @r.get("")
+    async def queue(request: Request) -> Response:
+        ws = ui.session(request, "officer")
+        lang = ui.language(request, ws)
+        ws.lang = lang
+        hub.audit(ws.user or "?", "booth.queue_viewed", "", {})
+        now = time.time()
+        items = [(q, int(now - q.created_at)) for q in hub.queue()]
+        message = request.query_params.get("m")
+        code = request.query_params.get("code", "")
+        resp = ui.render(request, "booth/queue.html", lang, csrf=issue_token(ws), items=items,
+                         message=message if message in ("booth.not_found", "booth.decided") else None,
+                         code=code if CODE.match(code) else "", **common(ws))
+        ui.remember_language(resp, lang)
+        return resp
+
+    @r.post("/find")
+    async def find(request: Request) -> Response:
+        ws = ui.session(request, "officer")
+        form = await ui.form(request, ws, {"q": 200})
+        q = hub.find(str(form.get("q", "")))
+        hub.audit(ws.user or "?", "booth.search", q.code if q else "", {"found": q is not None})
+        if q is None:
+            return RedirectResponse("/booth?m=booth.not_found", status_code=303)
+        return RedirectResponse(f"/booth/t/{q.code}", status_code=303)
+
+    @r.get("/t/{code}")
+    async def transaction(request: Request, code: str) -> Response:
+        ws = ui.session(request, "officer")
+        if not CODE.match(code):
+            raise Denied(404, "malformed transaction code")
+        q = hub.get(code)
+        if q is None:
+            return RedirectResponse("/booth?m=booth.not_found", status_code=303)
+        hub.audit(ws.user or "?", "booth.viewed", code, {})
+        lang = ui.language(request, ws)
+        images = sorted(hub.images.get(code, {}))
+        doc = q.document
+        fields = [(f, getattr(doc, f), f in LTR_FIELDS) for f in DOC_FIELDS] if doc else []
+        error = request.query_params.get("e")
+        return ui.render(request, "booth/transaction.html", lang, csrf=issue_token(ws), q=q, doc=doc,
+                         fields=fields, face=q.face, fingers=q.fingerprints, images=images,
+                         refusal_codes=REFUSAL_CODES, outcomes=OUTCOMES,
+                         error=error if error in ("booth.need_reason",) else None, **common(ws))
+
+    @r.get("/t/{code}/img/{name}")
+    async def image(request: Request, code: str, name: str) -> Response:
+        ws = ui.session(request, "officer")
+        if not CODE.match(code) or not IMAGE.match(name):
+            raise Denied(404, "no such image")
+        blob = hub.images.get(code, {}).get(name)
+        if blob is None:
+            raise Denied(404, "no such image")
+        hub.audit(ws.user or "?", "booth.image_viewed", code, {"image": name})
+        return Response(blob, media_type="image/png" if name.endswith(".png") else "image/jpeg",
+                        headers={"cache-control": "no-store"})
+
+    @r.post("/t/{code}/decide")
+    async def decide(request: Request, code: str) -> Response:
+        ws = ui.session(request, "officer")
+        if not CODE.match(code):
+            raise Denied(404, "malformed transaction code")
+        form = await ui.form(request, ws, {"outcome": 10, "reason": 4, "note": 500, "direction": 5})
+        outcome = form.get("outcome")
+        direction = form.get("direction")
+        reasons = [str(v) for v in form.getlist("reason")]
+        if outcome not in OUTCOMES or direction not in ("entry", "exit") \
+                or any(x not in REFUSAL_CODES for x in reasons) or len(reasons) != len(set(reasons)):
+            raise Denied(422, "tampered decision form")
+        try:
+            hub.decide(code, ws.user or "?", outcome, reasons=reasons,  # type: ignore[arg-type]
+                       note=str(form.get("note", "")), direction=direction)  # type: ignore[arg-type]
+        except DecisionError as exc:
+            if str(exc) == "booth.need_reason":
+                return RedirectResponse(f"/booth/t/{code}?e=booth.need_reason", status_code=303)
+            return RedirectResponse("/booth?m=booth.not_found", status_code=303)
+        return RedirectResponse(f"/booth?m=booth.decided&code={code}", status_code=303)
+
+    @r.get("/stream")
+    async def stream(request: Request) -> Response:
+        ws = ui.session(request, "officer", touch=False)   # live updates are not officer activity
+
+        def snapshot() -> dict:
+            return {"queue": hub.queue_version, "idle_left": round(ui.sessions.idle_left(ws))}
+
+        return ui.stream(request, ws, snapshot)
+
+    return r

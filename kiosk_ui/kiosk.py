@@ -1,0 +1,141 @@
+"""The traveller's kiosk: /kiosk. One screen per step, big buttons, live hints over server-sent events.
+
+The kiosk's cookie is bound to the kiosk role and path: these routes never serve officer or
+technician data, and the booth and console refuse the kiosk's session.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import segno
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from drivers.contract import DeviceKind
+from edge.session import Ending, SessionError, Step
+from kiosk_ui import i18n
+from kiosk_ui.security import issue_token
+from kiosk_ui.web import UI, Denied
+
+ACTIONS = ("language", "set_language", "cancel", "help", "more_time", "finish")
+STEP_NUMBER = {Step.LANGUAGE: 1, Step.DOCUMENT: 2, Step.FACE: 3, Step.FINGERS: 4, Step.RESULT: 5}
+
+
+def qr_data_uri(code: str) -> str:
+    """The transaction code as a QR (SVG data URI): the officer's scanner types it into the booth."""
+    return segno.make(code, error="m").svg_data_uri(scale=8, border=2, dark="#000", light="#fff")
+
+
+def router(ui: UI) -> APIRouter:
+    r = APIRouter(prefix="/kiosk")
+    hub = ui.hub
+
+    def kiosk_session(request: Request, create: bool = True):
+        try:
+            return ui.session(request, "kiosk"), False
+        except Denied as exc:
+            if exc.status != 303 or not create:
+                raise
+            lang = ui.language(request)
+            return ui.sessions.new("kiosk", lang=lang), True
+
+    @r.get("")
+    async def page(request: Request) -> Response:
+        ws, fresh = kiosk_session(request)
+        s = hub.kiosk(ws.id)
+        asked = request.query_params.get("lang")
+        if asked in i18n.LANGUAGES and asked != s.language and s.step is not Step.LANGUAGE:
+            s.set_language(asked)
+        lang = asked if asked in i18n.LANGUAGES else (s.language if s.step is not Step.LANGUAGE else ws.lang)
+        lang = i18n.normalise(lang, hub.cfg.ui.default_language)
+        ws.lang = lang
+        tick = s.peek(hub.clock())
+        reader = hub.devices.first(DeviceKind.MRZ)
+        simulated = reader is not None and hasattr(reader.simulation, "present")
+        total = 5 if hub.rules.fingerprints else 4
+        number = min(STEP_NUMBER[s.step], total)
+        finger = s.next_finger() if s.step is Step.FINGERS else None
+        resp = ui.render(
+            request, f"kiosk/{s.step.value}.html", lang, s=s, csrf=issue_token(ws), tick=tick,
+            step_number=number, step_total=total, prefs=ws.prefs, simulated=simulated, finger=finger,
+            ending=s.ending.value if s.ending else None, qr=qr_data_uri(s.code) if s.finished else None,
+            Ending=Ending, reasons=s.reasons, tries_left=s.tries_left(),
+        )
+        if fresh:
+            ui.set_session_cookie(resp, ws)
+        ui.remember_language(resp, lang)
+        return resp
+
+    @r.post("/action")
+    async def action(request: Request) -> Response:
+        ws = ui.session(request, "kiosk")
+        form = await ui.form(request, ws, {"action": 20, "arg": 4})
+        name, arg = form.get("action"), form.get("arg")
+        if name not in ACTIONS or (arg is not None and arg not in i18n.LANGUAGES):
+            raise Denied(422, "unknown kiosk action")
+        try:
+            s = hub.kiosk_action(ws.id, str(name), str(arg) if arg else None)
+        except SessionError:
+            return RedirectResponse("/kiosk", status_code=303)   # a stale screen: just show the current one
+        if name in ("language", "set_language") and arg:
+            ws.lang = str(arg)
+        target = f"/kiosk?lang={s.language}" if s.step is not Step.LANGUAGE else "/kiosk"
+        return RedirectResponse(target, status_code=303)
+
+    @r.post("/prefs")
+    async def prefs(request: Request) -> Response:
+        ws = ui.session(request, "kiosk")
+        form = await ui.form(request, ws, {"toggle": 10})
+        toggle = form.get("toggle")
+        if toggle not in ("large", "contrast"):
+            raise Denied(422, "unknown display preference")
+        ws.prefs.symmetric_difference_update({str(toggle)})
+        return RedirectResponse("/kiosk", status_code=303)
+
+    @r.post("/sim/document")
+    async def sim_document(request: Request) -> Response:
+        """Demo only (simulated reader): put a synthetic passport on the reader, valid or expired."""
+        ws = ui.session(request, "kiosk")
+        form = await ui.form(request, ws, {"kind": 10})
+        reader = hub.devices.first(DeviceKind.MRZ)
+        if reader is None or not hasattr(reader.simulation, "present"):
+            raise Denied(404, "no simulated reader")
+        kind = form.get("kind")
+        if kind not in ("valid", "expired"):
+            raise Denied(422, "unknown sample document")
+        from edge.documents.synth import make_mrz
+
+        rng = random.Random()
+        today = date.today()
+        expiry = date(today.year - 2, 3, 31) if kind == "expired" else date(today.year + 6, 6, 30)
+        fields = {"expiry_date": expiry}
+        reader.simulation.present(make_mrz("TD3", rng=rng, **fields))
+        return RedirectResponse("/kiosk", status_code=303)
+
+    @r.get("/camera.jpg")
+    async def camera(request: Request) -> Response:
+        ws = ui.session(request, "kiosk")
+        s = hub.kiosk(ws.id)
+        frame = hub.last_frame if s.step is Step.FACE else None
+        if not frame:
+            return Response(status_code=204)
+        return Response(frame, media_type="image/jpeg", headers={"cache-control": "no-store"})
+
+    @r.get("/stream")
+    async def stream(request: Request) -> Response:
+        ws = ui.session(request, "kiosk")
+
+        def snapshot() -> dict:
+            s = hub.kiosk(ws.id)
+            t = s.peek(hub.clock()) if not s.finished else None
+            lang = s.language if s.step is not Step.LANGUAGE else ws.lang
+            return {"code": s.code, "step": s.step.value, "warn": bool(t and t.warn),
+                    "remaining": round(t.remaining) if t else None,
+                    "feedback": [i18n.translate(lang, k) for k in s.feedback],
+                    "resetting": i18n.translate(lang, "common.resetting", seconds=round(t.remaining) if t else 0)}
+
+        return ui.stream(request, ws, snapshot)
+
+    return r

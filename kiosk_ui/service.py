@@ -1,0 +1,137 @@
+"""Serve the three UIs next to a running station: its own store connection, recorder and web server.
+
+`UIServer` is what `borderpost station` (when `[ui] enabled`) and `borderpost simulate --ui` start. It
+takes the document reads from the station while a kiosk session waits for a document, so the station
+keeps owning the devices and the auto mode keeps working when no one is at the kiosk.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.config import Config
+from edge.devices import DeviceSet
+from edge.events.model import DocumentSummary
+from edge.identity import DeviceKey, load_or_create_key
+from edge.recorder import Recorder
+from edge.store import Store
+from kiosk_ui.accounts import Accounts
+from kiosk_ui.hub import Hub, Options
+from kiosk_ui.tech import LogBuffer
+from kiosk_ui.web import create_app
+from kiosk_ui.workers import Workers
+
+log = logging.getLogger("borderpost.ui")
+DEMO_FACE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "faces" / "person01_img10.jpg"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def simulated_portrait(cfg: Config):
+    """For simulated posts: the simulated camera's face image stands in for the document's chip portrait."""
+    from drivers.sim.camera_sim import source_images
+
+    for dev in cfg.devices.values():
+        if dev.backend == "camera_sim" and dev.simulated:
+            paths = source_images(str(dev.settings.get("source", "synthetic")))
+            if paths:
+                import cv2
+
+                img = cv2.imread(str(paths[0]))
+                if img is not None:
+                    return lambda _doc: img
+    return None
+
+
+class UIServer:
+    def __init__(self, cfg: Config, devices: DeviceSet, *, host: str | None = None, port: int | None = None,
+                 options: Options | None = None, key: DeviceKey | None = None,
+                 portrait_provider: Any = None) -> None:
+        self.cfg = cfg
+        self.host = host or cfg.ui.host
+        self.port = port if port is not None else cfg.ui.port
+        if self.port == 0:
+            self.port = free_port(self.host)
+        self.store = Store.open(cfg.store.path, max_db_mb=cfg.store.max_db_mb, min_free_mb=cfg.store.min_free_mb)
+        key = key or load_or_create_key(cfg.identity.signing_key)
+        self.hub = Hub(cfg, self.store, Recorder(cfg, self.store, key), devices, options,
+                       portrait_provider=portrait_provider)
+        self.hub.workers = Workers(self.hub)
+        self.accounts = Accounts(self.store, self.hub.options.max_failures, self.hub.options.lockout_s)
+        self.app = create_app(self.hub, self.accounts)
+        self.logs = LogBuffer()
+        self.app.state.ui.log_buffer = self.logs
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> UIServer:
+        import uvicorn
+
+        logging.getLogger("borderpost").addHandler(self.logs)
+        self.hub.start()
+        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="off",
+                                access_log=False, timeout_graceful_shutdown=1, ws="none")
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None   # the caller owns signals
+        self._thread = threading.Thread(target=self._server.run, name="ui-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the UI could not start on {self.url} (port in use?)")
+            time.sleep(0.02)
+        log.info("UIs on %s/kiosk, /booth and /tech", self.url)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(5)
+        self.hub.stop()
+        logging.getLogger("borderpost").removeHandler(self.logs)
+        self.store.close()
+
+    def attach(self, station: Any) -> None:
+        """Route the station's document reads to a waiting kiosk session; other reads stay auto-recorded."""
+        auto = station.record_document
+
+        def route(mrz_text: str, source: str):
+            if self.hub.offer_document(mrz_text, source):
+                return None
+            return auto(mrz_text, source)
+
+        station.record_document = route
+
+    def demo_accounts(self) -> dict[str, str]:
+        """An officer and a technician with fresh random passwords (for simulations only)."""
+        out = {}
+        for account_id, role in (("officer1", "officer"), ("tech1", "technician")):
+            password = secrets.token_urlsafe(9)
+            if self.accounts.get(account_id) is None:
+                self.accounts.add(account_id, account_id, role, password, actor="simulate")
+            else:
+                self.accounts.set_password(account_id, password, actor="simulate")
+            out[account_id] = password
+        return out
+
+
+def portrait_from_doc(_doc: DocumentSummary) -> np.ndarray | None:
+    """Real posts: no chip reader yet, so no portrait (the booth shows 'not compared')."""
+    return None

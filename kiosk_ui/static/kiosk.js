@@ -1,0 +1,36 @@
+// Kiosk live updates: a new step reloads the page (server-rendered); hints and the timeout warning update in place.
+(function () {
+  "use strict";
+  var body = document.body;
+  var step = body.dataset.step, code = body.dataset.code;
+  var preview = document.getElementById("preview");
+  if (preview) {
+    var busy = false;
+    setInterval(function () {
+      if (busy) return;
+      busy = true;
+      var img = new Image();
+      img.onload = function () { preview.src = img.src; busy = false; };
+      img.onerror = function () { busy = false; };
+      img.src = "/kiosk/camera.jpg?t=" + Date.now();
+    }, 250);
+  }
+  function setText(name, text) {
+    var el = document.querySelector('[data-live="' + name + '"]');
+    if (el && text !== undefined && el.textContent !== text) el.textContent = text;
+  }
+  var source = new EventSource("/kiosk/stream");
+  source.onmessage = function (ev) {
+    var s = JSON.parse(ev.data);
+    if (s.step !== step || s.code !== code) { source.close(); window.location.replace("/kiosk"); return; }
+    if (s.feedback && s.feedback.length) setText("feedback", s.feedback.join(" "));
+    var warning = document.getElementById("warning");
+    if (warning) {
+      if (s.warn && warning.hidden) {
+        warning.hidden = false;
+        var b = warning.querySelector("button"); if (b) b.focus();
+      } else if (!s.warn && !warning.hidden) { warning.hidden = true; }
+      if (s.warn) setText("resetting", s.resetting);
+    }
+  };
+})();

@@ -1,0 +1,30 @@
+// Booth and console: idle sign-out with a warning first, and live queue updates.
+(function () {
+  "use strict";
+  var body = document.body;
+  var idle = parseFloat(body.dataset.idle || "0"), warnBefore = parseFloat(body.dataset.idleWarn || "0");
+  var area = body.dataset.area || "booth";
+  var dialog = document.getElementById("idle-warning");
+  if (!dialog || !idle) return;
+  var last = Date.now();
+  function stay() {
+    fetch("/" + area + "/stay", { method: "POST", credentials: "same-origin" }).then(function (r) {
+      if (r.status === 204) { last = Date.now(); dialog.hidden = true; } else { window.location.assign("/" + area + "/signin?idle=1"); }
+    });
+  }
+  document.getElementById("stay").addEventListener("click", stay);
+  setInterval(function () {
+    var left = idle - (Date.now() - last) / 1000;
+    if (left <= 0) { window.location.assign("/" + area + "/signin?idle=1"); return; }
+    if (left <= warnBefore && dialog.hidden) { dialog.hidden = false; document.getElementById("stay").focus(); }
+  }, 500);
+  if (area === "booth" && document.querySelector("table.queue, .find")) {
+    var version = null;
+    var source = new EventSource("/booth/stream");
+    source.onmessage = function (ev) {
+      var s = JSON.parse(ev.data);
+      if (version !== null && s.queue !== version && document.activeElement.tagName !== "INPUT") window.location.reload();
+      version = s.queue;
+    };
+  }
+})();
