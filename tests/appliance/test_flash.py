@@ -160,3 +160,29 @@ def test_refusals_before_writing(released: Path, signing, tmp_path: Path, bundle
     res = flash(str(d / "borderpost.img.xz"), "--target", str(tmp_path / "c.img"), "--key", str(signing[1]))
     assert res.exit_code == 2 and "SHA256SUMS.sig not found" in res.output
     assert not (tmp_path / "c.img").exists()
+
+
+def test_sign_release_script_output_flashes(tmp_path: Path) -> None:
+    """image_build's release script, as the build runs it, produces what `flash` accepts."""
+    import sys
+
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "release.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    img = make_disk_image(tmp_path / "bp.img", 40)
+    script = Path(__file__).resolve().parents[2] / "image_build/scripts/sign_release.py"
+    out = subprocess.run([sys.executable, str(script), str(img), "--key", str(tmp_path / "release.pem"),
+                          "--out", str(tmp_path / "rel")], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (tmp_path / "rel").iterdir()) == \
+        ["SHA256SUMS", "SHA256SUMS.sig", "bp.img.bmap", "bp.img.xz"]
+    pub = subprocess.run([sys.executable, str(script), str(img), "--key", str(tmp_path / "release.pem"),
+                          "--print-public"], capture_output=True, check=True).stdout
+    (tmp_path / "release.pub").write_bytes(pub)
+    res = flash(str(tmp_path / "rel/bp.img.xz"), "--target", str(tmp_path / "card.img"),
+                "--key", str(tmp_path / "release.pub"))
+    assert res.exit_code == 0, res.output
+    assert _sha(tmp_path / "card.img") == _sha(img)
+    bad = subprocess.run([sys.executable, str(script), str(img), "--key", str(tmp_path / "release.pub")],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
