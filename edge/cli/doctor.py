@@ -77,15 +77,17 @@ def check_broker(cfg: Config, timeout: float = 3.0) -> dict[str, Any]:
 
 
 def check_runtimes() -> list[dict[str, Any]]:
-    """Optional ML runtimes: reported, never fatal."""
-    import importlib.util
+    """ML runtimes and the face models: reported, never fatal (a kiosk without a camera needs neither)."""
+    from edge.biometrics.face import models, runtimes
 
-    rows = []
-    for module, what in (("ai_edge_litert", "LiteRT (.tflite)"), ("tflite_runtime", "tflite-runtime (.tflite)"),
-                         ("cv2", "OpenCV DNN (.onnx)"), ("onnxruntime", "onnxruntime (.onnx)")):
-        present = importlib.util.find_spec(module) is not None
-        rows.append({"name": f"runtime:{module}", "ok": True, "status": "installed" if present else "absent",
-                     "detail": what, "optional": True})
+    rows = [{"name": f"runtime:{name}", "ok": True, "status": "usable" if why is None else "absent",
+             "detail": why or "", "optional": True} for name, why in runtimes.available().items()]
+    directory = models.models_dir()
+    states = models.verify(directory)
+    bad = {k: v.value for k, v in states.items() if v is not models.ModelState.OK}
+    rows.append({"name": "face models", "ok": True, "status": "verified" if not bad else "not verified",
+                 "detail": str(directory) if not bad else f"{bad}; run `borderpost models fetch`",
+                 "optional": True})
     return rows
 
 
@@ -115,7 +117,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         table.add_row("store", store.get("path", ""), _mark(store), str(store["detail"]))
         table.add_row("broker", broker["url"], _mark(broker), broker["detail"])
         for r in runtimes:
-            table.add_row(r["name"], r["detail"], r["status"], "optional")
+            table.add_row(r["name"], "optional", r["status"], r["detail"])
         Console().print(table)
     sys.exit(0 if ok else EXIT_FAIL)
 
