@@ -28,9 +28,14 @@ else
   echo "broker:   mosquitto is not installed (apt-get install mosquitto); recording offline instead"
   mode=(--offline)
 fi
-echo "store:    $workdir/store.db   inspect: borderpost events stats --store $workdir/store.db"
+bp=$(command -v borderpost)
+borderpost config example | sed -e "s#/var/lib/borderpost#$workdir#g" \
+  -e "s#mqtt://127.0.0.1:1883#mqtt://127.0.0.1:$port#" -e "s#^port = 8080#port = $ui_port#" > "$workdir/config.toml"
+echo "config:   $workdir/config.toml"
+echo "store:    $workdir/store.db   inspect: $bp events list --config $workdir/config.toml"
 echo "UIs:      http://127.0.0.1:$ui_port/kiosk   /booth   /tech   (?lang=ar|en|fr)"
 echo
 ui_args=()
 if borderpost simulate --help | grep -q -- '--ui-port'; then ui_args=(--ui --ui-port "$ui_port"); fi
-exec borderpost simulate --travellers "$travellers" "${mode[@]}" --store "$workdir/store.db" "${ui_args[@]}"
+borderpost simulate --config "$workdir/config.toml" --travellers "$travellers" "${mode[@]}" \
+  --store "$workdir/store.db" "${ui_args[@]}"
