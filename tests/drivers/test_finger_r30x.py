@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -168,3 +170,22 @@ def test_image_pack_unpack_roundtrip(seed):
 def test_unpack_rejects_wrong_size():
     with pytest.raises(r30x.PacketError):
         r30x.unpack_image(b"\x00" * 100)
+
+
+# ---- the same contract on a real module: BORDERPOST_HW_FINGERPRINT=finger_r30x:/dev/ttyUSB0[:baud] ---------
+
+_HW = os.environ.get("BORDERPOST_HW_FINGERPRINT", "")
+
+
+@pytest.mark.hardware
+@pytest.mark.skipif(not _HW.startswith("finger_r30x:"), reason="no R30x module attached")
+class TestR30xHardware(DeviceContractTests):
+    @pytest.fixture
+    def rig(self):
+        _, port, *baud = _HW.split(":")
+        d = r30x.R30xFingerprint(r30x.Config(port=port, baudrate=int(baud[0]) if baud else 57600,
+                                             reply_timeout=10.0))
+        d.open()
+        yield Rig(d, present=lambda: print("\n>>> place a finger on the module"), no_sample_possible=False,
+                  capture_timeout=30.0)
+        d.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import usb.core
@@ -213,3 +215,22 @@ def test_interrupt_types():
     assert wire.irq_type(bytes.fromhex("56aa") + bytes(62)) == wire.IRQ_SCANPWR_ON
     with pytest.raises(wire.FrameError):
         wire.irq_type(b"\x01")
+
+
+# ---- the same contract on a real reader: BORDERPOST_HW_FINGERPRINT=finger_uareu4000[:serial] -------------
+
+_HW = os.environ.get("BORDERPOST_HW_FINGERPRINT", "")
+
+
+@pytest.mark.hardware
+@pytest.mark.skipif(not _HW.startswith("finger_uareu4000"), reason="no U.are.U reader attached")
+class TestUareU4000Hardware(DeviceContractTests):
+    @pytest.fixture
+    def rig(self):
+        serial = _HW.partition(":")[2] or None
+        d = uru.UareU4000(uru.Config(serial=serial))
+        d.open()
+        # the operator keeps a finger on the glass when asked; no_sample needs it lifted: skip that one
+        yield Rig(d, present=lambda: print("\n>>> place a finger on the reader"), no_sample_possible=False,
+                  capture_timeout=15.0)
+        d.close()

@@ -1,9 +1,10 @@
 """NFIQ 2-class fingerprint quality: a 0–100 score, a verdict and what the traveller should change.
 
 Why a re-implementation: NIST NFIQ 2 has no build for the Pi's processor in any package. This module
-computes the features NFIQ 2 is built on (see `features`) and maps them to a score with a linear model
-fitted to NIST NFIQ 2 (nbis-py 0.1.3) on real and synthetic prints (`bench/finger.py --fit` refits
-and prints the weights). NFIQ 2's actionable checks are kept with NFIQ 2's own thresholds.
+computes the features NFIQ 2 is built on (see `features`) and maps them to a score with an additive
+model (boosted one-split trees, `model`) fitted to NIST NFIQ 2 (nbis-py 0.1.3) on public and synthetic
+prints; `python bench/finger.py --fit --write-model` refits it. NFIQ 2's actionable checks are kept
+with NFIQ 2's own thresholds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 
 from edge.biometrics.finger import features as ft
+from edge.biometrics.finger import model
 from edge.biometrics.finger.feedback import ordered
 
 # NFIQ 2 actionable-feedback thresholds (NFIQ 2 defaults)
@@ -27,26 +29,6 @@ DEFAULT_THRESHOLD = 35.0      # score at or above which a print is acceptable
 MAX_OFFSET = 0.2              # foreground centroid this far (share of the image) from the centre: off-centre
 MAX_ANISOTROPY = 0.55         # above: ridges survive in one direction only (smear)
 MIN_SIDE, MAX_SIDE = 96, 2000
-
-# Linear model over shaped components, fitted against NIST NFIQ 2 on 198 prints (3 real, 6 synthetic
-# masters, 22 degradations each); leave-one-finger-out Spearman 0.72. Refit: python bench/finger.py --fit
-WEIGHTS: dict[str, float] = {
-    "ocl_mean": 13.09, "fda_mean": -35.7, "lcs_mean": 13.29, "hf_mean": -42.48,
-    "minutiae_60": 48.1, "minutiae_15": -7.43, "foreground_06": 22.81, "wetness": -211.98,
-    "rvu_std": -23.8, "contrast_40": 10.19, "bias": -0.41,
-}
-
-
-def shaped(c: dict[str, float]) -> dict[str, float]:
-    """The model's inputs: components clipped where NFIQ 2 stops caring (saturating counts and areas)."""
-    m = c["minutiae"]
-    return {
-        "ocl_mean": c["ocl_mean"], "fda_mean": c["fda_mean"], "lcs_mean": c["lcs_mean"], "hf_mean": c["hf_mean"],
-        "minutiae_60": min(m, 60.0) / 60.0, "minutiae_15": min(m, 15.0) / 15.0,
-        "foreground_06": min(c["foreground_share"], 0.6) / 0.6, "wetness": max(0.0, c["ridge_ratio"] - 0.5),
-        "rvu_std": c["rvu_std"], "contrast_40": min(c["fg_std"], 40.0) / 40.0,
-    }
-
 
 class InvalidImage(ValueError):
     """The array cannot be a fingerprint image: wrong type, depth, shape or size. `.reason` is a short code."""
@@ -126,9 +108,9 @@ def components(gray: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
     return c, mins
 
 
-def _linear(c: dict[str, float]) -> float:
-    x = shaped(c)
-    return WEIGHTS["bias"] + sum(w * x[k] for k, w in WEIGHTS.items() if k != "bias")
+def model_score(c: dict[str, float]) -> float:
+    """NFIQ 2-scale score from the components: the fitted additive model in `model` (boosted stumps)."""
+    return model.BASE + sum(left if c[name] <= t else right for name, t, left, right in model.STUMPS)
 
 
 def assess(image: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> FingerQuality:
@@ -142,7 +124,7 @@ def assess(image: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> FingerQua
         keys.add("finger.clean_sensor")
     if keys:
         return FingerQuality(0.0, False, ordered(keys), c, threshold)
-    score = float(np.clip(_linear(c), 0.0, 100.0))
+    score = float(np.clip(model_score(c), 0.0, 100.0))
     # a smear also shrinks the foreground (smeared ridges lose contrast), but stays centred
     smear = c["anisotropy"] > MAX_ANISOTROPY and c["fg_offset"] <= MAX_OFFSET
     small = c["foreground_px"] < MIN_FOREGROUND_PX * min(1.0, gray.size / 120_000)
