@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 
-__all__ = ["notify", "notify_ready", "notify_status", "notify_stopping", "watchdog_interval", "watchdog_ping"]
+__all__ = [
+    "WatchdogPinger", "notify", "notify_ready", "notify_status", "notify_stopping", "watchdog_interval",
+    "watchdog_ping",
+]
 
 
 def _address(value: str) -> str | bytes | None:
@@ -83,3 +88,26 @@ def watchdog_interval() -> float | None:
     except ValueError:
         return None
     return value / 1_000_000 if value > 0 else None
+
+
+class WatchdogPinger:
+    """Rate-limited watchdog pings for a main loop: call `tick(healthy)` every iteration.
+
+    It pings at most every half interval, and never when `healthy` is False, so a loop that keeps running
+    but whose devices are stuck still gets restarted. Without a watchdog (no WATCHDOG_USEC) it does nothing.
+    """
+
+    def __init__(self, interval: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = watchdog_interval() if interval is None else interval
+        self._clock = clock
+        self._last: float | None = None
+
+    def tick(self, healthy: bool) -> bool:
+        """True if a ping was sent now."""
+        if not self.interval or not healthy:
+            return False
+        now = self._clock()
+        if self._last is not None and now - self._last < self.interval / 2:
+            return False
+        self._last = now
+        return watchdog_ping()

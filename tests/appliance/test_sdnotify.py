@@ -72,3 +72,24 @@ def test_watchdog_interval(monkeypatch: pytest.MonkeyPatch, usec: str, pid: str 
     else:
         monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()) if pid == "self" else pid)
     assert sdnotify.watchdog_interval() == expected
+
+
+def test_pinger_rate_limits_and_skips_unhealthy(listener: socket.socket) -> None:
+    now = [100.0]
+    wd = sdnotify.WatchdogPinger(interval=10.0, clock=lambda: now[0])
+    assert wd.tick(healthy=True)
+    assert listener.recv(100) == b"WATCHDOG=1"
+    now[0] += 4.9
+    assert not wd.tick(healthy=True)          # within half the interval: no datagram
+    now[0] += 0.2
+    assert not wd.tick(healthy=False)         # a stuck device loop: no ping, systemd will restart us
+    assert wd.tick(healthy=True)
+    assert listener.recv(100) == b"WATCHDOG=1"
+    listener.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        listener.recv(100)                    # nothing else was sent
+
+
+def test_pinger_without_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    assert sdnotify.WatchdogPinger().tick(healthy=True) is False
