@@ -160,3 +160,11 @@ _tables = st.recursive(st.dictionaries(_keys, _values, max_size=5),
 @given(_tables)
 def test_toml_writer_round_trips(data: dict) -> None:
     assert tomllib.loads(tomlout.dumps(data)) == data
+
+
+@given(st.binary(max_size=300))
+def test_any_manifest_bytes_give_bundle_error_only(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    d = tmp_path_factory.mktemp("fuzz")
+    (d / "provision.toml").write_bytes(data)
+    with pytest.raises(BundleError):
+        load_bundle(d, NOW)

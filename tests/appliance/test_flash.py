@@ -186,3 +186,12 @@ def test_sign_release_script_output_flashes(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, str(script), str(img), "--key", str(tmp_path / "release.pub")],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_xz_without_bmap_writes_every_block(released: Path, signing, tmp_path: Path) -> None:
+    target = tmp_path / "card.img"
+    res = flash(str(released / "borderpost.img.xz"), "--target", str(target), "--key", str(signing[1]),
+                "--no-bmap")
+    assert res.exit_code == 0, res.output
+    assert "wrote and verified 48 MiB" in res.output
+    assert _sha(target) == _sha(released / "borderpost.img")
