@@ -23,6 +23,8 @@ def decode(data: bytes) -> np.ndarray:
             if img.width * img.height > MAX_PIXELS:
                 raise InvalidImage("wrong-size", f"{img.width}x{img.height} is over {MAX_PIXELS} pixels")
             img.load()
+    except InvalidImage:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImage("wrong-size", str(exc)) from None
     except UnidentifiedImageError:
