@@ -108,7 +108,8 @@ def write_bundle(disk: Path, bundle: Path, dest: str = "borderpost") -> list[str
     then read each back and compare. Returns the names written."""
     part = find_boot_partition(disk)
     image = f"{disk}@@{part.start}"
-    files = sorted(p for p in bundle.iterdir() if p.is_file())
+    # provision.toml goes last: a copy cut short leaves no manifest, so first boot does not even start on it
+    files = sorted((p for p in bundle.iterdir() if p.is_file()), key=lambda p: (p.name == "provision.toml", p.name))
     if not files:
         raise FatWriteError(f"{bundle}: no files to copy")
     listing = _mtools("mdir", "-b", "-i", image, "::/", stdout=True).decode(errors="replace")
