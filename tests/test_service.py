@@ -1,0 +1,81 @@
+"""The services speak sd_notify: READY once the main loop runs, WATCHDOG pings only while it is healthy."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _listen(tmp_path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    return sock
+
+
+def _collect(sock: socket.socket, seconds: float) -> list[str]:
+    out, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        with contextlib.suppress(TimeoutError):
+            out.extend(sock.recv(4096).decode().splitlines())
+    return out
+
+
+def test_uplink_notifies_ready_and_pings_the_watchdog(tmp_path):
+    sock = _listen(tmp_path)
+    config = write_config(tmp_path)  # broker unreachable: the uplink is still healthy and waiting
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "400000"}
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "uplink", "--config", str(config)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        msgs = _collect(sock, 4.0)
+        assert "READY=1" in msgs
+        assert msgs.count("WATCHDOG=1") >= 3
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        assert "STOPPING=1" in _collect(sock, 0.5) or proc.returncode is not None
+    finally:
+        proc.kill()
+        sock.close()
+
+
+def test_station_stops_pinging_when_its_loop_hangs(tmp_path):
+    """A station whose main loop is stuck must stop pinging so systemd restarts it."""
+    from edge.config import parse
+    from edge.devices import DeviceSet
+    from edge.recorder import Recorder
+    from edge.station import Station
+    from edge.store import Store
+
+    cfg = parse(write_config(tmp_path).read_text())
+    store = Store.open(cfg.store.path, min_free_mb=0)
+    station = Station(cfg, store, Recorder(cfg, store), DeviceSet())
+    pings = []
+    calls = {"n": 0}
+
+    def step(read_timeout: float = 0.2) -> None:
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise RuntimeError("device read failed")  # unhealthy iterations from now on
+        time.sleep(0.01)
+
+    station.step = step
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=station.run, args=(stop, lambda: pings.append(1)))
+    t.start()
+    time.sleep(1.2)
+    stop.set()
+    t.join(5)
+    assert len(pings) == 3 and not station.state.healthy
+    assert "device read failed" in station.state.last_error
