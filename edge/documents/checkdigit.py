@@ -1,4 +1,8 @@
-"""ICAO 9303 Part 3 check digits: weights 7-3-1 repeating, A-Z = 10-35, `<` = 0, sum modulo 10."""
+"""ICAO 9303 Part 3 check digits: weights 7-3-1 repeating, A-Z = 10-35, `<` = 0, sum modulo 10.
+
+Only each character's value modulo 10 matters, so the sum is computed with one `bytes.translate`
+and three slice sums (C speed): the parser is benchmarked at 100,000 documents.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ MRZ_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<")
 _VALUES: dict[str, int] = {str(d): d for d in range(10)}
 _VALUES.update({chr(ord("A") + i): 10 + i for i in range(26)})
 _VALUES["<"] = 0
-_WEIGHTS = (7, 3, 1)
+_INVALID = 255
+_MOD10 = bytes(_VALUES[chr(i)] % 10 if chr(i) in _VALUES else _INVALID for i in range(256))
+_DIGITS = "0123456789"
 
 
 def char_value(c: str) -> int | None:
@@ -17,10 +23,25 @@ def char_value(c: str) -> int | None:
 
 def check_digit(data: str) -> str | None:
     """The check digit ('0'-'9') over `data`, or None when `data` holds a character outside the MRZ alphabet."""
-    total = 0
-    for i, c in enumerate(data):
-        v = _VALUES.get(c)
-        if v is None:
-            return None
-        total += v * _WEIGHTS[i % 3]
-    return str(total % 10)
+    try:
+        b = data.encode("ascii").translate(_MOD10)
+    except UnicodeEncodeError:
+        return None
+    if _INVALID in b:
+        return None
+    return _DIGITS[(7 * sum(b[0::3]) + 3 * sum(b[1::3]) + sum(b[2::3])) % 10]
+
+
+def mod10_values(data: str) -> bytes | None:
+    """Each character's value modulo 10 (one byte each), or None if `data` leaves the MRZ alphabet."""
+    try:
+        b = data.encode("ascii").translate(_MOD10)
+    except UnicodeEncodeError:
+        return None
+    return None if _INVALID in b else b
+
+
+def weighted(b: bytes, start: int, end: int, phase: int = 0) -> int:
+    """Σ value × weight over b[start:end], weights 7-3-1 starting at position `phase` of the cycle."""
+    w0, w1, w2 = ((7, 3, 1), (3, 1, 7), (1, 7, 3))[phase % 3]
+    return w0 * sum(b[start:end:3]) + w1 * sum(b[start + 1:end:3]) + w2 * sum(b[start + 2:end:3])

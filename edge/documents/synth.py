@@ -62,7 +62,7 @@ def _defaults(fmt: str, rng: random.Random) -> dict[str, Any]:
         "birth_date": _random_date(rng, dt.date(1936, 1, 1), dt.date(2023, 12, 31)),
         "expiry_date": _random_date(rng, dt.date(2016, 1, 1), dt.date(2036, 12, 31)),
         "sex": rng.choice("MFMF<"),
-        "optional_data": "".join(rng.choice(_ALNUM) for _ in range(rng.choice((0, 0, 5, 9)))),
+        "optional_data": "" if long_number else "".join(rng.choice(_ALNUM) for _ in range(rng.choice((0, 0, 5, 7)))),
         "optional_data_2": "",
     }
 
@@ -119,8 +119,9 @@ def _put_number_and_optional(lay: Layout, put: Any, number: str, optional: str) 
     if len(number) > 9 and lay.overflow:
         a, b = lay.fields[lay.overflow]
         tail = number[9:] + (check_digit(number) or "0")
-        if len(tail) + 1 > b - a:
-            raise ValueError(f"document number {len(number)} characters long does not fit {lay.fmt}")
+        if len(tail) + 1 + len(optional) > b - a:
+            raise ValueError(f"a {len(number)}-character document number and {len(optional)} characters of "
+                             f"optional data do not fit {lay.fmt}")
         put("document_number", number[:9])
         put("document_number_cd", "<")
         put(lay.overflow, (tail + "<" + optional)[: b - a])

@@ -37,8 +37,9 @@ def documents(draw: st.DrawFn) -> tuple[str, dict, list[str]]:
         "sex": draw(st.sampled_from("MF<")),
         "optional_data": draw(st.text(ALNUM, max_size=2 if (long_ok and len(number) > 9) else 6)),
     }
-    if fmt == "TD1" and len(number) > 9:
-        fields["optional_data"] = fields["optional_data"][: 15 - (len(number) - 9) - 2]
+    if len(number) > 9:   # the overflow shares the optional field: tail, check digit, '<', then the data
+        room = LAYOUTS[fmt].fields["optional_data"][1] - LAYOUTS[fmt].fields["optional_data"][0]
+        fields["optional_data"] = fields["optional_data"][: max(0, room - (len(number) - 9) - 2)]
     lines = make_mrz(fmt, rng=random.Random(draw(st.integers(0, 2**32))), **fields)
     return fmt, fields, lines
 
