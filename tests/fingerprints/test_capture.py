@@ -96,3 +96,18 @@ def test_summary_has_no_image(rig):
     d = capture_finger(dev, "right_index", timeout=2.0).to_dict()
     assert "image" not in d and d["image_shape"] is not None
     assert set(FINGERS) >= {d["finger"]}
+
+
+def test_event_fields_fit_the_crossing_event_model(rig):
+    from edge.events.model import FingerResult
+
+    sim, dev = rig
+    sim.finger_on()
+    ok = capture_finger(dev, "right_index", timeout=2.0)
+    sim.finger_off()
+    none = capture_finger(dev, "left_index", timeout=0.3, retries=0)
+    for c in (ok, none):
+        r = FingerResult.model_validate(c.event_fields())
+        assert r.finger == c.finger
+    assert FingerResult.model_validate(ok.event_fields()).acceptable is True
+    assert FingerResult.model_validate(none.event_fields()).quality is None

@@ -45,6 +45,12 @@ class FingerCapture:
     def ok(self) -> bool:
         return self.error is None and self.quality is not None and self.quality.acceptable
 
+    def event_fields(self) -> dict[str, Any]:
+        """The fields of a crossing event's `FingerResult` (edge.events.model): no image, no components."""
+        q = self.quality
+        return {"finger": self.finger, "quality": round(q.score, 1) if q else None,
+                "acceptable": self.ok if q else None, "feedback": list(q.feedback) if q else []}
+
     def to_dict(self) -> dict[str, Any]:
         """Summary without the image (never log or publish the print itself in clear)."""
         return {
