@@ -34,10 +34,10 @@ def scored(real):
 
 def test_rank_correlation_with_nfiq2(scored):
     ours, theirs = scored
-    assert bench.spearman(ours, theirs) >= 0.7
+    assert bench.spearman(ours, theirs) >= 0.85  # measured 0.957
 
 
 def test_accept_reject_agreement_with_nfiq2(scored):
     ours, theirs = scored
     agree = ((ours >= 35) == (theirs >= 35)).mean()
-    assert agree >= 0.85
+    assert agree >= 0.85  # measured 0.90
