@@ -152,7 +152,7 @@ class SecurityMiddleware:
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
                     too_big = True
-                    raise _BodyTooLarge
+                    raise BodyTooLarge
             return message
 
         async def send_with_headers(message: Message) -> None:
@@ -167,14 +167,14 @@ class SecurityMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             reject("body too large (streamed)", method, path, 413)
             await _plain(send, 413, b"request body too large")
         if too_big:
             return
 
 
-class _BodyTooLarge(Exception):
+class BodyTooLarge(Exception):
     pass
 
 

@@ -23,7 +23,16 @@ from starlette.datastructures import FormData
 from kiosk_ui import i18n
 from kiosk_ui.accounts import Accounts
 from kiosk_ui.hub import Hub
-from kiosk_ui.security import COOKIES, PATHS, SecurityMiddleware, WebSession, WebSessions, consume_token, reject
+from kiosk_ui.security import (
+    COOKIES,
+    PATHS,
+    BodyTooLarge,
+    SecurityMiddleware,
+    WebSession,
+    WebSessions,
+    consume_token,
+    reject,
+)
 
 log = logging.getLogger("borderpost.ui")
 HERE = Path(__file__).parent
@@ -92,6 +101,8 @@ class UI:
         """The posted form, CSRF-checked (single-use token) and limited to `allowed` fields and lengths."""
         try:
             form = await request.form(max_files=0, max_fields=40)
+        except BodyTooLarge:
+            raise
         except Exception as exc:
             raise Denied(400, f"unparsable form ({type(exc).__name__})") from None
         if not consume_token(ws, form.get("csrf") if isinstance(form.get("csrf"), str) else None):

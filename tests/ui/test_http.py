@@ -1,0 +1,281 @@
+"""The UIs over plain HTTP: the whole flow to the broker, and every kind of bad input refused."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import httpx
+import pytest
+
+from kiosk_ui.hub import Options
+from tests.support.broker import Collector
+from tests.ui.conftest import OFFICER, TECH, wait_until
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def token(html: str) -> str:
+    m = CSRF.search(html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def client(post) -> httpx.Client:
+    return httpx.Client(base_url=post.url, follow_redirects=True, timeout=10)
+
+
+def sign_in(post, area: str = "booth", creds=OFFICER) -> httpx.Client:
+    c = client(post)
+    page = c.get(f"/{area}/signin")
+    r = c.post(f"/{area}/signin", data={"csrf": token(page.text), "user": creds[0], "password": creds[1]})
+    assert r.status_code == 200 and "signout" in r.text
+    return c
+
+
+def kiosk_to_document(post, lang: str = "en") -> httpx.Client:
+    c = client(post)
+    r = c.get(f"/kiosk?lang={lang}")
+    r = c.post("/kiosk/action", data={"csrf": token(r.text), "action": "language", "arg": lang})
+    assert 'data-step="document"' in r.text
+    return c
+
+
+def only_session(post):
+    sessions = list(post.hub.kiosks.values())
+    assert len(sessions) == 1
+    return sessions[0]
+
+
+def test_kiosk_to_booth_decision_reaches_the_broker(make_post, broker):
+    post = make_post()
+    collector = Collector(broker.port, "borderpost/v1/#", client_id="ui-http")
+    try:
+        k = kiosk_to_document(post, "fr")
+        post.present()
+        s = only_session(post)
+        assert wait_until(lambda: s.finished, 30), s.step
+        assert s.ending.value == "complete" and s.face.match
+        page = k.get("/kiosk")
+        assert s.code in page.text and 'lang="fr"' in page.text and "data:image/svg+xml" in page.text
+
+        officer = sign_in(post)
+        queue = officer.get("/booth")
+        assert s.code in queue.text
+        view = officer.post("/booth/find", data={"csrf": token(queue.text), "q": s.code.lower()})
+        assert view.url.path == f"/booth/t/{s.code}" and "face_live.jpg" in view.text
+        assert officer.get(f"/booth/t/{s.code}/img/face_live.jpg").headers["content-type"] == "image/jpeg"
+        r = officer.post(f"/booth/t/{s.code}/decide", data={"csrf": token(view.text), "outcome": "admit",
+                                                           "direction": "entry", "note": "ok"})
+        assert r.status_code == 200 and s.code not in [q.code for q in post.hub.queue()]
+
+        def arrived(c):
+            for p in c.payloads("events/crossing"):
+                data = json.loads(p)["data"]
+                if data["transaction"] == s.code:
+                    return data
+            return None
+
+        assert collector.wait_for(lambda c: arrived(c) is not None, 20)
+        data = arrived(collector)
+        assert data["decision"] == {"outcome": "admit", "by": OFFICER[0], "reason_codes": [], "note": "ok"}
+        assert data["direction"] == "entry" and data["face"]["match"] is True
+        actions = [(e["actor"], e["action"]) for e in post.hub.store.audit_entries()]
+        assert (OFFICER[0], "booth.viewed") in actions and (OFFICER[0], "booth.decided") in actions
+        assert (OFFICER[0], "crossing.recorded") in actions and post.hub.store.verify_audit_chain()
+    finally:
+        collector.close()
+
+
+def test_expired_document_is_handed_over_and_cancel_records_abandoned(make_post):
+    post = make_post()
+    kiosk_to_document(post)
+    post.present(expired=True)
+    s = only_session(post)
+    assert wait_until(lambda: s.finished, 10)
+    assert s.ending.value == "handover" and s.reasons == ["document.expired"]
+    q = post.hub.get(s.code)
+    assert q is not None and q.alerts == ["document.expired"]
+
+
+def test_security_headers_and_no_cache(make_post):
+    post = make_post()
+    r = client(post).get("/kiosk")
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/kiosk" in cookie
+    assert "<script>" not in r.text and " on" + "click=" not in r.text   # no inline script
+
+
+def test_csrf_missing_forged_and_replayed_are_refused(make_post, caplog):
+    post = make_post()
+    c = client(post)
+    t = token(c.get("/kiosk").text)
+    assert c.post("/kiosk/action", data={"action": "help"}).status_code == 403
+    assert c.post("/kiosk/action", data={"csrf": "forged", "action": "help"}).status_code == 403
+    assert c.post("/kiosk/action", data={"csrf": t, "action": "language", "arg": "en"}).status_code == 200
+    with caplog.at_level(logging.WARNING, "borderpost.ui.security"):
+        assert c.post("/kiosk/action", data={"csrf": t, "action": "cancel"}).status_code == 403
+    assert any("CSRF" in r.getMessage() for r in caplog.records)
+
+
+def test_tampered_fields_are_refused(make_post):
+    post = make_post()
+    c = client(post)
+    page = c.get("/kiosk")
+    assert c.post("/kiosk/action", data={"csrf": token(page.text), "action": "admit"}).status_code == 422
+    page = c.get("/kiosk")
+    assert c.post("/kiosk/action", data={"csrf": token(page.text), "action": "language",
+                                         "arg": "../../etc"}).status_code == 422
+    page = c.get("/kiosk")
+    assert c.post("/kiosk/action", data={"csrf": token(page.text), "action": "help",
+                                         "role": "officer"}).status_code == 422
+    officer = sign_in(post)
+    post.hub.kiosks.clear()
+    k = kiosk_to_document(post)
+    post.present(expired=True)
+    assert wait_until(lambda: post.hub.queue(), 10)
+    code = post.hub.queue()[0].code
+    view = officer.get(f"/booth/t/{code}")
+    bad = officer.post(f"/booth/t/{code}/decide", data={"csrf": token(view.text), "outcome": "admit",
+                                                       "direction": "sideways"})
+    assert bad.status_code == 422
+    view = officer.get(f"/booth/t/{code}")
+    bad = officer.post(f"/booth/t/{code}/decide", data={"csrf": token(view.text), "outcome": "refuse",
+                                                       "direction": "entry", "reason": "R_Z"})
+    assert bad.status_code == 422
+    view = officer.get(f"/booth/t/{code}")
+    no_reason = officer.post(f"/booth/t/{code}/decide", data={"csrf": token(view.text), "outcome": "refuse",
+                                                             "direction": "entry"})
+    assert no_reason.url.query == b"e=booth.need_reason" and post.hub.get(code) is not None
+    k.close()
+
+
+def test_kiosk_cannot_reach_officer_or_technician_routes(make_post):
+    post = make_post()
+    c = httpx.Client(base_url=post.url, follow_redirects=False)
+    kiosk_cookie = c.get("/kiosk").cookies["bp_kiosk"]
+    c.cookies.set("bp_booth", kiosk_cookie)
+    c.cookies.set("bp_tech", kiosk_cookie)
+    for path in ("/booth", "/booth/t/ACDE-FGHJ", "/tech", "/tech/diagnostics.zip"):
+        r = c.get(path)
+        assert r.status_code == 403, path
+    r = c.post("/booth/find", data={"q": "x"})
+    assert r.status_code == 403
+
+
+def test_cookie_of_another_role_is_refused(make_post):
+    post = make_post()
+    officer = sign_in(post)
+    booth_cookie = officer.cookies["bp_booth"]
+    thief = httpx.Client(base_url=post.url)
+    thief.cookies.set("bp_tech", booth_cookie)
+    thief.cookies.set("bp_kiosk", booth_cookie)
+    assert thief.get("/tech").status_code == 403
+    assert thief.get("/kiosk/camera.jpg").status_code == 403
+    # the officer's own area still works
+    assert officer.get("/booth").status_code == 200
+
+
+def test_path_traversal_and_unknown_images_are_404(make_post):
+    post = make_post()
+    officer = sign_in(post)
+    for path in ("/static/../hub.py", "/static/%2e%2e/hub.py", "/static/..%2fhub.py",
+                 "/booth/t/ACDE-FGHJ/img/..%2f..%2fstore.db", "/booth/t/ACDE-FGHJ/img/face_live.jpg",
+                 "/booth/t/..%2f..%2fetc/img/face_live.jpg", "/tech/camera/..%2fmrz.jpg"):
+        r = officer.get(path)
+        assert r.status_code in (403, 404), path
+        assert b"import" not in r.content
+    assert officer.get("/static/app.css").status_code == 200
+
+
+def test_huge_upload_is_413(make_post):
+    post = make_post()
+    c = client(post)
+    t = token(c.get("/kiosk").text)
+    r = c.post("/kiosk/action", data={"csrf": t, "action": "help", "arg": "x" * 200_000})
+    assert r.status_code == 413
+
+    def chunks():
+        for _ in range(100):
+            yield b"a" * 10_000
+
+    r = c.post("/kiosk/action", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+
+
+def test_live_update_stream_flood_is_limited(make_post):
+    post = make_post(Options(max_streams_per_client=2))
+    c = httpx.Client(base_url=post.url, timeout=10)
+    c.get("/kiosk")
+    streams = []
+    try:
+        for _ in range(2):
+            streams.append(c.send(c.build_request("GET", "/kiosk/stream"), stream=True))
+        assert all(s.status_code == 200 for s in streams)
+        assert c.get("/kiosk/stream").status_code == 429
+    finally:
+        for s in streams:
+            s.close()
+
+
+def test_signin_lockout_and_wrong_role(make_post, caplog):
+    post = make_post(Options(max_failures=3, lockout_s=60))
+    c = client(post)
+    with caplog.at_level(logging.INFO, "borderpost"):
+        for _ in range(3):
+            page = c.get("/booth/signin")
+            r = c.post("/booth/signin", data={"csrf": token(page.text), "user": OFFICER[0], "password": "wrong-guess!"})
+            assert r.status_code == 401
+        page = c.get("/booth/signin")
+        r = c.post("/booth/signin", data={"csrf": token(page.text), "user": OFFICER[0], "password": OFFICER[1]})
+        assert r.status_code == 401 and "locked" in r.text.lower()
+    assert all("wrong-guess" not in rec.getMessage() for rec in caplog.records)
+    page = c.get("/booth/signin")
+    r = c.post("/booth/signin", data={"csrf": token(page.text), "user": TECH[0], "password": TECH[1]})
+    assert r.status_code == 401   # a technician is not an officer
+    sign_in(post, "tech", TECH)
+
+
+def test_officer_idle_session_expires(make_post):
+    post = make_post(Options(officer_idle_s=1.0, officer_idle_warn_s=0.5))
+    officer = sign_in(post)
+    assert officer.get("/booth").url.path == "/booth"
+    import time
+
+    time.sleep(1.3)
+    r = officer.get("/booth")
+    assert r.url.path == "/booth/signin" and r.url.query == b"idle=1"
+
+
+def test_technician_console_and_diagnostics_without_personal_data(make_post):
+    post = make_post()
+    kiosk_to_document(post)
+    post.present(surname="SECRETNAME", document_number="ZX9876543")
+    assert wait_until(lambda: only_session(post).finished, 30)
+    tech = sign_in(post, "tech", TECH)
+    page = tech.get("/tech")
+    assert "mrz_serial" in page.text and "camera_sim" in page.text
+    assert tech.get("/tech/camera/camera.jpg").headers["content-type"] == "image/jpeg"
+    z = tech.get("/tech/diagnostics.zip")
+    assert z.status_code == 200 and z.headers["content-type"] == "application/zip"
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(z.content)) as zf:
+        blob = b"".join(zf.read(n) for n in zf.namelist())
+        assert {"config.json", "devices.json", "logs.txt", "audit_chain.json"} <= set(zf.namelist())
+    assert b"SECRETNAME" not in blob and b"ZX9876543" not in blob
+    assert b"SECRETNAME" not in page.content
+
+
+@pytest.mark.parametrize("lang", ["ar", "en", "fr"])
+def test_language_is_remembered(make_post, lang):
+    post = make_post()
+    c = client(post)
+    c.get(f"/kiosk?lang={lang}")
+    r = c.get("/kiosk")
+    assert f'<html lang="{lang}" dir="{"rtl" if lang == "ar" else "ltr"}"' in r.text
