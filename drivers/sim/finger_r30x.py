@@ -55,7 +55,7 @@ def fit(img: np.ndarray) -> np.ndarray:
 
 
 class R30xSimulation:
-    def __init__(self, config: Config, images: list[np.ndarray] | None = None) -> None:
+    def __init__(self, config: Config, images: list[np.ndarray] | None = None, *, model: str = "R307") -> None:
         self._dir = tempfile.mkdtemp(prefix="bp-r30x-")
         self.path = str(Path(self._dir) / "ttyFP0")
         self.config = config.model_copy(update={"port": self.path})
@@ -69,6 +69,7 @@ class R30xSimulation:
         self._faults: deque[str] = deque()
         self.commands: list[int] = []
         self.packet_size = 128
+        self.model = model             # "R503" answers ReadProdInfo like the newer modules do
         self._lock = threading.Lock()
         self._master = self._slave = -1
         self._thread: threading.Thread | None = None
@@ -203,7 +204,12 @@ class R30xSimulation:
                     + self.address.to_bytes(4, "big") + size_code.to_bytes(2, "big") + b"\x00\x06")
             return self._ack(0x00, data)
         if cmd == Cmd.READ_PROD_INFO:
-            return self._ack(0x01)  # an R307 does not know this command
+            if self.model != "R503":
+                return self._ack(0x01)  # an R307 does not know this command
+            info = (b"R503".ljust(16, b"\0") + b"B001" + b"SIM00042" + bytes([1, 2]) + b"OPTICAL\0"
+                    + proto.IMAGE_W.to_bytes(2, "big") + proto.IMAGE_H.to_bytes(2, "big")
+                    + (384).to_bytes(2, "big") + (200).to_bytes(2, "big"))
+            return self._ack(0x00, info)
         if cmd in (Cmd.HANDSHAKE, Cmd.TEMPLATE_NUM):
             return self._ack(0x00, b"\x00\x00" if cmd == Cmd.TEMPLATE_NUM else b"")
         if cmd == Cmd.GEN_IMG:
@@ -236,5 +242,5 @@ class R30xSimulation:
         self._send(fd, bytes(out))
 
 
-def start(config: Config, images: list[np.ndarray] | None = None) -> R30xSimulation:
-    return R30xSimulation(config, images)
+def start(config: Config, images: list[np.ndarray] | None = None, **kw: str) -> R30xSimulation:
+    return R30xSimulation(config, images, **kw)

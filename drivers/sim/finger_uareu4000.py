@@ -67,6 +67,7 @@ class Reader:
     regs: dict[int, int] = field(default_factory=dict)
     irqs: deque[int] = field(default_factory=deque)
     key_index: tuple[int, int] = (0, 0)           # (key number, seed) last written to 0x33
+    powerup_irq: bool = True                      # False: the 0x56aa interrupt never comes (a sick reader)
     frame: bytes | None = None
 
 
@@ -204,7 +205,7 @@ class UareUBackend(usb.backend.IBackend):
             r.hwstat = values[0] & 0x8F
             if r.hwstat & 0x84 == 0x04:
                 r.hwstat |= 0x01  # power state rebooted
-            if was_low_power and not r.hwstat & 0x80:
+            if was_low_power and not r.hwstat & 0x80 and r.powerup_irq:
                 r.irqs.append(wire.IRQ_SCANPWR_ON)
         elif reg == wire.REG_SCRAMBLE_INDEX and len(values) == 5:
             r.key_index = (values[0], int.from_bytes(values[1:5], "little"))
@@ -336,11 +337,12 @@ class UareUBackend(usb.backend.IBackend):
 
 class UareUSimulation:
     def __init__(self, config: Config, images: list[np.ndarray] | None = None, *, product_id: int = 0x000A,
-                 encrypt: bool = True, initial_hwstat: int = 0x80) -> None:
+                 encrypt: bool = True, initial_hwstat: int = 0x80, powerup_irq: bool = True) -> None:
         from drivers.sim.finger_r30x import synthetic_images
 
         imgs = [fit(i) for i in (images or synthetic_images(shape=(wire.HEIGHT, 320)))]
-        self.backend = UareUBackend(Reader(product_id=product_id, encrypt=encrypt, hwstat=initial_hwstat), imgs)
+        reader = Reader(product_id=product_id, encrypt=encrypt, hwstat=initial_hwstat, powerup_irq=powerup_irq)
+        self.backend = UareUBackend(reader, imgs)
         self.id = f"uru{next(_ids)}"
         _REGISTRY[self.id] = self.backend
         self.config = config.model_copy(update={"usb_backend": f"sim:{self.id}"})

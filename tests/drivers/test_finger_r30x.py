@@ -111,6 +111,24 @@ def test_config_rejects_unknown_keys():
         registry.parse_settings("finger_r30x", {"port": "/dev/ttyS0", "speed": 1})
 
 
+def test_r503_describes_itself():
+    s = sim_mod.start(r30x.Config(), model="R503")
+    d = r30x.R30xFingerprint(s.config)
+    d.open()
+    try:
+        info = d.info()
+        assert (info.model, info.serial, info.firmware) == ("R503", "SIM00042", "1.2")
+        assert info.extra["library_size"] == 1000
+    finally:
+        d.close()
+        s.close()
+
+
+def test_r307_info_without_product_command(dev):
+    info = dev.info()
+    assert info.model == "R30x/ZFM" and info.extra["packet_size"] == 128
+
+
 # ---- the codec ---------------------------------------------------------------------------------
 
 def test_genimg_command_matches_the_datasheet_bytes():

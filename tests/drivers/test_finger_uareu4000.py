@@ -108,6 +108,18 @@ def test_confused_power_state_is_rebooted():
         s.close()
 
 
+def test_reader_that_never_powers_up_is_reported_not_hung():
+    s = sim_mod.start(uru.Config(powerup_timeout_ms=100), powerup_irq=False)
+    d = uru.UareU4000(s.config)
+    d.open()
+    try:
+        rep = d.status()
+        assert rep.status is Status.DISCONNECTED and "scan-power" in rep.detail
+    finally:
+        d.close()
+        s.close()
+
+
 def test_close_powers_the_scanner_down(sim, dev):
     dev.close()
     assert sim.backend.reader.mode == wire.MODE_OFF and sim.backend.reader.hwstat & 0x80
