@@ -4,12 +4,14 @@ Why a PTY: the backend's real serial code (pyserial, timeouts, flushing, port lo
 The port is a stable symlink to the current /dev/pts/N, so `unplug()` (the PTY closes: reads fail
 with EIO, the path vanishes) and `replug()` (a new PTY behind the same path) behave like a USB-serial
 adapter being pulled and put back. Misbehaviour on request: bad checksum, garbage, a stalled reply,
-a partial or short image. Images are synthetic prints unless real ones are given.
+a partial or short image. Images are synthetic prints unless others are given (arrays, files, a
+directory or a glob; or $BORDERPOST_SIM_FINGER_IMAGES for a configured `simulated = true` device).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import select
 import tempfile
@@ -41,6 +43,29 @@ def synthetic_images(n: int = 3, shape: tuple[int, int] = (proto.IMAGE_H, proto.
     return list(_synthetic(n, shape))
 
 
+ENV_IMAGES = "BORDERPOST_SIM_FINGER_IMAGES"   # a directory or glob of prints for `simulated = true` devices
+
+
+def load_images(spec: list[np.ndarray | str | Path] | str | Path | None) -> list[np.ndarray]:
+    """Prints for a simulator: arrays, files, directories or globs (default: $BORDERPOST_SIM_FINGER_IMAGES)."""
+    if spec is None:
+        spec = os.environ.get(ENV_IMAGES) or []
+    items = [spec] if isinstance(spec, str | Path) else list(spec)
+    out: list[np.ndarray] = []
+    for item in items:
+        if isinstance(item, np.ndarray):
+            out.append(item)
+            continue
+        p = Path(item)
+        paths = sorted(p.glob("*.png")) + sorted(p.glob("*.bmp")) if p.is_dir() else sorted(
+            Path(x) for x in glob.glob(str(p)))
+        for f in paths:
+            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+            if img is not None and img.dtype == np.uint8:
+                out.append(img)
+    return out
+
+
 def fit(img: np.ndarray) -> np.ndarray:
     """Any grey print → the module's 256×288 frame (centre crop / pad with white)."""
     if img.ndim == 3:
@@ -55,13 +80,15 @@ def fit(img: np.ndarray) -> np.ndarray:
 
 
 class R30xSimulation:
-    def __init__(self, config: Config, images: list[np.ndarray] | None = None, *, model: str = "R307") -> None:
+    def __init__(self, config: Config, images: list[np.ndarray | str | Path] | str | Path | None = None, *,
+                 model: str = "R307") -> None:
         self._dir = tempfile.mkdtemp(prefix="bp-r30x-")
         self.path = str(Path(self._dir) / "ttyFP0")
         self.config = config.model_copy(update={"port": self.path})
         self.address = config.address
         self.password = config.password
-        self._images = [fit(i) for i in images] if images else synthetic_images()
+        given = load_images(images)
+        self._images = [fit(i) for i in given] if given else synthetic_images()
         self._next_image = 0
         self._finger_held: np.ndarray | None = None
         self._presented: deque[np.ndarray] = deque()
@@ -242,5 +269,6 @@ class R30xSimulation:
         self._send(fd, bytes(out))
 
 
-def start(config: Config, images: list[np.ndarray] | None = None, **kw: str) -> R30xSimulation:
+def start(config: Config, images: list[np.ndarray | str | Path] | str | Path | None = None,
+          **kw: str) -> R30xSimulation:
     return R30xSimulation(config, images, **kw)

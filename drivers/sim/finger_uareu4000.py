@@ -6,6 +6,7 @@ the registers the driver uses (HWSTAT power bits, MODE, scramble index/key, devi
 power-up and finger interrupts, and sends frames with the real header, blocks (one not present) and,
 like a 4000B/4500, scrambled lines. Misbehaviour on request: stall, short read, garbage header,
 silence (timeout), the 0x0800 interrupt; `unplug()` makes every open handle fail with ENODEV.
+Images: synthetic prints, or files as for the R30x simulator ($BORDERPOST_SIM_FINGER_IMAGES).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -336,11 +338,12 @@ class UareUBackend(usb.backend.IBackend):
 
 
 class UareUSimulation:
-    def __init__(self, config: Config, images: list[np.ndarray] | None = None, *, product_id: int = 0x000A,
+    def __init__(self, config: Config, images: list[np.ndarray | str | Path] | str | Path | None = None, *,
+                 product_id: int = 0x000A,
                  encrypt: bool = True, initial_hwstat: int = 0x80, powerup_irq: bool = True) -> None:
-        from drivers.sim.finger_r30x import synthetic_images
+        from drivers.sim.finger_r30x import load_images, synthetic_images
 
-        imgs = [fit(i) for i in (images or synthetic_images(shape=(wire.HEIGHT, 320)))]
+        imgs = [fit(i) for i in (load_images(images) or synthetic_images(shape=(wire.HEIGHT, 320)))]
         reader = Reader(product_id=product_id, encrypt=encrypt, hwstat=initial_hwstat, powerup_irq=powerup_irq)
         self.backend = UareUBackend(reader, imgs)
         self.id = f"uru{next(_ids)}"
@@ -382,5 +385,6 @@ class UareUSimulation:
         _REGISTRY.pop(self.id, None)
 
 
-def start(config: Config, images: list[np.ndarray] | None = None, **kw: Any) -> UareUSimulation:
+def start(config: Config, images: list[np.ndarray | str | Path] | str | Path | None = None,
+          **kw: Any) -> UareUSimulation:
     return UareUSimulation(config, images, **kw)

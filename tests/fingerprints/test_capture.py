@@ -111,3 +111,27 @@ def test_event_fields_fit_the_crossing_event_model(rig):
         assert r.finger == c.finger
     assert FingerResult.model_validate(ok.event_fields()).acceptable is True
     assert FingerResult.model_validate(none.event_fields()).quality is None
+
+
+@pytest.mark.parametrize("start,backend,config", [
+    (sim_uru.start, finger_uareu4000.UareU4000, finger_uareu4000.Config),
+    (sim_r30x.start, finger_r30x.R30xFingerprint, finger_r30x.Config),
+])
+def test_simulators_serve_the_public_prints_from_a_directory(monkeypatch, start, backend, config):
+    from tests.fingerprints.conftest import FIXTURES
+
+    monkeypatch.setenv(sim_r30x.ENV_IMAGES, str(FIXTURES))
+    sim = start(config())
+    dev = backend(sim.config)
+    dev.open()
+    try:
+        for _ in range(3):
+            sim.present()
+        out = capture_sequence(dev, ["right_index", "left_index", "right_middle"], timeout=2.0, retries=0,
+                               frames=1)
+        assert all(c.ok for c in out), [c.to_dict() for c in out]
+        # the three public prints came off the glass in turn, not one synthetic print three times
+        assert len({c.image.tobytes() for c in out}) == 3
+    finally:
+        dev.close()
+        sim.close()
