@@ -29,7 +29,7 @@ import usb.core
 from drivers.backends import _finger_uareu4000_wire as wire
 from drivers.backends.finger_uareu4000 import Config
 
-FAULTS = ("stall", "short-read", "garbage", "silence", "death-irq")
+FAULTS = ("stall", "short-read", "partial-frame", "garbage", "silence", "death-irq")
 _REGISTRY: dict[str, UareUBackend] = {}
 _ids = itertools.count(1)
 
@@ -261,6 +261,8 @@ class UareUBackend(usb.backend.IBackend):
             raise usb.core.USBTimeoutError("Operation timed out", error_code=-7, errno=errno.ETIMEDOUT)
         if fault == "short-read":
             frame = frame[: len(frame) // 3]
+        if fault == "partial-frame":  # the header promises more lines than arrive
+            frame = frame[: len(frame) - 10 * wire.WIDTH]
         if fault == "garbage":
             frame = bytes(np.random.default_rng(7).integers(0, 256, len(frame), dtype=np.uint8))
         self.frames_sent += 1

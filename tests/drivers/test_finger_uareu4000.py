@@ -128,6 +128,7 @@ def test_close_powers_the_scanner_down(sim, dev):
 @pytest.mark.parametrize("mode,error", [
     ("stall", ErrorCode.PROTOCOL_ERROR),
     ("short-read", ErrorCode.PROTOCOL_ERROR),
+    ("partial-frame", ErrorCode.PROTOCOL_ERROR),
     ("garbage", ErrorCode.PROTOCOL_ERROR),
     ("silence", ErrorCode.TIMEOUT),
 ])
