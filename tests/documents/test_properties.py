@@ -144,3 +144,17 @@ def test_framing_never_raises_on_garbage(profile_name: str, blob: bytes) -> None
         assert (d.text is None) != (d.garbage is None)
         if d.text:
             assert parse_mrz(d.text).is_mrz
+
+
+@settings(max_examples=800, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.data())
+def test_fast_path_agrees_with_full_parser(doc: tuple[str, dict, list[str]], data: st.DataObject) -> None:
+    """`parse_mrz` answers well-formed MRZs on a fast path; whatever it answers must be what `_parse` says."""
+    from edge.documents.mrz import _parse
+
+    _, _, lines = doc
+    text = "\n".join(lines)
+    if data.draw(st.booleans()):
+        pos = data.draw(st.integers(0, len(text) - 1))
+        text = text[:pos] + data.draw(st.sampled_from([*ALPHA, "a", " ", "\n"])) + text[pos + 1:]
+    assert parse_mrz(text, TODAY) == _parse(text, TODAY)
