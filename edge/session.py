@@ -131,7 +131,7 @@ class Session:
     @property
     def started(self) -> bool:
         """A traveller has given something (a document): abandoning now is worth an event."""
-        return self.document is not None or self.step not in (Step.LANGUAGE, Step.DOCUMENT)
+        return self.document is not None
 
     def tries_left(self) -> int:
         return max(0, self.rules.retries - self.tries.get(self.step.value, 0))

@@ -172,3 +172,13 @@ def test_any_sequence_of_actions_keeps_the_invariants(actions, retries, fingers)
         if s.ending is Ending.HANDOVER:
             assert s.reasons
         assert s.deadline >= s.entered_at
+
+
+def test_timeout_before_any_document_is_not_worth_recording():
+    s = Session("X", Rules(timing=Timing(document=5)), now=0.0)
+    s.choose_language("en", 0.0)
+    s.tick(6.0)
+    assert s.ending is Ending.ABANDONED and not s.started
+    s = at_face()
+    s.tick(1000.0)
+    assert s.ending is Ending.ABANDONED and s.started

@@ -1,0 +1,228 @@
+"""The UIs in a real browser: Debian's Chromium driven by Playwright, simulated devices, a real mosquitto.
+
+Screenshots of every kiosk screen in ar/en/fr and of the officer's decision screen are written to
+artifacts/screenshots/ (CI keeps them). axe-core (vendored, tests/fixtures/ui) checks every kiosk screen.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edge.session import Timing
+from kiosk_ui import i18n
+from kiosk_ui.hub import Options
+from tests.support.broker import Collector
+from tests.ui.conftest import ARTIFACTS, OFFICER, wait_until
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parents[1] / "fixtures" / "ui" / "axe.min.js"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail("chromium is not installed: apt-get install chromium (CI's .ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def kiosk_page(browser):
+    # bypass_csp only so the test can inject axe-core; the app's own CSP is asserted over HTTP
+    ctx = browser.new_context(viewport={"width": 1080, "height": 1300}, bypass_csp=True, locale="en-GB")
+    page = ctx.new_page()
+    yield page
+    ctx.close()
+
+
+@pytest.fixture
+def officer_page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = ctx.new_page()
+    yield page
+    ctx.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def axe_serious(page) -> list[str]:
+    """Serious or critical accessibility violations on the page, as 'rule: target' strings."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    out = []
+    for v in result["violations"]:
+        if v["impact"] in ("serious", "critical"):
+            out += [f"{v['id']}: {n['target']}" for n in v["nodes"]]
+    return out
+
+
+def wait_step(page, step: str, timeout: float = 30_000) -> None:
+    page.wait_for_selector(f'body[data-step="{step}"]', timeout=timeout)
+
+
+def sign_in_officer(page, url: str) -> None:
+    page.goto(f"{url}/booth")
+    assert page.url.endswith("/booth/signin")
+    page.fill("#user", OFFICER[0])
+    page.fill("#password", OFFICER[1])
+    page.click("form.signin button")
+    page.wait_for_selector("#q")
+
+
+@pytest.mark.parametrize("lang", ["ar", "en", "fr"])
+def test_kiosk_screens_in_every_language_are_accessible(make_post, kiosk_page, lang):
+    post = make_post()
+    page = kiosk_page
+    t = i18n.Translator(lang)
+    page.goto(f"{post.url}/kiosk?lang={lang}")
+    wait_step(page, "language")
+    assert page.get_attribute("html", "dir") == t.dir and page.get_attribute("html", "lang") == lang
+    shot(page, f"kiosk-{lang}-1-language")
+    assert axe_serious(page) == []
+    page.click(f'button[name="arg"][value="{lang}"]')
+    wait_step(page, "document")
+    assert page.inner_text("h1") == t("doc.title")
+    shot(page, f"kiosk-{lang}-2-document")
+    assert axe_serious(page) == []
+
+    camera = post.hub.devices.first(__import__("drivers.contract").contract.DeviceKind.CAMERA).simulation
+    camera.no_face()                                     # the face step first asks the traveller to step in
+    post.present()
+    wait_step(page, "face")
+    page.wait_for_function("document.querySelector('[data-live=feedback]').textContent.length > 3")
+    page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
+    shot(page, f"kiosk-{lang}-3-face")
+    assert axe_serious(page) == []
+    camera.present()
+    wait_step(page, "result")
+    code = page.inner_text("#code")
+    assert code == list(post.hub.kiosks.values())[0].code
+    assert page.inner_text("h1").strip().endswith(t("result.complete.title"))
+    assert page.get_attribute("img.qr", "src").startswith("data:image/svg+xml")
+    shot(page, f"kiosk-{lang}-4-result")
+    assert axe_serious(page) == []
+
+
+def test_arabic_traveller_then_officer_admits_and_event_reaches_broker(make_post, broker, kiosk_page,
+                                                                     officer_page):
+    post = make_post()
+    collector = Collector(broker.port, "borderpost/v1/#", client_id="ui-browser")
+    try:
+        page = kiosk_page
+        page.goto(f"{post.url}/kiosk")
+        page.click('button[name="arg"][value="ar"]')
+        wait_step(page, "document")
+        assert page.get_attribute("html", "dir") == "rtl"
+        assert page.inner_text("p.instruction") == i18n.translate("ar", "doc.instruction")
+        post.present()
+        wait_step(page, "result")
+        assert page.inner_text("p.where") == i18n.translate("ar", "result.complete.where")
+        code = page.inner_text("#code")
+
+        officer = officer_page
+        sign_in_officer(officer, post.url)
+        assert code in officer.inner_text("table.queue")
+        officer.fill("#q", code)
+        officer.click("form.find button")
+        officer.wait_for_selector("section.decision")
+        assert officer.is_visible('img[src$="face_live.jpg"]') and officer.is_visible('img[src$="face_portrait.jpg"]')
+        shot(officer, "booth-decision")
+        officer.click('button[value="admit"]')
+        officer.wait_for_selector("p.notice")
+        assert code in officer.inner_text("p.notice")
+
+        def crossing(c):
+            for p in c.payloads("events/crossing"):
+                data = json.loads(p)["data"]
+                if data["transaction"] == code:
+                    return data
+            return None
+
+        assert collector.wait_for(lambda c: crossing(c) is not None, 20)
+        data = crossing(collector)
+        assert data["decision"]["outcome"] == "admit" and data["decision"]["by"] == OFFICER[0]
+        assert data["direction"] == "entry" and data["document"]["valid"] is True
+    finally:
+        collector.close()
+
+
+def test_expired_document_is_handed_to_an_officer(make_post, kiosk_page):
+    post = make_post()
+    page = kiosk_page
+    page.goto(f"{post.url}/kiosk?lang=en")
+    page.click('button[name="arg"][value="en"]')
+    wait_step(page, "document")
+    post.present(expired=True)
+    wait_step(page, "result")
+    assert i18n.translate("en", "result.handover.title") in page.inner_text("h1")
+    shot(page, "kiosk-en-handover")
+    q = post.hub.queue()
+    assert len(q) == 1 and q[0].alerts == ["document.expired"] and q[0].code == page.inner_text("#code")
+
+
+def test_idle_timeout_warns_then_resets(make_post, kiosk_page):
+    post = make_post(Options(timing=Timing(document=5.0, warn_before=3.5)))
+    page = kiosk_page
+    page.goto(f"{post.url}/kiosk?lang=fr")
+    page.click('button[name="arg"][value="fr"]')
+    wait_step(page, "document")
+    first = page.get_attribute("body", "data-code")
+    page.wait_for_selector("#warning:not([hidden])", timeout=10_000)
+    assert i18n.translate("fr", "common.still_there") in page.inner_text("#warning")
+    shot(page, "kiosk-fr-timeout-warning")
+    wait_step(page, "language", timeout=15_000)
+    assert page.get_attribute("body", "data-code") != first
+    assert post.hub.queue() == []          # nobody's document was read: nothing to record
+
+
+def test_more_time_keeps_the_session(make_post, kiosk_page):
+    post = make_post(Options(timing=Timing(document=5.0, warn_before=3.5)))
+    page = kiosk_page
+    page.goto(f"{post.url}/kiosk?lang=en")
+    page.click('button[name="arg"][value="en"]')
+    wait_step(page, "document")
+    code = page.get_attribute("body", "data-code")
+    page.wait_for_selector("#warning:not([hidden])", timeout=10_000)
+    page.click('#warning button[value="more_time"]')
+    wait_step(page, "document")
+    assert page.get_attribute("body", "data-code") == code
+    assert wait_until(lambda: not page.is_visible("#warning"), 3)
+
+
+def test_kiosk_cannot_open_an_officer_page(make_post, kiosk_page):
+    post = make_post()
+    page = kiosk_page
+    page.goto(f"{post.url}/kiosk")
+    wait_step(page, "language")
+    page.goto(f"{post.url}/booth")
+    assert page.url.endswith("/booth/signin") and not page.is_visible("table.queue")
+    # even with the kiosk's own session id forced into the booth's cookie, the booth refuses it
+    kiosk_id = next(c["value"] for c in page.context.cookies() if c["name"] == "bp_kiosk")
+    page.context.add_cookies([{"name": "bp_booth", "value": kiosk_id, "url": f"{post.url}/booth"}])
+    response = page.goto(f"{post.url}/booth")
+    assert response is not None and response.status == 403
+
+
+def test_officer_idle_sign_out_warns_first(make_post, officer_page):
+    post = make_post(Options(officer_idle_s=4.0, officer_idle_warn_s=2.5))
+    page = officer_page
+    sign_in_officer(page, post.url)
+    page.wait_for_selector("#idle-warning:not([hidden])", timeout=6_000)
+    page.wait_for_url("**/booth/signin?idle=1", timeout=8_000)
+    assert i18n.translate("en", "booth.signed_out_idle") in page.inner_text("main")
