@@ -226,7 +226,9 @@ def minutiae(along: np.ndarray, fg: np.ndarray) -> np.ndarray:
     ridges = cv2.morphologyEx(ridges.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)).astype(bool)
     sk = _thin(ridges).astype(np.uint8)
     cn = _CROSSINGS[_neighbour_code(sk)]
-    inner = cv2.erode(fg.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+    # ridges also "end" where the image or the finger's outline cuts them: only count well inside both
+    inner = cv2.erode(fg.astype(np.uint8), np.ones((25, 25), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                      borderValue=0).astype(bool)
     cand = (sk == 1) & inner & ((cn == 1) | (cn == 3))
     ys, xs = np.nonzero(cand)
     pts = np.stack([xs, ys, cn[ys, xs]], axis=1) if len(xs) else np.zeros((0, 3), np.int64)

@@ -30,6 +30,7 @@ MAX_OFFSET = 0.2              # foreground centroid this far (share of the image
 MAX_ANISOTROPY = 0.55         # above: ridges survive in one direction only (smear)
 MIN_SIDE, MAX_SIDE = 96, 2000
 
+
 class InvalidImage(ValueError):
     """The array cannot be a fingerprint image: wrong type, depth, shape or size. `.reason` is a short code."""
 
