@@ -327,6 +327,18 @@ def _ok(data: str, cd: str) -> bool:
     return (7 * sum(v[0::3]) + 3 * sum(v[1::3]) + sum(v[2::3])) % 10 == ord(cd) - 48
 
 
+_DATE_CD: dict[str, str] = {}   # check digit of a 6-digit date: few distinct values, so remembered
+
+
+def _date_ok(raw: str, cd: str) -> bool:
+    got = _DATE_CD.get(raw)
+    if got is None:
+        if len(_DATE_CD) > 200_000:
+            _DATE_CD.clear()
+        got = _DATE_CD[raw] = check_digit(raw) or ""
+    return got == cd
+
+
 def _fast(text: str, today: dt.date) -> MrzResult | None:
     """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
 
@@ -377,8 +389,8 @@ def _fast(text: str, today: dt.date) -> MrzResult | None:
             comp = opt_cd = composite = None
     if ncd == "<":
         return None
-    checks = {"document_number": _ok(number, ncd), "birth_date": _ok(birth_raw, bcd),
-              "expiry_date": _ok(expiry_raw, ecd)}
+    checks = {"document_number": _ok(number, ncd), "birth_date": _date_ok(birth_raw, bcd),
+              "expiry_date": _date_ok(expiry_raw, ecd)}
     if opt_cd is not None:
         checks["optional_data"] = _ok(optional, opt_cd) if opt_cd != "<" else not optional.strip("<")
     if composite is not None:
