@@ -85,8 +85,8 @@ def present_travellers(devices: DeviceSet, n: int, seed: int, recorded: Callable
 
 
 def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float = 120.0, seed: int = 1,
-        keep_running: threading.Event | None = None, on_ready: Callable[[Station], None] | None = None
-        ) -> SimulationResult:
+        keep_running: threading.Event | None = None, on_ready: Callable[[Station], None] | None = None,
+        on_stop: Callable[[], None] | None = None) -> SimulationResult:
     t0 = time.monotonic()
     store = Store.open(cfg.store.path, max_db_mb=cfg.store.max_db_mb, min_free_mb=cfg.store.min_free_mb)
     key = load_or_create_key(cfg.identity.signing_key)
@@ -116,6 +116,8 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
             time.sleep(0.02)
         if keep_running is not None:
             keep_running.wait()
+        if on_stop:
+            on_stop()   # e.g. the UI server, before the devices it uses are closed
         stats = store.stats()
         if not offline and stats.pending and not reason:
             why = uplink.state.last_error if uplink else ""

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -118,6 +119,8 @@ class Hub:
         self.last_frame: bytes | None = None               # latest camera JPEG, for the kiosk preview
         self.queue_version = 0                             # bumped when the queue changes (booth live updates)
         self.workers: Any = None                           # kiosk_ui.workers.Workers, set by the app
+        self.attached = False                              # documents come from the station (see UIServer.attach)
+        self._test_read: queue.Queue[str] | None = None   # a technician's test read waits here
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -211,8 +214,26 @@ class Hub:
             waiting = [s for s in self.kiosks.values() if s.step is Step.DOCUMENT]
             return min(waiting, key=lambda s: s.entered_at) if waiting else None
 
+    def next_document(self, timeout: float) -> str | None:
+        """A technician's test read: the next document the station reads, or None after `timeout`."""
+        slot: queue.Queue[str] = queue.Queue(1)
+        self._test_read = slot
+        try:
+            return slot.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        finally:
+            self._test_read = None
+
     def offer_document(self, mrz_text: str, source: str) -> bool:
-        """A document was read. True when a kiosk session waiting for one took it."""
+        """A document was read. True when a test read or a kiosk session waiting for one took it."""
+        slot = self._test_read
+        if slot is not None:
+            try:
+                slot.put_nowait(mrz_text)
+                return True
+            except queue.Full:
+                pass
         with self.lock:
             s = self.waiting_for_document()
             if s is None:

@@ -33,6 +33,17 @@ log = logging.getLogger("borderpost.ui")
 DEMO_FACE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "faces" / "person01_img10.jpg"
 
 
+class _BelowLevel(logging.Filter):
+    """Drops records of `name` below `level` (keeps the terminal as quiet as it was)."""
+
+    def __init__(self, name: str, level: int) -> None:
+        super().__init__()
+        self.prefix, self.level = name, level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith(self.prefix) and record.levelno < self.level)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -83,7 +94,7 @@ class UIServer:
     def start(self, timeout: float = 10.0) -> UIServer:
         import uvicorn
 
-        logging.getLogger("borderpost").addHandler(self.logs)
+        self._capture_info_logs()
         self.hub.start()
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="off",
                                 access_log=False, timeout_graceful_shutdown=1, ws="none")
@@ -98,6 +109,17 @@ class UIServer:
             time.sleep(0.02)
         log.info("UIs on %s/kiosk, /booth and /tech", self.url)
         return self
+
+    def _capture_info_logs(self) -> None:
+        """The console shows INFO lines even when the terminal shows only warnings."""
+        logger = logging.getLogger("borderpost")
+        logger.addHandler(self.logs)
+        shown = logger.getEffectiveLevel()
+        if shown > logging.INFO:
+            logger.setLevel(logging.INFO)
+            quiet = _BelowLevel("borderpost", shown)
+            for h in logging.getLogger().handlers:
+                h.addFilter(quiet)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -118,6 +140,7 @@ class UIServer:
             return auto(mrz_text, source)
 
         station.record_document = route
+        self.hub.attached = True
 
     def demo_accounts(self) -> dict[str, str]:
         """An officer and a technician with fresh random passwords (for simulations only)."""
@@ -135,3 +158,49 @@ class UIServer:
 def portrait_from_doc(_doc: DocumentSummary) -> np.ndarray | None:
     """Real posts: no chip reader yet, so no portrait (the booth shows 'not compared')."""
     return None
+
+
+def demo_config(cfg: Config) -> Config:
+    """For `simulate --ui`: a simulated camera that shows a face (synthetic frames have none)."""
+    from edge.config import Device
+
+    cfg = cfg.model_copy(deep=True)
+    if not DEMO_FACE.exists():
+        return cfg
+    cams = {n: d for n, d in cfg.devices.items() if d.backend == "camera_sim"}
+    for name, dev in cams.items():
+        if str(dev.settings.get("source", "synthetic")) == "synthetic":
+            cfg.devices[name] = Device.model_validate({**dev.model_dump(), "source": str(DEMO_FACE)})
+    if not cams and not any(d.backend.startswith("camera") for d in cfg.devices.values()):
+        cfg.devices["camera"] = Device.model_validate(
+            {"backend": "camera_sim", "simulated": True, "source": str(DEMO_FACE)})
+    return cfg
+
+
+def simulation_hooks(cfg: Config, port: int | None, echo: Any = print) -> tuple[Config, dict[str, Any]]:
+    """What `simulate --ui` passes to `edge.simulate.run`: start the UIs when ready, run until Ctrl-C."""
+    import signal
+
+    cfg = demo_config(cfg)
+    keep = threading.Event()
+    holder: dict[str, UIServer] = {}
+
+    def on_ready(station: Any) -> None:
+        server = UIServer(cfg, station.devices, host="127.0.0.1", port=port,
+                          portrait_provider=simulated_portrait(cfg))
+        server.attach(station)
+        creds = server.demo_accounts()
+        server.start()
+        holder["server"] = server
+        echo(f"kiosk:      {server.url}/kiosk   (?lang=ar|en|fr)")
+        echo(f"booth:      {server.url}/booth   officer1 / {creds['officer1']}")
+        echo(f"technician: {server.url}/tech    tech1 / {creds['tech1']}")
+        echo("Press Ctrl-C to stop.")
+
+    def on_stop() -> None:
+        if "server" in holder:
+            holder["server"].stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: keep.set())
+    return cfg, {"keep_running": keep, "on_ready": on_ready, "on_stop": on_stop}

@@ -13,6 +13,7 @@ import logging
 import platform
 import re
 import shutil
+import threading
 import time
 import zipfile
 from collections import deque
@@ -149,12 +150,12 @@ def router(ui: UI) -> APIRouter:
 
         def run() -> dict[str, Any]:
             if kind is DeviceKind.MRZ:
-                res = d.device.capture(timeout=5.0)
-                if not res.ok or res.sample is None:
-                    return {"device": name, "ok": False, "error": res.error.value if res.error else "?"}
                 from edge.station import document_summary
 
-                doc = document_summary(res.sample.data.decode("utf-8", "replace"), name)
+                text = test_read(d)
+                if text is None:
+                    return {"device": name, "ok": False, "error": "no-sample"}
+                doc = document_summary(text, name)
                 return {"device": name, "ok": True, "format": doc.format, "valid": doc.valid,
                         "checks": doc.checks, "errors": doc.errors}
             if kind is DeviceKind.FINGERPRINT:
@@ -170,6 +171,19 @@ def router(ui: UI) -> APIRouter:
         result = await asyncio.to_thread(run)
         hub.audit(ws.user or "?", "tech.device_test", name, {"ok": result.get("ok")})
         return await asyncio.to_thread(page, request, ws, result)
+
+    def test_read(d) -> str | None:
+        """The station owns the reader while it runs: take its next read (a sample one when simulated)."""
+        if not hub.attached:
+            res = d.device.capture(timeout=8.0)
+            return res.sample.data.decode("utf-8", "replace") if res.ok and res.sample else None
+        if hasattr(d.simulation, "present"):
+            import random
+
+            from edge.documents.synth import make_mrz
+
+            threading.Timer(0.3, d.simulation.present, args=(make_mrz("TD3", rng=random.Random()),)).start()
+        return hub.next_document(timeout=8.0)
 
     @r.get("/diagnostics.zip")
     async def diagnostics(request: Request) -> Response:

@@ -35,8 +35,12 @@ def _demo_config() -> str:
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for the broker's acknowledgements.")
 @click.option("--seed", default=1, show_default=True, help="Seed for the synthetic travellers.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--ui", "ui", is_flag=True,
+              help="Also serve the kiosk, booth and technician UIs on 127.0.0.1 and keep running until Ctrl-C.")
+@click.option("--ui-port", "ui_port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="Port for --ui (default: the config's ui.port, 8080).")
 def cli(config_path: Path | None, store_path: Path | None, broker_url: str | None, travellers: int,
-        offline: bool, timeout: float, seed: int, as_json: bool) -> None:
+        offline: bool, timeout: float, seed: int, as_json: bool, ui: bool, ui_port: int | None) -> None:
     """Run N synthetic travellers through simulated devices, the station and the uplink.
 
     Exits 0 when every traveller's crossing was recorded and (unless --offline) acknowledged by the broker.
@@ -54,8 +58,13 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
     from edge.store import StoreError
 
     cfg = simulate.prepare(cfg, store_path, offline)
+    hooks = {}
+    if ui:
+        from kiosk_ui.service import simulation_hooks
+
+        cfg, hooks = simulation_hooks(cfg, ui_port, echo=click.echo)
     try:
-        result = simulate.run(cfg, travellers, offline=offline, timeout=timeout, seed=seed)
+        result = simulate.run(cfg, travellers, offline=offline, timeout=timeout, seed=seed, **hooks)
     except StoreError as exc:
         fail(str(exc), EXIT_USAGE)
     except RuntimeError as exc:

@@ -34,7 +34,20 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         signal.signal(sig, lambda *_: stop.set())
     devices = open_devices(cfg)
     station = Station(cfg, store, Recorder(cfg, store, key), devices)
+    ui = None
+    if cfg.ui.enabled:
+        from kiosk_ui.service import UIServer
+
+        try:
+            ui = UIServer(cfg, devices, key=key)
+            ui.attach(station)
+            ui.start()
+        except (RuntimeError, OSError) as exc:
+            devices.close()
+            fail(f"ui: {exc}", EXIT_USAGE)
     try:
         service.run_service("station", lambda hb: station.run(stop, heartbeat=hb), stop)
     finally:
+        if ui is not None:
+            ui.stop()
         devices.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.contract import DeviceKind
 from edge.session import Timing
 from kiosk_ui import i18n
 from kiosk_ui.hub import Options
@@ -101,18 +102,19 @@ def test_kiosk_screens_in_every_language_are_accessible(make_post, kiosk_page, l
     shot(page, f"kiosk-{lang}-2-document")
     assert axe_serious(page) == []
 
-    camera = post.hub.devices.first(__import__("drivers.contract").contract.DeviceKind.CAMERA).simulation
+    camera = post.hub.devices.first(DeviceKind.CAMERA).simulation
     camera.no_face()                                     # the face step first asks the traveller to step in
     post.present()
     wait_step(page, "face")
-    page.wait_for_function("document.querySelector('[data-live=feedback]').textContent.length > 3")
+    checking = t("face.checking")
+    page.wait_for_function("c => document.querySelector('[data-live=feedback]').textContent.trim() !== c", arg=checking)
     page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
     shot(page, f"kiosk-{lang}-3-face")
     assert axe_serious(page) == []
     camera.present()
     wait_step(page, "result")
     code = page.inner_text("#code")
-    assert code == list(post.hub.kiosks.values())[0].code
+    assert code == next(iter(post.hub.kiosks.values())).code
     assert page.inner_text("h1").strip().endswith(t("result.complete.title"))
     assert page.get_attribute("img.qr", "src").startswith("data:image/svg+xml")
     shot(page, f"kiosk-{lang}-4-result")
