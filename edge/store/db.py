@@ -191,10 +191,14 @@ class Store:
                 list(zip(times, seqs, strict=True)),
             )
 
-    def park(self, seq: int, reason: str) -> None:
+    def park(self, seq: int, reason: str) -> bool:
+        """Park a pending event the broker refused; False if it is no longer pending (e.g. a copy was delivered)."""
         with self.transaction() as tx:
-            self.conn.execute("UPDATE events SET state = 'parked', park_reason = ? WHERE seq = ?", (reason, seq))
-            tx.audit("uplink", "event.parked", str(seq), {"reason": reason})
+            n = self.conn.execute("UPDATE events SET state = 'parked', park_reason = ? WHERE seq = ? "
+                                  "AND state = 'pending'", (reason, seq)).rowcount
+            if n:
+                tx.audit("uplink", "event.parked", str(seq), {"reason": reason})
+        return bool(n)
 
     def requeue_from(self, seq: int) -> int:
         """Mark delivered (and parked) events from `seq` on as pending again: the `resend` command."""

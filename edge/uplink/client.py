@@ -2,10 +2,16 @@
 
 paho keeps its queue in memory, so the store is the queue: each connection gets a fresh paho client,
 publishes pending events from the lowest unacknowledged sequence within an application-side window
-(paho's own inflight limit is off: it rescans its set on every PUBACK), and hands PUBACKs to this
-thread through a queue (paho calls `on_publish` holding its own lock, sometimes before `publish()`
-has returned the mid). A refused publish (reason code >= 0x80) is parked with its reason, not retried
-forever. After a disconnect everything unacknowledged is sent again: duplicates keep their event id.
+(paho's own inflight limit is off: it rescans its set on every PUBACK; the window is also capped by the
+broker's Receive Maximum from CONNACK, which paho does not enforce), and hands PUBACKs to this thread
+through a queue (paho calls `on_publish` holding its own lock, sometimes before `publish()` has
+returned the mid). Because only this thread reads that queue, and only after `publish()` returned and
+the mid was recorded, a PUBACK whose mid is not in flight belongs to a message that is not an event
+(or to one already settled) and is ignored: mids wrap at 65535, so keeping such acknowledgements for
+later would one day acknowledge a different event. A refused publish (reason code >= 0x80) is parked
+with its reason, not retried forever. After a disconnect everything unacknowledged is sent again:
+duplicates keep their event id. paho's own reconnect is off: a dropped client must never come back
+with our client id and take over the session of the client that replaced it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import logging
 import queue
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -34,7 +41,7 @@ from edge.config import Config
 from edge.events import envelope
 from edge.events.model import CommandResult, Status, Telemetry
 from edge.identity import DeviceKey, load_public_key
-from edge.store import Pending, Store
+from edge.store import Pending, Store, StoreError
 from edge.uplink import commands
 from edge.uplink.topics import Topics
 
@@ -44,6 +51,8 @@ NOT_IN_SEQUENCE = 0  # status/telemetry/results are not stored events: sequence 
 ACK_BATCH = 1000       # PUBACKs written to the store in one transaction at most ...
 ACK_FLUSH_S = 0.02     # ... or at least this often
 STABLE_AFTER_S = 30.0  # a connection this old, or one that got a PUBACK, resets the reconnect backoff
+CONNACK_TIMEOUT_S = 10.0
+MAX_OTHER_INFLIGHT = 1000  # unacknowledged status/command results tracked (a broker that never acks them)
 
 
 @dataclass
@@ -73,8 +82,11 @@ class Uplink:
         self._wake = threading.Event()
         self._client: mqtt.Client | None = None
         self._generation = 0
-        self._inflight: dict[int, int] = {}       # mid -> seq
-        self._early_acks: dict[int, Any] = {}     # PUBACKs that beat publish() returning the mid
+        self._inflight: dict[int, int] = {}       # mid -> seq, events published and not yet acknowledged
+        self._other_inflight: set[int] = set()    # mids of QoS 1 status/results not yet acknowledged
+        self._receive_maximum = 65535             # the broker's limit on unacknowledged QoS 1 (CONNACK)
+        self._stop: threading.Event | None = None
+        self._on_iteration: Callable[[], None] | None = None
         self._buffer: deque[Pending] = deque()
         self._last_fetched = 0
         self._need_fetch = True
@@ -114,7 +126,8 @@ class Uplink:
         b = self.cfg.broker
         gen = self._generation
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.cfg.identity.post}-"
-                             f"{self.cfg.identity.device}", protocol=mqtt.MQTTv5)
+                             f"{self.cfg.identity.device}", protocol=mqtt.MQTTv5,
+                             reconnect_on_failure=False)  # we reconnect, with a fresh client (docstring)
         client.max_inflight_messages_set(0)       # our own window governs (see module docstring)
         client.max_queued_messages_set(0)
         if b.tls:
@@ -126,7 +139,7 @@ class Uplink:
         if creds:
             client.username_pw_set(*creds)
         client.will_set(self.topics.status, self._status("offline"), qos=1, retain=True)
-        client.on_connect = lambda c, u, f, rc, p: self._events.put(("connect", gen, rc))
+        client.on_connect = lambda c, u, f, rc, p: self._events.put(("connect", gen, (rc, p)))
         client.on_disconnect = lambda c, u, f, rc, p: self._post(("disconnect", gen, rc))
         client.on_publish = lambda c, u, mid, rc, p: self._post(("puback", gen, (mid, rc, time.time())))
         client.on_message = lambda c, u, msg: self._post(("message", gen, (msg.topic, msg.payload)))
@@ -136,10 +149,21 @@ class Uplink:
         self._events.put(item)
         self._wake.set()
 
+    @staticmethod
+    def _stop_client(client: mqtt.Client) -> None:
+        """Disconnect first (paho's thread then ends at once, even with unacknowledged messages), then join it."""
+        with contextlib.suppress(Exception):  # the socket may already be gone
+            client.disconnect()
+        client.loop_stop()
+
     def _connect(self) -> bool:
         b = self.cfg.broker
         self._generation += 1
-        client = self._new_client()
+        try:
+            client = self._new_client()
+        except (OSError, ValueError) as exc:  # e.g. the credentials file or a TLS file went missing
+            self._connection_failed(f"cannot set up the connection to {b.host}:{b.port}: {exc}")
+            return False
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = b.session_expiry_s
         try:
@@ -148,30 +172,36 @@ class Uplink:
             self._connection_failed(f"cannot reach broker {b.host}:{b.port}: {exc}")
             return False
         client.loop_start()
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + CONNACK_TIMEOUT_S
+        connack_props = None
         while time.monotonic() < deadline:
+            if self._stop is not None and self._stop.is_set():
+                self._stop_client(client)
+                return False
+            if self._on_iteration is not None:
+                self._on_iteration()  # waiting for a CONNACK is not a hang: keep the watchdog fed
             try:
-                kind, gen, rc = self._events.get(timeout=0.1)
+                kind, gen, data = self._events.get(timeout=0.1)
             except queue.Empty:
                 continue
             if gen != self._generation:
                 continue
             if kind == "connect":
+                rc, connack_props = data
                 if rc.is_failure:
-                    client.loop_stop()
-                    client.disconnect()
+                    self._stop_client(client)
                     self._connection_failed(f"broker refused the connection: {rc}")
                     return False
                 break
             if kind == "disconnect":
-                client.loop_stop()
-                self._connection_failed(f"connection closed during handshake: {rc}")
+                self._stop_client(client)
+                self._connection_failed(f"connection closed during handshake: {data}")
                 return False
         else:
-            client.loop_stop()
-            client.disconnect()
-            self._connection_failed("no CONNACK from broker within 10 s")
+            self._stop_client(client)
+            self._connection_failed(f"no CONNACK from broker within {CONNACK_TIMEOUT_S:.0f} s")
             return False
+        self._receive_maximum = getattr(connack_props, "ReceiveMaximum", None) or 65535
         sock = client.socket()
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
@@ -179,9 +209,9 @@ class Uplink:
         self.state.connected = True
         self.state.last_error = ""
         self._connected_at = time.monotonic()  # the backoff resets once the connection proves itself
-        client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
-        client.subscribe(self.topics.commands, qos=1)
         self._restart_from_store()
+        self._publish_other(self.topics.status, self._status("online"), retain=True)
+        client.subscribe(self.topics.commands, qos=1)
         log.info("connected to %s:%s", b.host, b.port)
         return True
 
@@ -189,15 +219,16 @@ class Uplink:
         delay = self.backoff.failed()
         self.state.connected = False
         self.state.last_error = reason
-        pending = self.store.stats().pending
-        log.warning("%s; %d events wait in the store; retrying in %.1f s", reason, pending, delay)
+        try:
+            pending: int | str = self.store.stats().pending
+        except (StoreError, sqlite3.Error):
+            pending = "unknown"
+        log.warning("%s; %s events wait in the store; retrying in %.1f s", reason, pending, delay)
 
     def _drop_connection(self, reason: str) -> None:
         if self._client is not None:
             client, self._client = self._client, None
-            client.loop_stop()
-            with contextlib.suppress(Exception):  # the socket may already be gone
-                client.disconnect()
+            self._stop_client(client)
         self.state.connected = False
         self.state.reconnects += 1
         self._connection_failed(f"connection lost: {reason}")
@@ -205,13 +236,14 @@ class Uplink:
     def _restart_from_store(self) -> None:
         """After (re)connecting: everything not acknowledged is sent again, in sequence order."""
         self._inflight.clear()
-        self._early_acks.clear()
+        self._other_inflight.clear()
         self._buffer.clear()
         self._last_fetched = 0
         self._need_fetch = True
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event, on_iteration: Callable[[], None] | None = None) -> None:
+        self._stop, self._on_iteration = stop, on_iteration
         try:
             while not stop.is_set():
                 if self._client is None:
@@ -222,10 +254,7 @@ class Uplink:
                     if on_iteration:
                         on_iteration()
                     continue
-                self._handle_events()
-                if self._client is not None:
-                    self._fill_window()
-                    self._maybe_telemetry()
+                self._iterate()
                 if on_iteration:
                     on_iteration()
                 self._wake.wait(self.poll_interval)
@@ -233,9 +262,25 @@ class Uplink:
         finally:
             self.close()
 
+    def _iterate(self) -> None:
+        """One pass while connected. A store that cannot be written (busy, disk full) costs a reconnect, not the
+        process: acknowledgements not yet recorded are dropped, so those events are only sent again."""
+        try:
+            self._handle_events()
+            if self._client is not None:
+                self._fill_window()
+                self._maybe_telemetry()
+        except (StoreError, sqlite3.Error) as exc:
+            self._acked.clear()
+            log.error("store error while delivering: %s", exc)
+            self._drop_connection(f"store error: {exc}")
+
     def close(self) -> None:
-        self._handle_events()
-        self._flush_acks()
+        try:
+            self._handle_events()
+            self._flush_acks()
+        except (StoreError, sqlite3.Error) as exc:
+            log.error("store error at close, unrecorded PUBACKs will be sent again: %s", exc)
         if self._client is not None:
             client, self._client = self._client, None
             client.publish(self.topics.status, self._status("offline"), qos=1, retain=True)
@@ -279,23 +324,37 @@ class Uplink:
     def _on_puback(self, mid: int, rc: Any, at: float) -> None:
         seq = self._inflight.pop(mid, None)
         if seq is None:
-            # publish() has not returned this mid yet, or it was not an event (status, results)
-            if len(self._early_acks) > 10_000:
-                self._early_acks.clear()
-            self._early_acks[mid] = (rc, at)
+            # not an event (status, command result, QoS 0 telemetry): never kept, the mid will be reused
+            self._other_inflight.discard(mid)
             return
         if rc.is_failure:
             self._flush_acks()  # keep the store's order of marks
-            self.store.park(seq, f"broker refused: {rc}")
-            self.state.parked += 1
-            log.error("event seq %d refused by broker (%s): parked", seq, rc)
+            if self.store.park(seq, f"broker refused: {rc}"):
+                self.state.parked += 1
+                log.error("event seq %d refused by broker (%s): parked", seq, rc)
         else:
             self._acked.append((seq, at))
+
+    def _window(self) -> int:
+        return max(1, min(self.cfg.broker.inflight_window, self._receive_maximum))
+
+    def _track_other(self, mid: int) -> None:
+        if len(self._other_inflight) >= MAX_OTHER_INFLIGHT:
+            self._other_inflight.clear()
+        self._other_inflight.add(mid)
+
+    def _publish_other(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """A QoS 1 message that is not a stored event: counted against the broker's Receive Maximum until acked."""
+        if self._client is None:
+            return
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self._track_other(info.mid)
 
     def _fill_window(self) -> None:
         client = self._client
         assert client is not None
-        room = self.cfg.broker.inflight_window - len(self._inflight)
+        room = self._window() - len(self._inflight) - len(self._other_inflight)
         while room > 0:
             if not self._buffer:
                 if not (self._need_fetch or self.store.changed()):
@@ -313,10 +372,7 @@ class Uplink:
                 self._drop_connection(f"publish failed: {mqtt.error_string(info.rc)}")
                 return
             self.state.published += 1
-            early = self._early_acks.pop(info.mid, None)
             self._inflight[info.mid] = row.seq
-            if early is not None:
-                self._on_puback(info.mid, *early)
             room -= 1
 
     def _maybe_telemetry(self) -> None:
@@ -337,13 +393,15 @@ class Uplink:
             verdict = commands.Rejection(verdict.id, "command replayed")
         if isinstance(verdict, commands.Rejection):
             self.state.rejected_commands += 1
-            log.warning("command on cmd/%s rejected: %s (id %s)", name, verdict.reason, verdict.command_id)
+            # the id is the sender's text (unauthenticated here): quoted and cut, so it cannot forge log lines
+            log.warning("command on cmd/%s rejected: %s (id %.80r)", name, verdict.reason, verdict.command_id)
             self._result(CommandResult(command_id=verdict.command_id, name=name, ok=False, error=verdict.reason))
             return
         try:
             result = self._execute(verdict)
-        except (ValueError, TypeError, KeyError) as exc:
-            self._result(CommandResult(command_id=verdict.id, name=name, ok=False, error=f"bad arguments: {exc}"))
+        except Exception as exc:  # a command that fails is answered; it must never stop delivery
+            log.warning("command %s (id %.80r) failed: %s", name, verdict.id, exc)
+            self._result(CommandResult(command_id=verdict.id, name=name, ok=False, error=f"failed: {exc}"))
             return
         log.info("command %s (id %s) done", name, verdict.id)
         self._result(CommandResult(command_id=verdict.id, name=name, ok=True, result=result))
@@ -352,7 +410,9 @@ class Uplink:
         if cmd.name == "ping":
             return {"pong": True, "uptime_s": round(time.time() - self.state.started, 1)}
         if cmd.name == "resend":
-            from_seq = int(cmd.args["from_seq"])
+            from_seq = cmd.args.get("from_seq")
+            if not isinstance(from_seq, int) or isinstance(from_seq, bool) or not 0 <= from_seq < 2**63:
+                raise ValueError(f"from_seq must be a whole number from 0, got {from_seq!r:.40}")
             n = self.store.requeue_from(from_seq)
             self._restart_window_from(from_seq)
             return {"requeued": n, "from_seq": from_seq}
@@ -371,6 +431,4 @@ class Uplink:
         self._need_fetch = True
 
     def _result(self, result: CommandResult) -> None:
-        if self._client is not None:
-            self._client.publish(self.topics.command_result(result.name), self._signed("command_result", result),
-                                 qos=1)
+        self._publish_other(self.topics.command_result(result.name), self._signed("command_result", result))

@@ -49,7 +49,7 @@ def check(payload: bytes, topic_name: str, target: str, key: Ed25519PublicKey | 
         return Rejection(None, "command too large")
     try:
         msg = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
         return Rejection(None, "command is not JSON")
     if not isinstance(msg, dict):
         return Rejection(None, "command is not a JSON object")
@@ -63,7 +63,7 @@ def check(payload: bytes, topic_name: str, target: str, key: Ed25519PublicKey | 
     unsigned = {k: v for k, v in msg.items() if k != "signature"}
     try:
         key.verify(_b64u_decode(msg["signature"]), canonical(unsigned))
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, RecursionError):  # ValueError: also what JCS cannot express (NaN, 2**60)
         return Rejection(cid, "bad signature")
     if msg["name"] != topic_name:
         return Rejection(cid, f"command {msg['name']!r} sent on the topic of {topic_name!r}")
