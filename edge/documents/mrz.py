@@ -14,62 +14,23 @@ it after the reference date; an expiry date takes the century that puts it withi
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from edge.documents import codes
-from edge.documents.checkdigit import _MOD10 as _MOD10_TABLE
 from edge.documents.checkdigit import MRZ_ALPHABET, check_digit
+from edge.documents.fastpath import parse_fast
 from edge.documents.layout import DIGIT_FIELDS, LAYOUTS, Layout, layout_for
+from edge.documents.result import SEX_CODES, MrzResult, make_result, mrz_date
 
-EXPIRY_WINDOW_YEARS = 50
+__all__ = ["MrzResult", "normalise_lines", "parse_mrz"]
+
 MAX_INPUT_CHARS = 4096   # an MRZ is at most 90 characters; anything far larger is not one
 
 # Letters OCR and tired typists put where a digit belongs, and the digit they stand for.
 LETTER_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "Z": "2", "S": "5",
                    "G": "6", "B": "8", "A": "4", "E": "3"}
-
-
-@dataclass(frozen=True)
-class MrzResult:
-    """Everything read from one MRZ and how it checked out. `to_dict()` is the CLI's JSON object."""
-
-    format: str | None = None
-    document_code: str | None = None
-    issuing_state: str | None = None
-    surname: str | None = None
-    given_names: str | None = None
-    document_number: str | None = None
-    nationality: str | None = None
-    birth_date: str | None = None
-    expiry_date: str | None = None
-    sex: str | None = None
-    optional_data: str | None = None
-    optional_data_2: str | None = None
-    valid: bool = False
-    checks: dict[str, bool] = field(default_factory=dict)
-    corrections: tuple[str, ...] = ()
-    expired: bool | None = None
-    age: int | None = None
-    errors: tuple[str, ...] = ()
-    lines: tuple[str, ...] = ()     # the (corrected) MRZ lines; personal data: never log them
-
-    @property
-    def is_mrz(self) -> bool:
-        """False when the input was not an MRZ at all (empty, prose, binary): the CLI's exit 2."""
-        return self.format is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format, "document_code": self.document_code, "issuing_state": self.issuing_state,
-            "surname": self.surname, "given_names": self.given_names, "document_number": self.document_number,
-            "nationality": self.nationality, "birth_date": self.birth_date, "expiry_date": self.expiry_date,
-            "sex": self.sex, "optional_data": self.optional_data, "optional_data_2": self.optional_data_2,
-            "valid": self.valid, "checks": dict(self.checks), "corrections": list(self.corrections),
-            "expired": self.expired, "age": self.age, "errors": list(self.errors),
-        }
 
 
 def normalise_lines(text: str) -> list[str]:
@@ -211,34 +172,6 @@ def _check_composite(w: _Work) -> bool:
     return verify() or _correct_digits(w, [c], verify, "composite")
 
 
-def _date(raw: str, kind: str, today: dt.date, errors: list[str]) -> dt.date | None:
-    """An MRZ date YYMMDD (unknown parts as `<`) with the documented century rule; None when unknown."""
-    if "<" in raw:
-        if not re.fullmatch(r"(\d\d|<<)(\d\d|<<)(\d\d|<<)", raw) or re.fullmatch(r".*<<\d\d.*", raw):
-            errors.append(f"{kind}: malformed date (unknown parts must be '<<' from the right)")
-        return None
-    if not raw.isdigit():
-        errors.append(f"{kind}: not a date (non-digits)")
-        return None
-    yy, mm, dd = int(raw[:2]), int(raw[2:4]), int(raw[4:])
-    if kind == "birth_date":
-        candidates = [2000 + yy, 1900 + yy]
-    else:
-        year = 2000 + yy if 2000 + yy <= today.year + EXPIRY_WINDOW_YEARS else 1900 + yy
-        candidates = [year]
-    for year in candidates:
-        try:
-            d = dt.date(year, mm, dd)
-        except ValueError:
-            continue
-        if kind == "birth_date" and d > today:
-            continue
-        return d
-    errors.append(f"{kind}: not a valid date" if kind != "birth_date" or not 1 <= mm <= 12
-                  else f"{kind}: not a valid date, or in the future")
-    return None
-
-
 _NAME_CHARS = re.compile(r"[A-Z<]*")
 
 
@@ -274,153 +207,9 @@ def parse_mrz(text: str, today: dt.date | None = None) -> MrzResult:
     """Parse one document's MRZ (its lines separated by newlines). Never raises."""
     try:
         today = today or dt.date.today()
-        return _fast(text, today) or _parse(text, today)
+        return parse_fast(text, today) or _parse(text, today)
     except Exception as exc:  # a parser bug must never take the station down; the result says so
         return MrzResult(errors=(f"internal: {type(exc).__name__}",))
-
-
-_STATES = codes.STATE_CODES
-_SEX = {"M": "M", "F": "F", "<": "X", "X": "X"}
-
-
-def _result(values: dict[str, Any]) -> MrzResult:
-    """Build a frozen MrzResult without the per-field object.__setattr__ of a frozen __init__ (~6 µs)."""
-    obj = object.__new__(MrzResult)
-    obj.__dict__.update(values)
-    return obj
-
-
-# One regular expression per layout validates every field's character class and cuts the fields in
-# a single C call; only MRZs that match go through `_fast`.
-_L, _A, _D = "[A-Z<]", "[A-Z0-9<]", "[0-9]"
-_FAST_RES = {
-    "TD1": re.compile(rf"({_L}{{2}})({_L}{{3}})({_A}{{9}})([0-9<])({_A}{{15}})\s+({_D}{{6}})({_D})([MFX<])({_D}{{6}})"
-                      rf"({_D})({_L}{{3}})({_A}{{11}})({_D})\s+({_L}{{30}})\s*"),
-    "TD2": re.compile(rf"({_L}{{2}})({_L}{{3}})({_L}{{31}})\s+({_A}{{9}})([0-9<])({_L}{{3}})({_D}{{6}})({_D})([MFX<])"
-                      rf"({_D}{{6}})({_D})({_A}{{7}})({_D})\s*"),
-    "TD3": re.compile(rf"({_L}{{2}})({_L}{{3}})({_L}{{39}})\s+({_A}{{9}})({_D})({_L}{{3}})({_D}{{6}})({_D})([MFX<])"
-                      rf"({_D}{{6}})({_D})({_A}{{14}})([0-9<])({_D})\s*"),
-    "MRVA": re.compile(rf"({_L}{{2}})({_L}{{3}})({_L}{{39}})\s+({_A}{{9}})({_D})({_L}{{3}})({_D}{{6}})({_D})([MFX<])"
-                       rf"({_D}{{6}})({_D})({_A}{{16}})\s*"),
-    "MRVB": re.compile(rf"({_L}{{2}})({_L}{{3}})({_L}{{31}})\s+({_A}{{9}})({_D})({_L}{{3}})({_D}{{6}})({_D})([MFX<])"
-                       rf"({_D}{{6}})({_D})({_A}{{8}})\s*"),
-}
-_FAST_FMT = {(2, "V", 36): "MRVB", (2, "V", 44): "MRVA", (2, "", 36): "TD2", (2, "", 44): "TD3"}
-_VALID_CODES = {
-    fmt: frozenset(a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ<" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
-                   if not codes.document_code_problem(a + b, fmt))
-    for fmt in LAYOUTS
-}
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _cached_date(raw: str, birth: bool, today: dt.date) -> tuple[dt.date, str] | None:
-    """(date, ISO text) of an all-digit MRZ date under the century rule; pure, so memoised."""
-    errors: list[str] = []
-    d = _date(raw, "birth_date" if birth else "expiry_date", today, errors)
-    return None if d is None else (d, d.isoformat())
-
-
-def _ok(data: str, cd: str) -> bool:
-    """Check digit `cd` (a digit) over `data` (already known to be in the MRZ alphabet)."""
-    v = data.encode("ascii").translate(_MOD10_TABLE)
-    return (7 * sum(v[0::3]) + 3 * sum(v[1::3]) + sum(v[2::3])) % 10 == ord(cd) - 48
-
-
-_DATE_CD: dict[str, str] = {}   # check digit of a 6-digit date: few distinct values, so remembered
-
-
-def _date_ok(raw: str, cd: str) -> bool:
-    got = _DATE_CD.get(raw)
-    if got is None:
-        if len(_DATE_CD) > 200_000:
-            _DATE_CD.clear()
-        got = _DATE_CD[raw] = check_digit(raw) or ""
-    return got == cd
-
-
-def _fast(text: str, today: dt.date) -> MrzResult | None:
-    """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
-
-    Well-formed: every field holds only what it may (digits in dates and check digits, letters in
-    names...), real dates, known codes. Its check digits may still fail (that is reported, and with
-    digits only there is nothing to correct). Anything else (unknown date parts, look-alike letters,
-    wrong lengths, unknown codes) goes to `_parse`. Tests assert both paths give identical results.
-    """
-    if not isinstance(text, str) or len(text) > 200:
-        return None
-    text = text.strip()
-    n_lines = text.count("\n") + 1
-    first = text.find("\n")
-    if n_lines == 3:
-        fmt = "TD1"
-    elif n_lines == 2:
-        fmt = _FAST_FMT.get((2, "V" if text[0] == "V" else "", first))
-    else:
-        return None
-    m = _FAST_RES[fmt].fullmatch(text) if fmt else None
-    if m is None:
-        return None
-    g = m.groups()
-    if fmt == "TD1":
-        code, issuing_raw, number, ncd, optional, birth_raw, bcd, sex, expiry_raw, ecd, nat_raw, opt2, comp, name = g
-        if ncd == "<":
-            cut = optional.find("<")
-            if cut <= 1 or not optional[cut - 1].isdigit():
-                return None
-            number, ncd, optional = number + optional[:cut - 1], optional[cut - 1], optional[cut + 1:]
-        composite = g[2] + g[3] + g[4] + birth_raw + bcd + expiry_raw + ecd + opt2
-        opt_cd = None
-    else:
-        code, issuing_raw, name, number, ncd, nat_raw, birth_raw, bcd, sex, expiry_raw, ecd, optional = g[:12]
-        opt2 = None
-        if fmt == "TD3":
-            opt_cd, comp = g[12], g[13]
-            composite = number + ncd + birth_raw + bcd + expiry_raw + ecd + optional + opt_cd
-        elif fmt == "TD2":
-            if ncd == "<":
-                cut = optional.find("<")
-                if cut <= 1 or not optional[cut - 1].isdigit():
-                    return None
-                number, ncd, optional = number + optional[:cut - 1], optional[cut - 1], optional[cut + 1:]
-            comp, opt_cd = g[12], None
-            composite = g[3] + g[4] + birth_raw + bcd + expiry_raw + ecd + g[11]
-        else:
-            comp = opt_cd = composite = None
-    if ncd == "<":
-        return None
-    checks = {"document_number": _ok(number, ncd), "birth_date": _date_ok(birth_raw, bcd),
-              "expiry_date": _date_ok(expiry_raw, ecd)}
-    if opt_cd is not None:
-        checks["optional_data"] = _ok(optional, opt_cd) if opt_cd != "<" else not optional.strip("<")
-    if composite is not None:
-        checks["composite"] = _ok(composite, comp)
-    # Digit-only positions matched [0-9] above, so there is nothing to correct: a failed check is final.
-    errors = tuple(f"check_digit: {name} does not verify" for name, ok in checks.items() if not ok)
-    number = number.rstrip("<")
-    issuing, nationality = issuing_raw.replace("<", ""), nat_raw.replace("<", "")
-    if not (number and code in _VALID_CODES[fmt] and issuing in _STATES and nationality in _STATES
-            and issuing_raw.startswith(issuing) and nat_raw.startswith(nationality)):
-        return None
-    bd = _cached_date(birth_raw, True, today)
-    ed = _cached_date(expiry_raw, False, today)
-    if bd is None or ed is None:
-        return None
-    primary, _, secondary = name.rstrip("<").partition("<<")
-    surname = " ".join(primary.replace("<", " ").split())
-    if not surname:
-        return None
-    birth, expiry = bd[0], ed[0]
-    return _result({
-        "format": fmt, "document_code": code.rstrip("<"), "issuing_state": issuing, "surname": surname,
-        "given_names": " ".join(secondary.replace("<", " ").split()) or None, "document_number": number,
-        "nationality": nationality, "birth_date": bd[1], "expiry_date": ed[1], "sex": _SEX[sex],
-        "optional_data": " ".join(optional.replace("<", " ").split()) or None,
-        "optional_data_2": (" ".join(opt2.replace("<", " ").split()) or None) if opt2 is not None else None,
-        "valid": not errors, "checks": checks, "corrections": (), "expired": expiry < today,
-        "age": today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)),
-        "errors": errors, "lines": tuple(text.split()),
-    })
 
 
 def _parse(text: str, today: dt.date) -> MrzResult:
@@ -475,10 +264,10 @@ def _fields(w: _Work, today: dt.date) -> MrzResult:
         optional = optional[optional.find("<") + 1:]
     if not number:
         errors.append("document_number: empty")
-    birth = _date(w.get("birth_date"), "birth_date", today, errors)
-    expiry = _date(w.get("expiry_date"), "expiry_date", today, errors)
+    birth = mrz_date(w.get("birth_date"), "birth_date", today, errors)
+    expiry = mrz_date(w.get("expiry_date"), "expiry_date", today, errors)
     sex_raw = w.get("sex")
-    sex = {"M": "M", "F": "F", "<": "X", "X": "X"}.get(sex_raw)
+    sex = SEX_CODES.get(sex_raw)
     if sex is None:
         errors.append(f"sex: {sex_raw!r} is not M, F, X or '<'")
     surname, given = _names(w.get("name"), errors)
@@ -486,7 +275,7 @@ def _fields(w: _Work, today: dt.date) -> MrzResult:
     if birth:
         age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     joined = "".join(w.chars)
-    return _result(dict(
+    return make_result(dict(
         format=lay.fmt,
         document_code=doc_code.rstrip("<") or None,
         issuing_state=_state(w.get("issuing_state"), "issuing_state", errors),
