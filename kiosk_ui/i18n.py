@@ -2,8 +2,9 @@
 
 Catalogues are flat JSON files (`locales/<lang>.json`) so translators edit one file per language and a
 test proves every key (including every face and fingerprint feedback key) exists in all of them.
-Substituted values (codes, numbers, document numbers) are wrapped in Unicode directional isolates, so a
-left-to-right code inside an Arabic sentence keeps its order.
+Substituted values (codes, numbers, document numbers, translated finger names) are wrapped in Unicode
+first-strong isolates, so a left-to-right code inside an Arabic sentence keeps its order and an Arabic
+phrase inside it stays right-to-left.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 LANGUAGES: tuple[str, ...] = ("ar", "en", "fr")
 RTL = frozenset({"ar"})
 LOCALES = Path(__file__).with_name("locales")
-LRI, PDI = "\u2066", "\u2069"   # left-to-right isolate ... pop directional isolate
+FSI, PDI = "\u2068", "\u2069"   # first-strong isolate ... pop directional isolate
 
 
 class CatalogueError(Exception):
@@ -52,7 +53,7 @@ def direction(lang: str) -> str:
 
 
 def isolate(value: object) -> str:
-    return f"{LRI}{value}{PDI}"
+    return f"{FSI}{value}{PDI}"
 
 
 def translate(lang: str, key: str, **values: object) -> str:

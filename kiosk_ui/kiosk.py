@@ -52,8 +52,9 @@ def router(ui: UI) -> APIRouter:
         lang = i18n.normalise(lang, hub.cfg.ui.default_language)
         ws.lang = lang
         tick = s.peek(hub.clock())
-        reader = hub.devices.first(DeviceKind.MRZ)
-        simulated = reader is not None and hasattr(reader.simulation, "present")
+        device = hub.devices.first(DeviceKind.FINGERPRINT if s.step is Step.FINGERS else DeviceKind.MRZ)
+        simulated = device is not None and hasattr(device.simulation,
+                                                   "finger_on" if s.step is Step.FINGERS else "present")
         total = 5 if hub.rules.fingerprints else 4
         number = min(STEP_NUMBER[s.step], total)
         finger = s.next_finger() if s.step is Step.FINGERS else None
@@ -112,6 +113,17 @@ def router(ui: UI) -> APIRouter:
         expiry = date(today.year - 2, 3, 31) if kind == "expired" else date(today.year + 6, 6, 30)
         fields = {"expiry_date": expiry}
         reader.simulation.present(make_mrz("TD3", rng=rng, **fields))
+        return RedirectResponse("/kiosk", status_code=303)
+
+    @r.post("/sim/finger")
+    async def sim_finger(request: Request) -> Response:
+        """Demo only (simulated sensor): a synthetic finger rests on the sensor."""
+        ws = ui.session(request, "kiosk")
+        await ui.form(request, ws, {})
+        sensor = hub.devices.first(DeviceKind.FINGERPRINT)
+        if sensor is None or not hasattr(sensor.simulation, "finger_on"):
+            raise Denied(404, "no simulated fingerprint sensor")
+        sensor.simulation.finger_on()
         return RedirectResponse("/kiosk", status_code=303)
 
     @r.get("/camera.jpg")

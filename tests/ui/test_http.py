@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from drivers.contract import DeviceKind
 from kiosk_ui.hub import Options
 from tests.support.broker import Collector
 from tests.ui.conftest import OFFICER, TECH, wait_until
@@ -279,3 +280,58 @@ def test_language_is_remembered(make_post, lang):
     c.get(f"/kiosk?lang={lang}")
     r = c.get("/kiosk")
     assert f'<html lang="{lang}" dir="{"rtl" if lang == "ar" else "ltr"}"' in r.text
+
+
+FINGER_POLICY = ('[policy]\nfingerprints = ["right_index", "left_index"]\n\n'
+                 '[devices.fingerprint]\nbackend = "finger_uareu4000"\nsimulated = true\n')
+
+
+def test_fingerprint_step_takes_each_finger_the_post_asks_for(make_post):
+    post = make_post(extra=FINGER_POLICY)
+    k = kiosk_to_document(post, "ar")
+    post.present()
+    s = only_session(post)
+    assert wait_until(lambda: s.step.value == "fingers", 30), s.step
+    page = k.get("/kiosk")
+    assert "سبابة اليد اليمنى" in page.text and "/kiosk/sim/finger" in page.text
+    k.post("/kiosk/sim/finger", data={"csrf": token(page.text)})
+    assert wait_until(lambda: s.finished, 30)
+    assert s.ending.value == "complete" and [f.finger for f in s.fingerprints] == ["right_index", "left_index"]
+    officer = sign_in(post)
+    view = officer.get(f"/booth/t/{s.code}")
+    assert "finger_right_index.png" in view.text
+    assert officer.get(f"/booth/t/{s.code}/img/finger_right_index.png").headers["content-type"] == "image/png"
+
+
+def test_decision_is_taken_once_and_a_crash_between_writes_is_reconciled(make_post):
+    post = make_post()
+    kiosk_to_document(post)
+    post.present(expired=True)
+    assert wait_until(lambda: post.hub.queue(), 10)
+    code = post.hub.queue()[0].code
+    post.hub.decide(code, "officer1", "refer", reasons=[], note="", direction="exit")
+    from kiosk_ui.hub import DecisionError
+
+    with pytest.raises(DecisionError):
+        post.hub.decide(code, "officer1", "admit", reasons=[], note="", direction="entry")
+    # simulate a crash after the crossing was recorded but before the queue row was removed
+    post.hub.store.conn.execute("INSERT INTO queue(code, created_at, ending, data) VALUES (?, 0, 'handover', '{}')",
+                                (code,))
+    assert post.hub.queue() == [] and post.hub.reconcile() == 1
+    assert post.hub.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0
+
+
+def test_cancel_after_the_document_records_an_abandoned_crossing(make_post):
+    post = make_post()
+    k = kiosk_to_document(post)
+    post.hub.devices.first(DeviceKind.CAMERA
+                           ).simulation.no_face()
+    post.present()
+    s = only_session(post)
+    assert wait_until(lambda: s.step.value == "face", 10)
+    page = k.get("/kiosk")
+    k.post("/kiosk/action", data={"csrf": token(page.text), "action": "cancel"})
+    assert s.ending.value == "abandoned"
+    rows = post.hub.store.listing()
+    assert any(r["transaction"] == s.code and r["outcome"] == "abandoned" for r in rows)
+    assert post.hub.queue() == []
