@@ -129,6 +129,12 @@ def test_r307_info_without_product_command(dev):
     assert info.model == "R30x/ZFM" and info.extra["packet_size"] == 128
 
 
+def test_discover_lists_only_usb_serial_bridges():
+    found = r30x.R30xFingerprint.discover()
+    assert isinstance(found, list)
+    assert all(d.backend == "finger_r30x" and "port" in d.settings for d in found)
+
+
 # ---- the codec ---------------------------------------------------------------------------------
 
 def test_genimg_command_matches_the_datasheet_bytes():

@@ -247,3 +247,9 @@ class TestUareU4000Hardware(DeviceContractTests):
         yield Rig(d, present=lambda: print("\n>>> place a finger on the reader"), no_sample_possible=False,
                   capture_timeout=15.0)
         d.close()
+
+
+def test_discover_never_raises():
+    found = uru.UareU4000.discover()
+    assert isinstance(found, list)
+    assert all(d.backend == "finger_uareu4000" for d in found)
