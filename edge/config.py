@@ -86,15 +86,39 @@ class Broker(_Model):
         return urlsplit(self.url).port or (8883 if self.tls else 1883)
 
     def credentials(self) -> tuple[str, str] | None:
-        """Username and password from the environment, else from the credentials file, else none."""
+        """Username and password from the environment, else from the credentials file, else none.
+
+        Raises ConfigError (naming the file, never its content) when the file cannot be used.
+        """
         user, pw = os.environ.get(ENV_BROKER_USERNAME), os.environ.get(ENV_BROKER_PASSWORD)
         if user:
             return user, pw or ""
         if self.credentials_file:
-            text = self.credentials_file.read_text().strip()
-            user, _, pw = text.partition(":")
+            f = self.credentials_file
+            try:
+                text = f.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{f}: broker.credentials_file: cannot read it: {exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise ConfigError(f"{f}: broker.credentials_file: not UTF-8 text") from None
+            user, sep, pw = text.partition(":")
+            if not sep or not user or "\n" in text:
+                raise ConfigError(f"{f}: broker.credentials_file: expected one line 'username:password'")
             return user, pw
         return None
+
+    def check_files(self) -> None:
+        """The TLS files and credentials can be read now (at start: a one-line error instead of endless retries)."""
+        for key in ("ca_file", "cert_file", "key_file"):
+            f = getattr(self, key)
+            if f is None:
+                continue
+            try:
+                with open(f, "rb"):
+                    pass
+            except OSError as exc:
+                raise ConfigError(f"{f}: broker.{key}: cannot read it: {exc.strerror or exc}") from None
+        self.credentials()
 
 
 class Device(_Model):
@@ -206,8 +230,9 @@ def load(path: str | os.PathLike[str] | None = None) -> tuple[Config, Path]:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found (give --config FILE or set {ENV_PATH})") from None
-    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read config: {exc.__class__.__name__}: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{exc.__class__.__name__}: {exc}"
+        raise ConfigError(f"{p}: cannot read config: {why}") from None
     return parse(text, str(p)), p
 
 

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from edge.cli._common import EXIT_USAGE, config_option, fail, load_config, store_broker_options
+from edge import config as cfgmod
+from edge.cli._common import EXIT_USAGE, apply_overrides, config_option, fail, load_config, store_broker_options
 from edge.cli.events import open_store
 from edge.identity import IdentityError, load_or_create_key
 from edge.uplink import Uplink
+
+
+def reloader(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> Callable[[], cfgmod.Config]:
+    """What the `reload` command calls inside the running uplink: raises ConfigError, never exits the process."""
+
+    def reload() -> cfgmod.Config:
+        cfg, _ = cfgmod.load(config_path)
+        if store_path is not None:
+            cfg.store.path = store_path
+        if broker_url is not None:  # validated when the uplink started
+            cfg = apply_overrides(cfg, None, broker_url)
+        return cfg
+
+    return reload
 
 
 @click.command("uplink")
@@ -20,15 +36,17 @@ from edge.uplink import Uplink
 def cli(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> None:
     """Publish pending events over MQTT v5 (QoS 1), marking each delivered only on PUBACK. Runs until stopped."""
     cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
+    try:
+        cfg.broker.check_files()
+    except cfgmod.ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
     store = open_store(cfg, synchronous="NORMAL")  # its writes are only delivery marks
     try:
         key = load_or_create_key(cfg.identity.signing_key)
     except (IdentityError, OSError) as exc:
         fail(str(exc), EXIT_USAGE)
 
-    def reload():
-        return load_config(config_path, store_path=store_path, broker_url=broker_url)
-
+    reload = reloader(config_path, store_path, broker_url)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

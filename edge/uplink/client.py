@@ -37,7 +37,7 @@ from paho.mqtt.properties import Properties
 
 from drivers.backoff import Backoff
 from edge import __version__, clock
-from edge.config import Config
+from edge.config import Config, ConfigError
 from edge.events import envelope
 from edge.events.model import CommandResult, Status, Telemetry
 from edge.identity import DeviceKey, load_public_key
@@ -161,7 +161,7 @@ class Uplink:
         self._generation += 1
         try:
             client = self._new_client()
-        except (OSError, ValueError) as exc:  # e.g. the credentials file or a TLS file went missing
+        except (OSError, ValueError, ConfigError) as exc:  # e.g. the credentials file or a TLS file went missing
             self._connection_failed(f"cannot set up the connection to {b.host}:{b.port}: {exc}")
             return False
         props = Properties(PacketTypes.CONNECT)
