@@ -126,7 +126,7 @@ class UI:
 
     def stream(self, request: Request, ws: WebSession, snapshot: Callable[[], dict[str, Any]],
                max_seconds: float = 600.0) -> Response:
-        """Server-sent events: `snapshot()` whenever it changes (checked 4x a second), else a heartbeat."""
+        """Server-sent events: `snapshot()` whenever it changes (checked 10x a second), else a heartbeat."""
         if ws.streams >= self.options.max_streams_per_client or self.streams >= self.options.max_streams:
             raise Denied(429, "too many live-update streams")
         ws.streams += 1
@@ -147,10 +147,10 @@ class UI:
                         yield f"data: {snap}\n\n".encode()
                     else:
                         quiet += 1
-                        if quiet >= 40:
+                        if quiet >= 150:
                             quiet = 0
                             yield b": keep-alive\n\n"
-                    await asyncio.sleep(0.25)
+                    await asyncio.sleep(0.1)
             finally:
                 ws.streams -= 1
                 self.streams -= 1

@@ -79,8 +79,8 @@ class Post:
         assert self.server is not None
         return self.server.hub
 
-    def present(self, expired: bool = False, **fields) -> None:
-        """Put a synthetic passport on the simulated reader."""
+    def present(self, expired: bool = False, seed: int | None = None, **fields) -> None:
+        """Put a synthetic passport on the simulated reader (a new one each time: readers drop repeats)."""
         import random
 
         from drivers.contract import DeviceKind
@@ -88,7 +88,7 @@ class Post:
 
         fields.setdefault("expiry_date", date(2020, 1, 31) if expired else date(2034, 6, 30))
         reader = self.hub.devices.first(DeviceKind.MRZ)
-        reader.simulation.present(make_mrz("TD3", rng=random.Random(7), **fields))
+        reader.simulation.present(make_mrz("TD3", rng=random.Random(seed), **fields))
 
     def stop(self) -> None:
         if self.server is not None:
