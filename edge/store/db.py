@@ -59,6 +59,36 @@ class Stats:
         }
 
 
+REPLAY_MEMORY_S = 86400.0  # command ids are remembered this long (a command is valid for minutes, see commands)
+
+
+def _make_private(path: Path) -> None:
+    """The database, its WAL (recent crossings in clear) and its shared-memory file: owner only.
+
+    A new database file is created 0600 before SQLite opens it, so SQLite creates the -wal and -shm files
+    with the same mode; an existing one is tightened (when we own it).
+    """
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from None
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if f.exists() and f.stat().st_mode & 0o077:
+                os.chmod(f, 0o600)
+        except PermissionError:
+            pass  # not ours (someone else's copy): open it anyway, the service's own files are right
+
+
+def _check_access(path: Path) -> None:
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"{path}: permission denied (the store belongs to the service user: run this as that "
+                         "user or with sudo); the file was left untouched")
+
+
 def _check_integrity(path: Path) -> None:
     """Open read-only and check, so a damaged file is reported and never 'repaired' by overwriting."""
     try:
@@ -98,6 +128,7 @@ class Store:
         if path.exists():
             if path.is_dir():
                 raise StoreError(f"{path}: is a directory, expected the store's SQLite file")
+            _check_access(path)
             if path.stat().st_size:
                 _check_integrity(path)
         else:
@@ -105,6 +136,7 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"{path.parent}: cannot create the store's directory: {exc.strerror}") from None
+        _make_private(path)
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                    timeout=busy_timeout_ms / 1000)
@@ -119,8 +151,7 @@ class Store:
             raise StoreError(f"{path}: cannot open the store: {exc}") from None
         except RuntimeError as exc:
             raise StoreError(f"{path}: {exc}") from None
-        if path.exists():
-            os.chmod(path, 0o600)
+        _make_private(path)
         return cls(conn, path, max_db_mb * 1024 * 1024, min_free_mb * 1024 * 1024)
 
     def close(self) -> None:
@@ -269,11 +300,18 @@ class Store:
         return dict(self.conn.execute("SELECT name, status FROM device_status").fetchall())
 
     def command_seen(self, command_id: str) -> bool:
-        """Remember a command id; True if it had been seen before (a replay)."""
-        try:
-            self.conn.execute("INSERT INTO commands_seen(id, at) VALUES (?, ?)", (command_id, time.time()))
-        except sqlite3.IntegrityError:
-            return True
+        """Remember a command id; True if it had been seen before (a replay).
+
+        Ids older than REPLAY_MEMORY_S are forgotten (a command that old is refused as expired anyway), so the
+        table does not grow for the life of the appliance.
+        """
+        now = time.time()
+        with self.transaction():
+            self.conn.execute("DELETE FROM commands_seen WHERE at < ?", (now - REPLAY_MEMORY_S,))
+            try:
+                self.conn.execute("INSERT INTO commands_seen(id, at) VALUES (?, ?)", (command_id, now))
+            except sqlite3.IntegrityError:
+                return True
         return False
 
     # ---------------------------------------------------------------- retention

@@ -92,6 +92,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version in range(found + 1, LATEST + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # read again under the write lock: another process (station and uplink start together on first
+            # boot) may have migrated while this one waited for the lock
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
+                conn.execute("COMMIT")
+                continue
             MIGRATIONS[version](db)
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")

@@ -160,3 +160,74 @@ def test_kill_9_after_commit_loses_nothing(tmp_path):
     assert all(store.payload(eid) for eid in printed)
     ev = store.payload(printed[-1])
     assert envelope.verify(ev, _.key.public).ok
+
+
+def test_two_processes_creating_the_store_at_once_both_open_it(tmp_path):
+    """First boot: station and uplink start together on a fresh store. The one that waits for the other's migration
+    must not run it again ('table meta already exists' would keep the uplink from starting)."""
+    import threading
+    import time
+
+    import sqlite_utils
+
+    path = tmp_path / "s.db"
+    first = sqlite3.connect(path, isolation_level=None, timeout=10)
+    first.execute("PRAGMA journal_mode = WAL")
+    first.execute("BEGIN IMMEDIATE")                      # the first process is migrating
+    for version in range(1, schema.LATEST + 1):
+        schema.MIGRATIONS[version](sqlite_utils.Database(first))
+    first.execute(f"PRAGMA user_version = {schema.LATEST}")
+    result: dict = {}
+
+    def second():
+        try:
+            result["store"] = Store.open(path, min_free_mb=0)
+        except Exception as exc:
+            result["error"] = exc
+
+    t = threading.Thread(target=second)
+    t.start()
+    time.sleep(0.5)                                       # the second one has read the version and waits
+    first.execute("COMMIT")
+    t.join(20)
+    first.close()
+    assert "error" not in result, result.get("error")
+    assert result["store"].conn.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
+
+
+def test_wal_and_shm_files_are_private_from_the_start(tmp_path):
+    """The WAL holds recent crossings (names, document numbers) until checkpointed: it must be 0600 like the db."""
+    old = os.umask(0o022)
+    try:
+        _store, rec = make(tmp_path)
+        rec.record_crossing(crossing())
+        for suffix in ("", "-wal", "-shm"):
+            f = tmp_path / f"s.db{suffix}"
+            assert f.exists() and f.stat().st_mode & 0o777 == 0o600, (suffix, oct(f.stat().st_mode))
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_store_says_permission_not_damage(tmp_path):
+    store, rec = make(tmp_path)
+    rec.record_crossing(crossing())
+    store.close()
+    os.chmod(tmp_path / "s.db", 0)
+    try:
+        with pytest.raises(StoreError, match="permission") as e:
+            Store.open(tmp_path / "s.db")
+        assert "move it aside" not in str(e.value)
+    finally:
+        os.chmod(tmp_path / "s.db", 0o600)
+
+
+def test_replay_table_forgets_ids_long_past_any_command_lifetime(tmp_path):
+    import time
+
+    store, _ = make(tmp_path)
+    store.conn.execute("INSERT INTO commands_seen(id, at) VALUES ('ancient', ?)", (time.time() - 3 * 86400,))
+    assert store.command_seen("c1") is False
+    assert store.command_seen("c1") is True               # a replay is still a replay
+    ids = {r[0] for r in store.conn.execute("SELECT id FROM commands_seen")}
+    assert ids == {"c1"}
