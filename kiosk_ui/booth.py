@@ -6,6 +6,7 @@ officer's id; the decision itself is a signed crossing event (see `Hub.decide`).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -40,7 +41,7 @@ def signin_routes(ui: UI, r: APIRouter, role: str, base: str, template: str, hom
         ws = ui.session(request, role, signed_in=False)
         form = await ui.form(request, ws, {"user": 64, "password": 256})
         user, password = str(form.get("user", "")), str(form.get("password", ""))
-        result = ui.accounts.sign_in(user, password, role)
+        result = await asyncio.to_thread(ui.accounts.sign_in, user, password, role)   # argon2: off the loop
         if not result.ok:
             message = "booth.locked" if result.reason == "locked" else "booth.bad_credentials"
             return ui.render(request, template, ws.lang, status=401, csrf=issue_token(ws), message=message,
@@ -144,8 +145,8 @@ def router(ui: UI) -> APIRouter:
                 or any(x not in REFUSAL_CODES for x in reasons) or len(reasons) != len(set(reasons)):
             raise Denied(422, "tampered decision form")
         try:
-            hub.decide(code, ws.user or "?", outcome, reasons=reasons,  # type: ignore[arg-type]
-                       note=str(form.get("note", "")), direction=direction)  # type: ignore[arg-type]
+            await asyncio.to_thread(hub.decide, code, ws.user or "?", outcome, reasons=reasons,
+                                    note=str(form.get("note", "")), direction=direction)
         except DecisionError as exc:
             if str(exc) == "booth.need_reason":
                 return RedirectResponse(f"/booth/t/{code}?e=booth.need_reason", status_code=303)
