@@ -104,9 +104,12 @@ def verify(file: click.utils.LazyFile, key_path: Path) -> None:
 def _parse_events(data: bytes) -> list:
     """One JSON event, a JSON array of events, or JSON lines (what `mosquitto_sub` writes)."""
     try:
-        whole = json.loads(data)
-    except ValueError:
-        return [json.loads(line) for line in data.splitlines() if line.strip()]
+        try:
+            whole = json.loads(data)
+        except ValueError:
+            return [json.loads(line) for line in data.splitlines() if line.strip()]
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     return whole if isinstance(whole, list) else [whole]
 
 

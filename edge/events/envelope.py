@@ -41,6 +41,22 @@ def canonical(obj: Any) -> bytes:
     return rfc8785.dumps(obj)
 
 
+def _valid_text(obj: Any) -> Any:
+    """Replace lone surrogates (text that is not Unicode: it cannot be UTF-8, so neither JCS nor the wire can
+    carry it) with U+FFFD, so a decision with such a note is recorded rather than lost to an encoding error."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return obj.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return obj
+    if isinstance(obj, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_valid_text(v) for v in obj]
+    return obj
+
+
 def _b64u(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -73,7 +89,7 @@ def build(
         "sequence": f"{sequence:0{SEQUENCE_DIGITS}d}",
         "clocksynced": bool(clock_synced),
         "keyid": key_id(key.public_key()),
-        "data": data.model_dump(mode="json"),
+        "data": _valid_text(data.model_dump(mode="json")),
     }
     event["signature"] = _b64u(key.sign(canonical(event)))
     return event
@@ -99,6 +115,8 @@ def verify(event: dict[str, Any] | bytes | str, public_key: Ed25519PublicKey) ->
             event = json.loads(event)
         except (ValueError, UnicodeDecodeError) as exc:
             return Verdict(False, f"not JSON: {exc}")
+        except RecursionError:
+            return Verdict(False, "not JSON: nested too deeply")
     if not isinstance(event, dict):
         return Verdict(False, "not a JSON object")
     eid = event.get("id") if isinstance(event.get("id"), str) else None
@@ -109,14 +127,14 @@ def verify(event: dict[str, Any] | bytes | str, public_key: Ed25519PublicKey) ->
         return Verdict(False, f"unsupported specversion {event['specversion']!r}", eid)
     try:
         seq = int(event["sequence"])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return Verdict(False, "sequence is not a number", eid)
     if event["keyid"] != key_id(public_key):
         return Verdict(False, f"signed by key {event['keyid']}, not by {key_id(public_key)}", eid, seq)
     unsigned = {k: v for k, v in event.items() if k != "signature"}
     try:
         public_key.verify(_unb64u(str(event["signature"])), canonical(unsigned))
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, RecursionError):  # ValueError: also what JCS cannot express (NaN, 2**60)
         return Verdict(False, "bad signature", eid, seq)
     kind = _kind_of(str(event["type"]))
     if kind is None:

@@ -91,3 +91,39 @@ def test_sealed_biometrics_open_only_with_the_agency_key():
         unseal(sealed, X25519PrivateKey.generate())
     with pytest.raises((InvalidTag, ValueError)):
         unseal(sealed.model_copy(update={"crossing_id": "crossing-2"}), agency)  # bound to its crossing
+
+
+def test_text_that_is_not_valid_unicode_is_recorded_not_refused():
+    """An officer's note can arrive with a lone surrogate (JSON "\\udc80" from a browser): the decision must still be
+    signed and recorded (the bad code point replaced), not lost to an encoding error."""
+    ev = build(1, crossing(decision=Decision(outcome="refuse", by="o1", note="a\udc80b")))
+    wire = envelope.encode(ev)
+    assert envelope.verify(wire, KEY.public_key()).ok
+    assert json.loads(wire)["data"]["decision"]["note"] == "a\ufffdb"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(attr=st.sampled_from(["specversion", "id", "sequence", "signature", "keyid", "data", "type", "time"]),
+       value=JSON_VALUES)
+def test_verify_never_raises_on_any_attribute_value(attr, value):
+    """A forged event that names the right key (inf, NaN, 2**70, nesting in any attribute) gets a reason."""
+    ev = build(7)
+    ev[attr] = value
+    v = envelope.verify(ev, KEY.public_key())
+    assert isinstance(v.ok, bool)
+    wire = json.dumps(ev, allow_nan=True).encode()
+    assert isinstance(envelope.verify(wire, KEY.public_key()).ok, bool)
+
+
+def test_verify_never_raises_on_deep_nesting_or_infinite_sequence():
+    assert not envelope.verify(b"[" * 5000 + b"]" * 5000, KEY.public_key()).ok
+    ev = build(7)
+    ev["sequence"] = float("inf")
+    assert envelope.verify(ev, KEY.public_key()).reason == "sequence is not a number"
