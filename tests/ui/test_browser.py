@@ -228,3 +228,29 @@ def test_officer_idle_sign_out_warns_first(make_post, officer_page):
     page.wait_for_selector("#idle-warning:not([hidden])", timeout=6_000)
     page.wait_for_url("**/booth/signin?idle=1", timeout=8_000)
     assert i18n.translate("en", "booth.signed_out_idle") in page.inner_text("main")
+
+
+def test_keyboard_only_high_contrast_and_large_text(make_post, kiosk_page):
+    post = make_post()
+    page = kiosk_page
+    page.goto(f"{post.url}/kiosk?lang=ar")
+    wait_step(page, "language")
+    page.click('button[name="toggle"][value="contrast"]')
+    page.wait_for_selector("html.pref-contrast")
+    page.click('button[name="toggle"][value="large"]')
+    page.wait_for_selector("html.pref-large.pref-contrast")
+    assert page.get_attribute('button[value="contrast"]', "aria-pressed") == "true"
+    assert axe_serious(page) == []
+    shot(page, "kiosk-ar-high-contrast-large")
+    # keyboard only: tab to the Arabic choice and press Enter
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.value") == "ar" and \
+                page.evaluate("document.activeElement.name") == "arg":
+            break
+    else:
+        pytest.fail("the language buttons cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    wait_step(page, "document")
+    assert set(page.get_attribute("html", "class").split()) == {"pref-large", "pref-contrast"}
+    assert axe_serious(page) == []
