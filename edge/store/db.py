@@ -59,6 +59,7 @@ class Stats:
         }
 
 
+WAL_SIZE_LIMIT = 16 * 2**20
 REPLAY_MEMORY_S = 86400.0  # command ids are remembered this long (a command is valid for minutes, see commands)
 
 
@@ -145,6 +146,8 @@ class Store:
             if mode.lower() != "wal":
                 raise StoreError(f"{path}: cannot use WAL journal mode (got {mode})")
             conn.execute(f"PRAGMA synchronous = {synchronous}")
+            # after a checkpoint resets the WAL, cut its file back to this (default: it keeps its largest size)
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
         except sqlite3.DatabaseError as exc:
@@ -183,8 +186,13 @@ class Store:
             self.conn.execute("ROLLBACK")
 
     def capacity_problem(self) -> str | None:
-        """Why new crossings must not be taken now, or None. Checked before a crossing starts."""
-        size = self.db_size_bytes()
+        """Why new crossings must not be taken now, or None. Checked before a crossing starts.
+
+        The limit applies to the pages holding data: pages freed by retention are reused by SQLite (the file does
+        not shrink without VACUUM) and the WAL is transient, so counting either would keep a purged store 'full'.
+        The disk itself is guarded by the free-space check.
+        """
+        size = self.data_bytes()
         if size >= self.max_db_bytes:
             return f"database is {size // 2**20} MB, at its limit of {self.max_db_bytes // 2**20} MB"
         free = shutil.disk_usage(self.path.parent).free
@@ -242,7 +250,14 @@ class Store:
         return n
 
     # ---------------------------------------------------------------- reading
+    def data_bytes(self) -> int:
+        """Bytes of the database's pages that hold data (excluding free pages and the WAL)."""
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return (pages - free) * self.conn.execute("PRAGMA page_size").fetchone()[0]
+
     def db_size_bytes(self) -> int:
+        """On-disk size: the database file and its WAL."""
         page_count = self.conn.execute("PRAGMA page_count").fetchone()[0]
         page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
         wal = self.path.with_name(self.path.name + "-wal")

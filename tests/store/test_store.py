@@ -231,3 +231,18 @@ def test_replay_table_forgets_ids_long_past_any_command_lifetime(tmp_path):
     assert store.command_seen("c1") is True               # a replay is still a replay
     ids = {r[0] for r in store.conn.execute("SELECT id FROM commands_seen")}
     assert ids == {"c1"}
+
+
+def test_storage_full_clears_once_delivered_events_are_purged(tmp_path):
+    """SQLite keeps freed pages in the file: a store that reached its size limit must take crossings again once
+    retention has deleted delivered events, not stay 'full' until someone runs VACUUM."""
+    store, rec = make(tmp_path)
+    big = {"alerts": ["x" * 2000] * 5}
+    seqs = [rec.record_crossing(Crossing(**{**crossing(f"T{i}").model_dump(), **big})).sequence for i in range(300)]
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.max_db_bytes = store.conn.execute("PRAGMA page_count").fetchone()[0] * 4096 - 4096
+    assert store.capacity_problem() and "limit" in store.capacity_problem()
+    store.mark_delivered(seqs)
+    store.purge(delivered_days=0, biometric_days=1, now=10**10)
+    assert store.capacity_problem() is None
+    assert rec.record_crossing(crossing("AFTER")).sequence == 301
