@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,9 +42,12 @@ def canonical(obj: Any) -> bytes:
     return rfc8785.dumps(obj)
 
 
-def _valid_text(obj: Any) -> Any:
-    """Replace lone surrogates (text that is not Unicode: it cannot be UTF-8, so neither JCS nor the wire can
-    carry it) with U+FFFD, so a decision with such a note is recorded rather than lost to an encoding error."""
+def _json_safe(obj: Any) -> Any:
+    """What JSON (and so JCS and the wire) cannot carry, made carriable, so a crossing is recorded rather than lost
+    to an encoding error: lone surrogates (text that is not Unicode) become U+FFFD; NaN and infinities become
+    null, as in pydantic's own JSON (every float a crossing carries is optional: null means 'no score')."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     if isinstance(obj, str):
         try:
             obj.encode("utf-8")
@@ -51,9 +55,9 @@ def _valid_text(obj: Any) -> Any:
             return obj.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
         return obj
     if isinstance(obj, dict):
-        return {_valid_text(k): _valid_text(v) for k, v in obj.items()}
+        return {_json_safe(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_valid_text(v) for v in obj]
+        return [_json_safe(v) for v in obj]
     return obj
 
 
@@ -89,7 +93,7 @@ def build(
         "sequence": f"{sequence:0{SEQUENCE_DIGITS}d}",
         "clocksynced": bool(clock_synced),
         "keyid": key_id(key.public_key()),
-        "data": _valid_text(data.model_dump(mode="json")),
+        "data": _json_safe(data.model_dump(mode="json")),
     }
     event["signature"] = _b64u(key.sign(canonical(event)))
     return event

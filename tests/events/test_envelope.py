@@ -127,3 +127,16 @@ def test_verify_never_raises_on_deep_nesting_or_infinite_sequence():
     ev = build(7)
     ev["sequence"] = float("inf")
     assert envelope.verify(ev, KEY.public_key()).reason == "sequence is not a number"
+
+
+def test_a_score_that_is_not_a_number_is_recorded_as_null_not_refused():
+    """A matcher that divides by a zero-length embedding gives NaN: the crossing must still be signed and recorded
+    (JSON has no NaN; pydantic's own JSON says null), not lost to a canonicalisation error."""
+    from edge.events.model import FaceResult
+
+    ev = build(1, crossing(face=FaceResult(match_score=float("nan"), threshold=float("inf"), quality=55.5)))
+    wire = envelope.encode(ev)
+    assert b"NaN" not in wire and b"Infinity" not in wire
+    assert envelope.verify(wire, KEY.public_key()).ok
+    face = json.loads(wire)["data"]["face"]
+    assert face["match_score"] is None and face["threshold"] is None and face["quality"] == 55.5
