@@ -144,25 +144,21 @@ def _at_pitch(band: np.ndarray, pitch: float) -> np.ndarray:
     return cv2.resize(band, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
 
 
+def _sharp(b: np.ndarray) -> np.ndarray:
+    return cv2.addWeighted(b, 1.6, cv2.GaussianBlur(b, (0, 0), 2), -0.6, 0)
+
+
 def _plans(band: np.ndarray) -> list[Callable[[], np.ndarray]]:
-    """OCR attempts, best first. Measured on generated pages (see bench/mrz_read.py): the legacy
-    engine reads an unsharp-masked grey band best; Otsu binarisation loses thin OCR-B strokes; a
-    different scale and contrast stretch give the fusion step reads whose errors fall elsewhere."""
-
-    def sharp24() -> np.ndarray:
-        b = _at_pitch(band, 24)
-        return cv2.addWeighted(b, 1.6, cv2.GaussianBlur(b, (0, 0), 2), -0.6, 0)
-
-    def norm34() -> np.ndarray:
-        return cv2.normalize(_at_pitch(band, 34), None, 0, 255, cv2.NORM_MINMAX)
-
-    def grey28() -> np.ndarray:
-        return band
-
-    def otsu28() -> np.ndarray:
-        return cv2.threshold(cv2.GaussianBlur(band, (3, 3), 0), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
-
-    return [sharp24, norm34, grey28, otsu28]
+    """OCR attempts, best first, chosen on generated pages (bench/mrz_read.py): the legacy engine
+    reads an unsharp-masked grey band best; below ~26 px pitch it reads OCR-B W as N; Otsu
+    binarisation loses thin strokes. Later attempts differ in scale and contrast so that their
+    errors fall elsewhere, which is what fusion needs."""
+    return [
+        lambda: _sharp(_at_pitch(band, 30)),
+        lambda: cv2.normalize(_at_pitch(band, 26), None, 0, 255, cv2.NORM_MINMAX),
+        lambda: _at_pitch(band, 34),
+        lambda: cv2.threshold(cv2.GaussianBlur(band, (3, 3), 0), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1],
+    ]
 
 
 def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -> ReadOutcome:

@@ -40,9 +40,10 @@ def _letter_fields(lay: Layout, chars: list[str], notes: list[str]) -> None:
 def fuse(texts: list[str], today: dt.date | None = None, limit: int = 512) -> MrzResult | None:
     """Check-digit-steered fusion of several OCR reads of one band.
 
-    Where same-shaped reads disagree, each position may take any character some read saw there; the
-    combination that parses valid with the most votes behind it wins. Candidates come from the reads,
-    not from guesses, so a wrong combination must fool every check digit with characters OCR did see.
+    Where same-shaped reads disagree, each position may take any character some read saw there. The
+    combinations that parse valid must agree on every check-digit-covered character (otherwise the
+    reads are ambiguous and nothing is picked); among them the one with most votes wins (that settles
+    unchecked fields such as names by majority). Candidates come from the reads, not from guesses.
     """
     shaped = [t for t in texts if t]
     if len(shaped) < 2:
@@ -58,8 +59,8 @@ def fuse(texts: list[str], today: dt.date | None = None, limit: int = 512) -> Mr
         total *= len(options[i])
     if not open_pos or total > limit:
         return None
-    best: tuple[int, MrzResult] | None = None
     base = [o[0] for o in options]
+    valid: list[tuple[int, str, MrzResult]] = []
     for combo in itertools.product(*(options[i] for i in open_pos)):
         chars = base.copy()
         for i, c in zip(open_pos, combo, strict=True):
@@ -68,11 +69,21 @@ def fuse(texts: list[str], today: dt.date | None = None, limit: int = 512) -> Mr
         result = correct_ocr(text, today)
         if result.valid:
             votes = sum(sum(t[i] == text[i] for t in same) for i in open_pos)
-            if best is None or votes > best[0]:
-                best = (votes, result)
-    if best is None:
-        return None
-    return _with(best[1], [f"fused {len(same)} OCR reads: check digits settled {len(open_pos)} disputed position(s)"])
+            valid.append((votes, _checked_content(result), result))
+    if not valid or len({content for _, content, _ in valid}) > 1:
+        return None     # nothing verifies, or the check digits accept more than one reading: do not pick
+    best = max(valid, key=lambda v: v[0])[2]
+    return _with(best, [f"fused {len(same)} OCR reads: check digits settled {len(open_pos)} disputed position(s)"])
+
+
+def _checked_content(result: MrzResult) -> str:
+    """The characters some check digit covers: two valid readings that differ here are ambiguous."""
+    lay = layout_for(len(result.lines), len(result.lines[0]), result.lines[0][:1])
+    if lay is None:
+        return ""
+    text = "".join(result.lines)
+    spans = [lay.fields[f] for pair in lay.checked.values() for f in pair] + list(lay.composite)
+    return "".join(text[a:b] for a, b in sorted(set(spans)))
 
 
 def correct_ocr(text: str, today: dt.date | None = None) -> MrzResult:
