@@ -59,6 +59,7 @@ class Options:
     max_body_bytes: int = 64 * 1024
     max_streams_per_client: int = 3
     max_streams: int = 64
+    max_kiosk_screens: int = 8          # kiosk browser sessions kept; the least recently used is dropped
 
 
 def doc_key(number: str | None) -> str | None:
@@ -173,6 +174,14 @@ class Hub:
             if s is None:
                 s = self.kiosks[kid] = self._new_session(self.clock())
             return s
+
+    def forget_kiosk(self, kid: str) -> None:
+        """A kiosk screen's session was dropped: a traveller's unfinished session is abandoned and recorded."""
+        with self.lock:
+            s = self.kiosks.pop(kid, None)
+            if s is not None and not s.finished:
+                s.cancel(self.clock())
+                self._finish(s)
 
     def kiosk_action(self, kid: str, action: str, arg: str | None = None) -> Session:
         """A traveller's button. Raises SessionError for an action the step does not accept."""

@@ -58,18 +58,29 @@ class WebSession:
 
 
 class WebSessions:
-    def __init__(self, idle_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, idle_s: float, clock: Callable[[], float] = time.monotonic, max_kiosks: int = 8,
+                 on_evict: Callable[[str], None] | None = None) -> None:
         self.idle_s = idle_s
         self.clock = clock
+        self.max_kiosks = max_kiosks          # kiosk screens have no sign-in: bound what a flood can create
+        self.on_evict = on_evict
         self._by_id: dict[str, WebSession] = {}
         self._lock = threading.Lock()
 
     def new(self, role: str, user: str | None = None, lang: str = "en") -> WebSession:
         now = self.clock()
         ws = WebSession(secrets.token_urlsafe(32), role, user, now, now, lang)
+        evicted = None
         with self._lock:
             self._expire(now)
+            kiosks = [s for s in self._by_id.values() if s.role == "kiosk"]
+            if role == "kiosk" and len(kiosks) >= self.max_kiosks:
+                oldest = min(kiosks, key=lambda s: s.last_seen)
+                del self._by_id[oldest.id]
+                evicted = oldest.id
             self._by_id[ws.id] = ws
+        if evicted and self.on_evict:
+            self.on_evict(evicted)
         return ws
 
     def _expire(self, now: float) -> None:

@@ -56,7 +56,8 @@ class UI:
         self.hub = hub
         self.accounts = accounts
         self.options = hub.options
-        self.sessions = WebSessions(hub.options.officer_idle_s)
+        self.sessions = WebSessions(hub.options.officer_idle_s, max_kiosks=hub.options.max_kiosk_screens,
+                                    on_evict=hub.forget_kiosk)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["isolate"] = i18n.isolate
         self.streams = 0

@@ -335,3 +335,11 @@ def test_cancel_after_the_document_records_an_abandoned_crossing(make_post):
     rows = post.hub.store.listing()
     assert any(r["transaction"] == s.code and r["outcome"] == "abandoned" for r in rows)
     assert post.hub.queue() == []
+
+
+def test_kiosk_session_flood_is_bounded(make_post):
+    post = make_post(Options(max_kiosk_screens=4))
+    for _ in range(30):
+        httpx.get(f"{post.url}/kiosk")
+    ui = post.server.app.state.ui
+    assert ui.sessions.count() <= 4 and len(post.hub.kiosks) <= 4
