@@ -52,6 +52,7 @@ ACK_BATCH = 1000       # PUBACKs written to the store in one transaction at most
 ACK_FLUSH_S = 0.02     # ... or at least this often
 STABLE_AFTER_S = 30.0  # a connection this old, or one that got a PUBACK, resets the reconnect backoff
 CONNACK_TIMEOUT_S = 10.0
+MAX_INCOMING_PACKET = 4 * commands.MAX_BYTES  # what the broker may send us: commands (<= 16 KiB), PUBACKs
 MAX_OTHER_INFLIGHT = 1000  # unacknowledged status/command results tracked (a broker that never acks them)
 
 
@@ -166,6 +167,7 @@ class Uplink:
             return False
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = b.session_expiry_s
+        props.MaximumPacketSize = MAX_INCOMING_PACKET  # the broker drops bigger commands instead of sending them
         try:
             client.connect(b.host, b.port, keepalive=b.keepalive, clean_start=False, properties=props)
         except (OSError, ssl.SSLError, ValueError) as exc:

@@ -224,3 +224,16 @@ def test_telemetry_reports_queue_depth_and_reload_changes_it(commanded, broker, 
     data = json.loads(tele.payloads()[-1])["data"]
     assert data["queue_depth"] == 0 and data["storage_full"] is False and "disk_free_mb" in data
     tele.close()
+
+
+def test_an_oversized_command_never_reaches_the_uplink(commanded, broker):
+    """The uplink tells the broker its Maximum Packet Size: a megabyte on cmd/ is dropped by the broker instead of
+    being read into the appliance's memory (and only then refused)."""
+    _post, agency, sub, up = commanded
+    _send(broker, "ping", b"{" + b" " * (1 << 20) + b"}")
+    _send(broker, "ping", commands.sign("ping", {}, "post-t/dev-t", agency, "after-big"))
+    _results(sub, 1)
+    time.sleep(0.5)
+    res = [json.loads(p)["data"] for p in sub.payloads("/result")]
+    assert [r["command_id"] for r in res] == ["after-big"] and res[0]["ok"]
+    assert up.uplink.state.rejected_commands == 0
