@@ -83,9 +83,40 @@ def load_key(path: Path) -> DeviceKey:
     return DeviceKey(key, path)
 
 
+def _create_key_exclusively(path: Path, key: Ed25519PrivateKey) -> None:
+    """Put a complete key file at `path` unless one is there already (then that one stays: another process made it).
+
+    Written to a private temporary file first, then hard-linked into place: the link fails if `path` exists, so two
+    processes starting together end up with the same key, and nobody ever sees a half-written one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.write(fd, pem)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return
+    finally:
+        tmp.unlink(missing_ok=True)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
 def load_or_create_key(path: Path) -> DeviceKey:
     if not path.exists():
-        write_private_key(path, Ed25519PrivateKey.generate())
+        _create_key_exclusively(path, Ed25519PrivateKey.generate())
     return load_key(path)
 
 
