@@ -158,7 +158,8 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "officer", touch=False)   # live updates are not officer activity
 
         def snapshot() -> dict:
-            return {"queue": hub.queue_version, "idle_left": round(ui.sessions.idle_left(ws))}
+            return {"queue": hub.queue_version, "idle_left": round(ui.sessions.idle_left(ws)),
+                    "scan": list(hub.scanned)}
 
         return ui.stream(request, ws, snapshot)
 

@@ -118,6 +118,7 @@ class Hub:
         self.images: dict[str, dict[str, bytes]] = {}     # code -> name -> JPEG/PNG bytes (memory only)
         self.portraits: dict[str, np.ndarray] = {}         # kiosk session code -> document portrait
         self.last_frame: bytes | None = None               # latest camera JPEG, for the kiosk preview
+        self.scanned: tuple[int, str] = (0, "")           # (count, code) of the last document scanned at the booth
         self.queue_version = 0                             # bumped when the queue changes (booth live updates)
         self.workers: Any = None                           # kiosk_ui.workers.Workers, set by the app
         self.attached = False                              # documents come from the station (see UIServer.attach)
@@ -246,7 +247,7 @@ class Hub:
         with self.lock:
             s = self.waiting_for_document()
             if s is None:
-                return False
+                return self._booth_scan(mrz_text)
             now = self.clock()
             try:
                 doc = document_summary(mrz_text, source)
@@ -266,6 +267,23 @@ class Hub:
             log.info("kiosk %s: document taken (valid=%s)", s.code, doc.valid)
             self._after_change(s)
             return True
+
+    def _booth_scan(self, mrz_text: str) -> bool:
+        """A document read while no kiosk waits: if it belongs to a queued transaction, the booth opens it."""
+        if self.store.conn.execute("SELECT 1 FROM queue LIMIT 1").fetchone() is None:
+            return False
+        try:
+            number = document_summary(mrz_text, "booth").document_number
+        except Exception:
+            return False
+        key = doc_key(number)
+        row = self.store.conn.execute("SELECT code FROM queue WHERE doc_key = ? ORDER BY created_at DESC LIMIT 1",
+                                      (key,)).fetchone() if key else None
+        if row is None or self._decided(row[0]):
+            return False
+        self.scanned = (self.scanned[0] + 1, row[0])
+        log.info("document scanned at the booth: transaction %s", row[0])
+        return True
 
     def _finish(self, s: Session) -> None:
         """Write a finished session: to the queue (complete/hand-over) or as an abandoned crossing."""

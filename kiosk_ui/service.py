@@ -69,7 +69,7 @@ def simulated_portrait(cfg: Config):
 class UIServer:
     def __init__(self, cfg: Config, devices: DeviceSet, *, host: str | None = None, port: int | None = None,
                  options: Options | None = None, key: DeviceKey | None = None,
-                 portrait_provider: Any = None) -> None:
+                 portrait_provider: Any = None, info_logs: bool = False) -> None:
         self.cfg = cfg
         self.host = host or cfg.ui.host
         self.port = port if port is not None else cfg.ui.port
@@ -84,6 +84,8 @@ class UIServer:
         self.app = create_app(self.hub, self.accounts)
         self.logs = LogBuffer()
         self.app.state.ui.log_buffer = self.logs
+        self.info_logs = info_logs               # raise `borderpost` to INFO for the console (CLI use only)
+        self._restore_logs: list[Any] = []
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -115,11 +117,15 @@ class UIServer:
         logger = logging.getLogger("borderpost")
         logger.addHandler(self.logs)
         shown = logger.getEffectiveLevel()
-        if shown > logging.INFO:
+        if self.info_logs and shown > logging.INFO:
+            previous = logger.level
             logger.setLevel(logging.INFO)
             quiet = _BelowLevel("borderpost", shown)
-            for h in logging.getLogger().handlers:
+            handlers = list(logging.getLogger().handlers)
+            for h in handlers:
                 h.addFilter(quiet)
+            self._restore_logs = [lambda: logger.setLevel(previous),
+                                  *[(lambda h=h: h.removeFilter(quiet)) for h in handlers]]
 
     def stop(self) -> None:
         if self._server is not None:
@@ -128,6 +134,8 @@ class UIServer:
             self._thread.join(5)
         self.hub.stop()
         logging.getLogger("borderpost").removeHandler(self.logs)
+        for undo in self._restore_logs:
+            undo()
         self.store.close()
 
     def attach(self, station: Any) -> None:
@@ -187,7 +195,7 @@ def simulation_hooks(cfg: Config, port: int | None, echo: Any = print) -> tuple[
 
     def on_ready(station: Any) -> None:
         server = UIServer(cfg, station.devices, host="127.0.0.1", port=port,
-                          portrait_provider=simulated_portrait(cfg))
+                          portrait_provider=simulated_portrait(cfg), info_logs=True)
         server.attach(station)
         creds = server.demo_accounts()
         server.start()

@@ -39,7 +39,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         from kiosk_ui.service import UIServer
 
         try:
-            ui = UIServer(cfg, devices, key=key)
+            ui = UIServer(cfg, devices, key=key, info_logs=True)
             ui.attach(station)
             ui.start()
         except (RuntimeError, OSError) as exc:

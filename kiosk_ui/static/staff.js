@@ -19,10 +19,15 @@
     if (left <= warnBefore && dialog.hidden) { dialog.hidden = false; document.getElementById("stay").focus(); }
   }, 500);
   if (area === "booth" && document.querySelector("table.queue, .find")) {
-    var version = null;
+    var version = null, scans = null;
     var source = new EventSource("/booth/stream");
     source.onmessage = function (ev) {
       var s = JSON.parse(ev.data);
+      // a document scanned on the booth's reader opens its transaction
+      if (scans !== null && s.scan[0] !== scans && /^[A-Z0-9]{4}-[A-Z0-9]{4}$/.test(s.scan[1])) {
+        source.close(); window.location.assign("/booth/t/" + s.scan[1]); return;
+      }
+      scans = s.scan[0];
       if (version !== null && s.queue !== version && document.activeElement.tagName !== "INPUT") window.location.reload();
       version = s.queue;
     };

@@ -254,3 +254,23 @@ def test_keyboard_only_high_contrast_and_large_text(make_post, kiosk_page):
     wait_step(page, "document")
     assert set(page.get_attribute("html", "class").split()) == {"pref-large", "pref-contrast"}
     assert axe_serious(page) == []
+
+
+def test_booth_opens_the_transaction_when_its_document_is_scanned(make_post, officer_page):
+    import time
+
+    from tests.ui.test_http import kiosk_to_document
+
+    post = make_post()
+    kiosk_to_document(post)
+    post.present(seed=11)
+    presented = time.monotonic()
+    assert wait_until(lambda: post.hub.queue(), 30)
+    code = post.hub.queue()[0].code
+    page = officer_page
+    sign_in_officer(page, post.url)
+    page.wait_for_timeout(max(0, 2300 - (time.monotonic() - presented) * 1000))  # past the reader's repeat window
+    post.hub.kiosks.clear()                        # no kiosk waits: the read is the officer's scan
+    post.present(seed=11)
+    page.wait_for_url(f"**/booth/t/{code}", timeout=10_000)
+    assert page.is_visible("section.decision")
