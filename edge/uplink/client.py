@@ -56,6 +56,13 @@ MAX_INCOMING_PACKET = 4 * commands.MAX_BYTES  # what the broker may send us: com
 MAX_OTHER_INFLIGHT = 1000  # unacknowledged status/command results tracked (a broker that never acks them)
 
 
+def publish_packet_size(topic: str, payload: bytes) -> int:
+    """Bytes of an MQTT v5 QoS 1 PUBLISH without properties: what a broker's Maximum Packet Size limits."""
+    remaining = 2 + len(topic.encode()) + 2 + 1 + len(payload)
+    length_bytes = 1 if remaining < 128 else 2 if remaining < 16384 else 3 if remaining < 2097152 else 4
+    return 1 + length_bytes + remaining
+
+
 @dataclass
 class UplinkState:
     connected: bool = False
@@ -86,6 +93,7 @@ class Uplink:
         self._inflight: dict[int, int] = {}       # mid -> seq, events published and not yet acknowledged
         self._other_inflight: set[int] = set()    # mids of QoS 1 status/results not yet acknowledged
         self._receive_maximum = 65535             # the broker's limit on unacknowledged QoS 1 (CONNACK)
+        self._max_packet: int | None = None       # the broker's Maximum Packet Size (CONNACK), if it sets one
         self._stop: threading.Event | None = None
         self._on_iteration: Callable[[], None] | None = None
         self._buffer: deque[Pending] = deque()
@@ -204,6 +212,7 @@ class Uplink:
             self._connection_failed(f"no CONNACK from broker within {CONNACK_TIMEOUT_S:.0f} s")
             return False
         self._receive_maximum = getattr(connack_props, "ReceiveMaximum", None) or 65535
+        self._max_packet = getattr(connack_props, "MaximumPacketSize", None) or None
         sock = client.socket()
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
@@ -368,7 +377,19 @@ class Uplink:
                 self._buffer.extend(rows)
                 self._last_fetched = rows[-1].seq
             row = self._buffer.popleft()
-            info = client.publish(self.topics.of(row.topic), row.payload, qos=1)
+            topic = self.topics.of(row.topic)
+            size = publish_packet_size(topic, row.payload)
+            if self._max_packet is not None and size > self._max_packet:
+                # the broker would drop the connection (paho does not check): sent again after every reconnect,
+                # it would hold back every later event for good
+                self._flush_acks()
+                if self.store.park(row.seq, f"too large for the broker: {size} bytes, over its maximum packet "
+                                            f"size of {self._max_packet}"):
+                    self.state.parked += 1
+                    log.error("event seq %d is %d bytes, over the broker's maximum packet size %d: parked",
+                              row.seq, size, self._max_packet)
+                continue
+            info = client.publish(topic, row.payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._buffer.appendleft(row)
                 self._drop_connection(f"publish failed: {mqtt.error_string(info.rc)}")

@@ -237,3 +237,36 @@ def test_an_oversized_command_never_reaches_the_uplink(commanded, broker):
     res = [json.loads(p)["data"] for p in sub.payloads("/result")]
     assert [r["command_id"] for r in res] == ["after-big"] and res[0]["ok"]
     assert up.uplink.state.rejected_commands == 0
+
+
+def test_an_event_bigger_than_the_brokers_maximum_packet_size_is_parked_not_resent_forever(tmp_path):
+    """A broker with a packet size limit (EMQX: 1 MB by default) disconnects a client that sends more. Sending it
+    again after every reconnect would block every later crossing for good: it is parked with the reason."""
+    from edge.events.model import Crossing, Decision
+    from tests.support.broker import Mosquitto
+
+    m = Mosquitto(tmp_path / "b", extra=["max_packet_size 3000"]).start()
+    try:
+        post = make_post(tmp_path, m.url)
+        ids = post.record(2)
+        big = post.recorder.record_crossing(Crossing(post="post-t", device="dev-t", role="kiosk", transaction="BIG",
+                                                     alerts=["x" * 4000], decision=Decision(outcome="admit", by="o")))
+        ids += post.record(2, start=10)
+        sub = Collector(m.port, TOPIC)
+        up = UplinkThread(post)
+        try:
+            deadline = time.monotonic() + 15
+            while post.store.stats().pending and time.monotonic() < deadline:
+                time.sleep(0.05)
+            st = post.store.stats()
+            assert st.pending == 0 and st.parked == 1 and st.delivered == 4
+            parked = [e for e in post.store.listing() if e["state"] == "parked"]
+            assert parked[0]["id"] == big.event_id and "maximum packet size" in parked[0]["park_reason"]
+            assert sub.wait_for(lambda s: len(s.payloads("events/crossing")) >= 4, 10)
+            check_delivery(crossing_events(sub.payloads("events/crossing")), ids, post.key)
+            assert up.uplink.state.reconnects == 0
+        finally:
+            up.close()
+            sub.close()
+    finally:
+        m.stop()
