@@ -8,6 +8,7 @@ TOML: they come from the environment or from a credentials file readable only by
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -180,6 +181,9 @@ def resolve_path(cli_path: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else DEFAULT_PATH
 
 
+USERINFO_PASSWORD = re.compile(r"(//[^/@:]*:)[^@/]*@")
+
+
 def _describe(err: dict[str, Any]) -> str:
     loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
     kind = err["type"]
@@ -189,6 +193,8 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{loc}: required key missing"
     msg = err["msg"].removeprefix("Value error, ")
     got = err.get("input")
+    if isinstance(got, str):
+        got = USERINFO_PASSWORD.sub(r"\1***@", got)  # a password typed into a URL is not echoed to logs
     shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
     return f"{loc}: {msg}{shown}" if loc else msg
 

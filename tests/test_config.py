@@ -121,3 +121,14 @@ def test_unusable_credentials_file_is_a_config_error_that_keeps_the_secret(tmp_p
     with pytest.raises(cfgmod.ConfigError) as e:
         cfg.broker.credentials()
     assert str(creds) in str(e.value) and "no-colon-here" not in str(e.value)
+
+
+def test_a_password_put_in_the_broker_url_is_not_echoed_back(tmp_path):
+    with pytest.raises(cfgmod.ConfigError) as e:
+        cfgmod.parse(MINIMAL + "[broker]\nurl = 'mqtt://dev:s3cret@broker.example'\n", "c.toml")
+    assert "credentials do not belong in the URL" in str(e.value) and "s3cret" not in str(e.value)
+    bad = tmp_path / "c.toml"
+    bad.write_text(MINIMAL)
+    out = run("events", "stats", "--config", str(bad), "--store", str(tmp_path / "s.db"),
+              "--broker", "mqtts://dev:s3cret@broker.example")
+    assert out.returncode == 2 and "s3cret" not in out.stderr and "Traceback" not in out.stderr

@@ -46,7 +46,8 @@ def apply_overrides(cfg: cfgmod.Config, store_path: Path | None, broker_url: str
         try:
             cfg.broker = cfgmod.Broker.model_validate({**cfg.broker.model_dump(), "url": broker_url})
         except cfgmod.ValidationError as exc:
-            fail(f"--broker {broker_url}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+            shown = cfgmod.USERINFO_PASSWORD.sub(r"\1***@", broker_url)  # never echo a password
+            fail(f"--broker {shown}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
     return cfg
 
 
