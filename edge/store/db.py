@@ -71,11 +71,20 @@ def _make_private(path: Path) -> None:
     """
     if not path.exists():
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from None
+        else:
+            try:
+                if os.geteuid() == 0:
+                    # root (a technician's sudo) creates it for the owner of its directory, the service user;
+                    # SQLite gives the -wal and -shm files the database file's owner
+                    d = path.parent.stat()
+                    os.fchown(fd, d.st_uid, d.st_gid)
+            finally:
+                os.close(fd)
     for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             if f.exists() and f.stat().st_mode & 0o077:

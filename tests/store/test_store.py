@@ -246,3 +246,19 @@ def test_storage_full_clears_once_delivered_events_are_purged(tmp_path):
     store.purge(delivered_days=0, biometric_days=1, now=10**10)
     assert store.capacity_problem() is None
     assert rec.record_crossing(crossing("AFTER")).sequence == 301
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create files for another owner")
+def test_a_store_first_opened_by_root_belongs_to_the_owner_of_its_directory(tmp_path):
+    """`sudo borderpost doctor` (or `events stats`) before the services ever ran must not leave a root-owned store
+    that the `borderpost` service user then cannot open."""
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, 4321, 4321)                   # like /var/lib/borderpost (StateDirectory=, User=borderpost)
+    store = Store.open(state / "s.db", min_free_mb=0)
+    try:
+        for f in state.iterdir():
+            st = f.stat()
+            assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (4321, 4321, 0o600), f.name
+    finally:
+        store.close()
