@@ -97,6 +97,9 @@ def _create_key_exclusively(path: Path, key: Ed25519PrivateKey) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         try:
+            if os.geteuid() == 0:  # a technician's sudo: the key belongs to the service user owning the directory
+                d = path.parent.stat()
+                os.fchown(fd, d.st_uid, d.st_gid)
             os.write(fd, pem)
             os.fsync(fd)
         finally:

@@ -17,3 +17,19 @@ def test_a_key_created_by_another_process_meanwhile_is_used_not_replaced(tmp_pat
     assert identity.load_key(path).key_id == first.key_id
     assert path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["device.pem"]   # no temporary files left behind
+
+
+def test_a_key_first_created_by_root_belongs_to_the_owner_of_its_directory(tmp_path):
+    """`sudo borderpost identity show` before the services ran must not leave a key the service user cannot read."""
+    import os
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, 4321, 4321)
+    identity.load_or_create_key(state / "device.pem")
+    st = (state / "device.pem").stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (4321, 4321, 0o600)
