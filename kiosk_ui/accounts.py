@@ -7,7 +7,9 @@ in the same hash-chained audit log as the decisions they sign.
 from __future__ import annotations
 
 import re
+import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,12 +49,18 @@ class SignIn:
 
 
 class Accounts:
-    def __init__(self, store: Store, max_failures: int = 5, lockout_s: float = 300.0) -> None:
+    def __init__(self, store: Store, max_failures: int = 5, lockout_s: float = 300.0,
+                 lock: AbstractContextManager | None = None) -> None:
         self.store = store
         self.max_failures = max_failures
         self.lockout_s = lockout_s
+        self.lock = lock or threading.RLock()   # the UI shares one store connection: its lock, not ours
 
     def _row(self, account_id: str) -> Account | None:
+        with self.lock:
+            return self._row_unlocked(account_id)
+
+    def _row_unlocked(self, account_id: str) -> Account | None:
         row = self.store.conn.execute(
             "SELECT id, name, role, disabled, failures, locked_until FROM accounts WHERE id = ?", (account_id,)
         ).fetchone()
@@ -64,7 +72,8 @@ class Accounts:
         return self._row(account_id)
 
     def list(self) -> list[Account]:
-        ids = [r[0] for r in self.store.conn.execute("SELECT id FROM accounts ORDER BY id").fetchall()]
+        with self.lock:
+            ids = [r[0] for r in self.store.conn.execute("SELECT id FROM accounts ORDER BY id").fetchall()]
         return [a for a in (self._row(i) for i in ids) if a is not None]
 
     def add(self, account_id: str, name: str, role: str, password: str, actor: str = "cli") -> Account:
@@ -73,20 +82,25 @@ class Accounts:
         if role not in ROLES:
             raise AccountError(f"role: expected one of {', '.join(ROLES)}")
         _check_password(password)
-        if self._row(account_id) is not None:
-            raise AccountError(f"account {account_id!r} exists")
-        with self.store.transaction() as tx:
-            self.store.conn.execute(
-                "INSERT INTO accounts(id, name, role, hash, failures, disabled, created_at) VALUES (?,?,?,?,0,0,?)",
-                (account_id, name[:80], role, _HASHER.hash(password), time.time()),
-            )
-            tx.audit(actor, "account.added", account_id, {"role": role})
+        hashed = _HASHER.hash(password)
+        with self.lock:
+            if self._row_unlocked(account_id) is not None:
+                raise AccountError(f"account {account_id!r} exists")
+            self._insert(account_id, name, role, hashed, actor)
         account = self._row(account_id)
         assert account is not None
         return account
 
+    def _insert(self, account_id: str, name: str, role: str, hashed: str, actor: str) -> None:
+        with self.store.transaction() as tx:
+            self.store.conn.execute(
+                "INSERT INTO accounts(id, name, role, hash, failures, disabled, created_at) VALUES (?,?,?,?,0,0,?)",
+                (account_id, name[:80], role, hashed, time.time()),
+            )
+            tx.audit(actor, "account.added", account_id, {"role": role})
+
     def set_password(self, account_id: str, password: str, actor: str = "cli") -> None:
-        _check_password(password)
+        _check_password(password)   # hashed before the lock is taken (argon2 is slow on purpose)
         self._update(account_id, "hash = ?, failures = 0, locked_until = NULL", (_HASHER.hash(password),),
                      actor, "account.password_set")
 
@@ -98,18 +112,20 @@ class Accounts:
         self._update(account_id, "failures = 0, locked_until = NULL", (), actor, "account.unlocked")
 
     def _update(self, account_id: str, sets: str, args: tuple, actor: str, action: str) -> None:
-        if self._row(account_id) is None:
-            raise AccountError(f"no account {account_id!r}")
-        with self.store.transaction() as tx:
-            self.store.conn.execute(f"UPDATE accounts SET {sets} WHERE id = ?", (*args, account_id))
-            tx.audit(actor, action, account_id, {})
+        with self.lock:
+            if self._row_unlocked(account_id) is None:
+                raise AccountError(f"no account {account_id!r}")
+            with self.store.transaction() as tx:
+                self.store.conn.execute(f"UPDATE accounts SET {sets} WHERE id = ?", (*args, account_id))
+                tx.audit(actor, action, account_id, {})
 
     def sign_in(self, account_id: str, password: str, role: str, now: float | None = None) -> SignIn:
         """Check credentials for `role`. Failures count towards a lock-out; each attempt is audited."""
         now = time.time() if now is None else now
-        row = self.store.conn.execute("SELECT hash FROM accounts WHERE id = ?", (account_id,)).fetchone() \
-            if ID_PATTERN.match(account_id or "") else None
-        account = self._row(account_id) if row else None
+        with self.lock:
+            row = self.store.conn.execute("SELECT hash FROM accounts WHERE id = ?", (account_id,)).fetchone() \
+                if ID_PATTERN.match(account_id or "") else None
+            account = self._row_unlocked(account_id) if row else None
         if account is None or row is None:
             _verify(_DUMMY_HASH, password)
             self._audit("ui", "signin.failed", "", {"role": role, "why": "unknown"})
@@ -117,30 +133,45 @@ class Accounts:
         if account.locked_until and account.locked_until > now:
             self._audit(account_id, "signin.refused", account_id, {"why": "locked"})
             return SignIn(False, "locked", account)
-        good = _verify(row[0], password)
+        good = _verify(row[0], password)            # slow on purpose: outside the lock
         if not good or account.disabled:
-            failures = account.failures + 1
-            locked = now + self.lockout_s if failures >= self.max_failures else None
-            with self.store.transaction() as tx:
-                self.store.conn.execute("UPDATE accounts SET failures = ?, locked_until = ? WHERE id = ?",
-                                        (0 if locked else failures, locked, account_id))
+            with self.lock, self.store.transaction() as tx:
+                if self._locked_meanwhile(account_id, now):   # a parallel attempt locked it while we verified
+                    tx.audit(account_id, "signin.refused", account_id, {"why": "locked"})
+                    return SignIn(False, "locked", account)
+                # counted in SQL under the lock: parallel guesses cannot slip past the limit
+                failures = self.store.conn.execute(
+                    "UPDATE accounts SET failures = failures + 1 WHERE id = ? RETURNING failures", (account_id,)
+                ).fetchone()[0]
+                locked = now + self.lockout_s if failures >= self.max_failures else None
+                if locked:
+                    self.store.conn.execute("UPDATE accounts SET failures = 0, locked_until = ? WHERE id = ?",
+                                            (locked, account_id))
                 tx.audit(account_id, "signin.failed", account_id,
                          {"role": role, "locked": bool(locked), "why": "disabled" if good else "password"})
             return SignIn(False, "locked" if locked else "bad_credentials", account)
         if account.role != role:
             self._audit(account_id, "signin.refused", account_id, {"why": "role", "role": role})
             return SignIn(False, "wrong_role", account)
-        with self.store.transaction() as tx:
+        rehash = _HASHER.hash(password) if _HASHER.check_needs_rehash(row[0]) else None
+        with self.lock, self.store.transaction() as tx:
+            if self._locked_meanwhile(account_id, now):
+                tx.audit(account_id, "signin.refused", account_id, {"why": "locked"})
+                return SignIn(False, "locked", account)
             self.store.conn.execute("UPDATE accounts SET failures = 0, locked_until = NULL WHERE id = ?",
                                     (account_id,))
-            if _HASHER.check_needs_rehash(row[0]):
-                self.store.conn.execute("UPDATE accounts SET hash = ? WHERE id = ?",
-                                        (_HASHER.hash(password), account_id))
+            if rehash:
+                self.store.conn.execute("UPDATE accounts SET hash = ? WHERE id = ?", (rehash, account_id))
             tx.audit(account_id, "signin", account_id, {"role": role})
         return SignIn(True, "ok", self._row(account_id))
 
+    def _locked_meanwhile(self, account_id: str, now: float) -> bool:
+        with self.lock:
+            row = self.store.conn.execute("SELECT locked_until FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        return bool(row and row[0] and row[0] > now)
+
     def _audit(self, actor: str, action: str, subject: str, detail: dict) -> None:
-        with self.store.transaction() as tx:
+        with self.lock, self.store.transaction() as tx:
             tx.audit(actor, action, subject, detail)
 
 

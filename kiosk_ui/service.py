@@ -80,7 +80,8 @@ class UIServer:
         self.hub = Hub(cfg, self.store, Recorder(cfg, self.store, key), devices, options,
                        portrait_provider=portrait_provider)
         self.hub.workers = Workers(self.hub)
-        self.accounts = Accounts(self.store, self.hub.options.max_failures, self.hub.options.lockout_s)
+        self.accounts = Accounts(self.store, self.hub.options.max_failures, self.hub.options.lockout_s,
+                                 lock=self.hub.lock)
         self.app = create_app(self.hub, self.accounts)
         self.logs = LogBuffer()
         self.app.state.ui.log_buffer = self.logs
