@@ -221,7 +221,27 @@ class Store:
         changed, self._data_version = v != self._data_version, v
         return changed
 
-    def pending(self, after_seq: int = 0, limit: int = 500) -> list[Pending]:
+    def pending(self, after_seq: int = 0, limit: int = 500, max_bytes: int | None = None) -> list[Pending]:
+        """Pending events after `after_seq` in order: at most `limit`, and (when given) no more payload bytes than
+        `max_bytes` beyond the first event, so a backlog of large events is not read into memory at once."""
+        if max_bytes is not None:
+            sizes = self.conn.execute(
+                "SELECT seq, length(payload) FROM events WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+            total, upto = 0, None
+            for seq, size in sizes:
+                if upto is not None and total + (size or 0) > max_bytes:
+                    break
+                total += size or 0
+                upto = seq
+            if upto is None:
+                return []
+            rows = self.conn.execute(
+                "SELECT seq, id, topic, payload FROM events WHERE state = 'pending' AND seq > ? AND seq <= ? "
+                "ORDER BY seq", (after_seq, upto),
+            ).fetchall()
+            return [Pending(*r) for r in rows]
         rows = self.conn.execute(
             "SELECT seq, id, topic, payload FROM events WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),

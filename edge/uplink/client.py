@@ -53,6 +53,8 @@ ACK_FLUSH_S = 0.02     # ... or at least this often
 STABLE_AFTER_S = 30.0  # a connection this old, or one that got a PUBACK, resets the reconnect backoff
 CONNACK_TIMEOUT_S = 10.0
 MAX_INCOMING_PACKET = 4 * commands.MAX_BYTES  # what the broker may send us: commands (<= 16 KiB), PUBACKs
+FETCH_BYTES = 4 * 2**20          # pending events read ahead from the store at most (at least one)
+MAX_INFLIGHT_BYTES = 16 * 2**20  # payload bytes published and not yet acknowledged at most (at least one event)
 MAX_OTHER_INFLIGHT = 1000  # unacknowledged status/command results tracked (a broker that never acks them)
 
 
@@ -92,6 +94,8 @@ class Uplink:
         self._generation = 0
         self._inflight: dict[int, int] = {}       # mid -> seq, events published and not yet acknowledged
         self._other_inflight: set[int] = set()    # mids of QoS 1 status/results not yet acknowledged
+        self._inflight_sizes: dict[int, int] = {}  # mid -> payload bytes (paho holds them until the PUBACK)
+        self._inflight_bytes = 0
         self._receive_maximum = 65535             # the broker's limit on unacknowledged QoS 1 (CONNACK)
         self._max_packet: int | None = None       # the broker's Maximum Packet Size (CONNACK), if it sets one
         self._stop: threading.Event | None = None
@@ -247,6 +251,8 @@ class Uplink:
     def _restart_from_store(self) -> None:
         """After (re)connecting: everything not acknowledged is sent again, in sequence order."""
         self._inflight.clear()
+        self._inflight_sizes.clear()
+        self._inflight_bytes = 0
         self._other_inflight.clear()
         self._buffer.clear()
         self._last_fetched = 0
@@ -334,6 +340,7 @@ class Uplink:
 
     def _on_puback(self, mid: int, rc: Any, at: float) -> None:
         seq = self._inflight.pop(mid, None)
+        self._inflight_bytes -= self._inflight_sizes.pop(mid, 0)
         if seq is None:
             # not an event (status, command result, QoS 0 telemetry): never kept, the mid will be reused
             self._other_inflight.discard(mid)
@@ -366,12 +373,13 @@ class Uplink:
         client = self._client
         assert client is not None
         room = self._window() - len(self._inflight) - len(self._other_inflight)
-        while room > 0:
+        # large events (sealed biometrics) are bounded by bytes too, read ahead and in flight; one always goes
+        while room > 0 and (not self._inflight or self._inflight_bytes < MAX_INFLIGHT_BYTES):
             if not self._buffer:
                 if not (self._need_fetch or self.store.changed()):
                     return
-                rows = self.store.pending(after_seq=self._last_fetched, limit=max(500, room))
-                self._need_fetch = len(rows) == max(500, room)
+                rows = self.store.pending(after_seq=self._last_fetched, limit=max(500, room), max_bytes=FETCH_BYTES)
+                self._need_fetch = bool(rows)  # a short read may be the byte budget: look again once drained
                 if not rows:
                     return
                 self._buffer.extend(rows)
@@ -396,6 +404,8 @@ class Uplink:
                 return
             self.state.published += 1
             self._inflight[info.mid] = row.seq
+            self._inflight_sizes[info.mid] = len(row.payload)
+            self._inflight_bytes += len(row.payload)
             room -= 1
 
     def _maybe_telemetry(self) -> None:

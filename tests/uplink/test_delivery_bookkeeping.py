@@ -189,3 +189,34 @@ def test_a_failing_command_is_answered_not_fatal(tmp_path):
     assert [r.ok for r in results] == [False] * 6
     assert "broker.url" in results[0].error
     assert all("from_seq" in r.error for r in results[1:])
+
+
+def test_large_events_are_bounded_by_bytes_in_memory_not_only_by_count(tmp_path, monkeypatch):
+    """Sealed biometrics can be hundreds of KB each: a backlog of them must not be read 500 at a time into memory,
+    nor a whole window of them held in paho's inflight set."""
+    from edge.events.model import Crossing, Decision
+    from edge.uplink import client as client_mod
+
+    monkeypatch.setattr(client_mod, "FETCH_BYTES", 1_000_000, raising=False)
+    monkeypatch.setattr(client_mod, "MAX_INFLIGHT_BYTES", 1_000_000, raising=False)
+    up, fake, post = connected_uplink(tmp_path)
+    for i in range(30):
+        post.recorder.record_crossing(Crossing(post="post-t", device="dev-t", role="kiosk", transaction=f"B{i}",
+                                               alerts=["x" * 200_000], decision=Decision(outcome="admit", by="o")))
+    up._fill_window()
+    buffered = sum(len(r.payload) for r in up._buffer)
+    assert buffered <= 1_200_000, f"{buffered} bytes read ahead"
+    sent = fake.mids("events/crossing")
+    assert 1 <= len(sent) <= 6, f"{len(sent)} large events in flight at once"
+    for mid in sent:
+        puback(up, mid)
+    up._handle_events()
+    up._fill_window()
+    assert len(fake.mids("events/crossing")) > len(sent)     # acknowledged bytes make room again
+    while post.store.stats().pending:                        # and everything gets there, in order
+        for mid in fake.mids("events/crossing"):
+            puback(up, mid)
+        up._handle_events()
+        up._flush_acks()
+        up._fill_window()
+    assert post.store.stats().delivered == 30
