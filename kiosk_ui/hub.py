@@ -60,6 +60,8 @@ class Options:
     max_streams_per_client: int = 3
     max_streams: int = 64
     max_kiosk_screens: int = 8          # kiosk browser sessions kept; the least recently used is dropped
+    queue_max_age_s: float = 12 * 3600  # a transaction no officer opened is recorded as an undecided hand-over
+    max_image_sets: int = 64            # transactions whose images are kept in memory (oldest dropped)
 
 
 def doc_key(number: str | None) -> str | None:
@@ -140,11 +142,38 @@ class Hub:
             self._ticker.join(5)
 
     def _tick_loop(self) -> None:
+        next_expiry = 0.0
         while not self._stop.wait(0.25):
             try:
                 self.tick()
+                if time.monotonic() >= next_expiry:
+                    next_expiry = time.monotonic() + 60
+                    self.expire_queue()
             except Exception:  # the kiosk must keep running; the log says what broke
                 log.exception("ui tick failed")
+
+    def expire_queue(self, now: float | None = None) -> int:
+        """Record transactions nobody decided within `queue_max_age_s` (outcome handover, by 'kiosk'), so the
+        document data does not wait in the queue forever and the agency still learns of the traveller."""
+        now = time.time() if now is None else now
+        cutoff = now - self.options.queue_max_age_s
+        with self.lock:
+            old = [q for q in self.queue() if q.created_at < cutoff]
+            for q in old:
+                crossing = Crossing(
+                    post=self.cfg.identity.post, device=self.cfg.identity.device, role="kiosk", transaction=q.code,
+                    document=q.document, face=q.face, fingerprints=q.fingerprints, alerts=q.alerts,
+                    decision=Decision(outcome="handover", by="kiosk", reason_codes=["queue.expired"]))
+                self.recorder.record_crossing(crossing, actor="kiosk")
+                with self.store.transaction() as tx:
+                    self.store.conn.execute("DELETE FROM queue WHERE code = ?", (q.code,))
+                    tx.audit("kiosk", "queue.expired", q.code, {})
+                self.images.pop(q.code, None)
+            if old:
+                self.queue_version += 1
+            while len(self.images) > self.options.max_image_sets:
+                self.images.pop(next(iter(self.images)))
+            return len(old)
 
     def tick(self) -> None:
         now = self.clock()
@@ -316,7 +345,9 @@ class Hub:
     def _decided(self, code: str) -> bool:
         return self.store.conn.execute(
             "SELECT 1 FROM events WHERE kind = 'crossing' AND json_extract(summary, '$.transaction') = ? "
-            "AND json_extract(summary, '$.outcome') IN ('admit', 'refuse', 'refer') LIMIT 1", (code,)
+            "AND (json_extract(summary, '$.outcome') IN ('admit', 'refuse', 'refer') "
+            "OR json_extract(summary, '$.by') = 'kiosk' AND json_extract(summary, '$.outcome') = 'handover') "
+            "LIMIT 1", (code,)
         ).fetchone() is not None
 
     def reconcile(self) -> int:

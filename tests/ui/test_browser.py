@@ -194,7 +194,7 @@ def test_idle_timeout_warns_then_resets(make_post, kiosk_page):
 
 
 def test_more_time_keeps_the_session(make_post, kiosk_page):
-    post = make_post(Options(timing=Timing(document=5.0, warn_before=3.5)))
+    post = make_post(Options(timing=Timing(document=8.0, warn_before=5.0)))
     page = kiosk_page
     page.goto(f"{post.url}/kiosk?lang=en")
     page.click('button[name="arg"][value="en"]')

@@ -343,3 +343,18 @@ def test_kiosk_session_flood_is_bounded(make_post):
         httpx.get(f"{post.url}/kiosk")
     ui = post.server.app.state.ui
     assert ui.sessions.count() <= 4 and len(post.hub.kiosks) <= 4
+
+
+def test_transactions_nobody_opens_are_recorded_not_kept(make_post):
+    import time
+
+    post = make_post()
+    kiosk_to_document(post)
+    post.present(expired=True)
+    assert wait_until(lambda: post.hub.queue(), 10)
+    code = post.hub.queue()[0].code
+    assert post.hub.expire_queue(now=time.time() + 60) == 0
+    assert post.hub.expire_queue(now=time.time() + 13 * 3600) == 1
+    assert post.hub.queue() == [] and post.hub.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0
+    rows = [r for r in post.hub.store.listing() if r["transaction"] == code]
+    assert [(r["outcome"], r["by"]) for r in rows] == [("handover", "kiosk")]
