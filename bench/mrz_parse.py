@@ -39,10 +39,11 @@ def category(fmt: str, lines: list[str]) -> str:
         return "TD3 '<' optional-data check digit"
     if text[0:2] == "AC":
         return f"{fmt} crew member AC"
-    if text[2:5] == "D<<":
+    nat = text[lay.fields["nationality"][0]:lay.fields["nationality"][1]]
+    if "D<<" in (text[2:5], nat):
         return f"{fmt} Germany D<<"
-    if text[2:5] in ("EUE", "GBD", "GBN", "UNO", "XXA", "XXB", "XXC", "XOM", "XPO", "RKS"):
-        return f"{fmt} ICAO-only state code"
+    if {text[2:5], nat} & {"EUE", "GBD", "GBN", "UNO", "XXA", "XXB", "XXC", "XOM", "XPO", "RKS", "UTO"}:
+        return f"{fmt} ICAO-only code (or UTO)"
     return f"{fmt} plain"
 
 

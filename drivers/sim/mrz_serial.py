@@ -75,6 +75,9 @@ class MrzReaderSim:
         self.write_raw(encode(self.profile, lines), split=split, gap=gap)
 
     def present_partial(self, lines: list[str], fraction: float = 0.5) -> None:
+        """The first `fraction` of a document's bytes (then `unplug()` for a reader pulled mid-MRZ)."""
+        if not self._enabled.wait(timeout=3.0):
+            return
         data = encode(self.profile, lines)
         self.write_raw(data[: int(len(data) * fraction)])
 

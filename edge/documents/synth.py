@@ -49,6 +49,7 @@ def _defaults(fmt: str, rng: random.Random) -> dict[str, Any]:
     state = rng.choice(STATES)
     long_number = fmt in ("TD1", "TD2") and rng.random() < 0.1
     number_len = rng.choice((12, 13, 14)) if long_number else rng.choice((9, 9, 9, 8))
+    birth = _random_date(rng, dt.date(1936, 1, 1), dt.date(2023, 12, 31))
     code = {"TD3": "P<", "MRVA": "V<", "MRVB": "V<"}.get(fmt) or rng.choice(("I<", "ID", "AC", "IP", "C<", "A<"))
     if fmt == "TD3" and rng.random() < 0.2:
         code = rng.choice(("PD", "PO", "PS"))
@@ -59,8 +60,9 @@ def _defaults(fmt: str, rng: random.Random) -> dict[str, Any]:
         "given_names": rng.choice(GIVEN),
         "document_number": "".join(rng.choice(_ALNUM) for _ in range(number_len)),
         "nationality": state if rng.random() < 0.8 else rng.choice(STATES),
-        "birth_date": _random_date(rng, dt.date(1936, 1, 1), dt.date(2023, 12, 31)),
-        "expiry_date": _random_date(rng, dt.date(2016, 1, 1), dt.date(2036, 12, 31)),
+        "birth_date": birth,
+        "expiry_date": _random_date(rng, max(dt.date(2016, 1, 1), birth + dt.timedelta(days=366)),
+                                    dt.date(2036, 12, 31)),
         "sex": rng.choice("MFMF<"),
         "optional_data": "" if long_number else "".join(rng.choice(_ALNUM) for _ in range(rng.choice((0, 0, 5, 7)))),
         "optional_data_2": "",
