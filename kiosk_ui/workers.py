@@ -108,6 +108,7 @@ class Workers:
             return
         from edge.biometrics.face import AutoCaptureResult, auto_capture
 
+        hub.last_frame = None        # never show the previous traveller's picture
         while self._still(s, Step.FACE):
             result = None
             for item in auto_capture(_Tap(cam.device, hub), analyzer, timeout=hub.options.face_attempt_s):

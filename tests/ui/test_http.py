@@ -358,3 +358,28 @@ def test_transactions_nobody_opens_are_recorded_not_kept(make_post):
     assert post.hub.queue() == [] and post.hub.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0
     rows = [r for r in post.hub.store.listing() if r["transaction"] == code]
     assert [(r["outcome"], r["by"]) for r in rows] == [("handover", "kiosk")]
+
+
+def test_random_form_tampering_never_breaks_the_server(make_post):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    post = make_post()
+    c = httpx.Client(base_url=post.url, timeout=10)
+    officer = sign_in(post)
+    fields = st.dictionaries(st.sampled_from(["action", "arg", "csrf", "kind", "toggle", "outcome", "reason",
+                                              "q", "x" * 5, "note", "direction"]),
+                             st.text(max_size=60), max_size=5)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(fields, st.sampled_from(["/kiosk/action", "/kiosk/prefs", "/kiosk/sim/document", "/booth/find",
+                                    "/booth/t/ACDE-FGHJ/decide"]), st.booleans())
+    def check(data, path, with_token):
+        who = officer if path.startswith("/booth") else c
+        page = who.get("/booth" if path.startswith("/booth") else "/kiosk")
+        if with_token:
+            data = {**data, "csrf": token(page.text)}
+        r = who.post(path, data=data)
+        assert r.status_code in (200, 303, 400, 403, 404, 413, 422), (path, r.status_code)
+
+    check()
