@@ -33,6 +33,17 @@ def png(image: np.ndarray) -> bytes:
     return buf.tobytes() if ok else b""
 
 
+def crop_face(image: np.ndarray, box: tuple[float, float, float, float] | None, margin: float = 0.6) -> np.ndarray:
+    """The face with room around it (head and shoulders), for the officer's side-by-side view."""
+    if box is None:
+        return image
+    x, y, w, h = box
+    h_img, w_img = image.shape[:2]
+    x0, y0 = max(0, int(x - margin * w)), max(0, int(y - margin * h))
+    x1, y1 = min(w_img, int(x + w + margin * w)), min(h_img, int(y + h + margin * h))
+    return image[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else image
+
+
 class _Tap:
     """A camera seen through the hub: every frame also becomes the kiosk's preview."""
 
@@ -134,7 +145,8 @@ class Workers:
             with hub.lock:
                 if not self._still(s, Step.FACE):
                     return
-                hub.images.setdefault(s.code, {})["face_live.jpg"] = jpeg(result.image, 90)
+                face_box = result.report.face.box if result.report is not None and result.report.face else None
+                hub.images.setdefault(s.code, {})["face_live.jpg"] = jpeg(crop_face(result.image, face_box), 90)
                 s.face_captured(face, hub.clock())
                 hub._after_change(s)
 

@@ -68,3 +68,4 @@ def test_unknown_key_or_language_never_crashes():
 def test_substituted_values_are_text_never_format_directives(value):
     out = i18n.translate("fr", "booth.decided", code=value)
     assert value in out
+
