@@ -130,6 +130,7 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
     finally:
         stop.set()
         for t in threads:
-            t.join(10)
+            if t.ident is not None:  # started (an error while setting up may come before the start)
+                t.join(10)
         devices.close()
         store.close()

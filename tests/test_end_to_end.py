@@ -154,3 +154,18 @@ def test_corrupt_store_refuses_to_start_and_is_left_untouched(tmp_path):
         out = cli(*args, "--config", str(config), timeout=30)
         assert out.returncode == 2 and "left untouched" in out.stderr and "Traceback" not in out.stderr
     assert (tmp_path / "store.db").read_bytes() == before
+
+
+def test_unusable_agency_keys_are_a_one_line_error_at_start(tmp_path):
+    """A key path in [keys] that is missing or not a key: exit 2 naming the file, for every command that loads it."""
+    (tmp_path / "not-a-key.pem").write_text("hello\n")
+    enc = write_config(tmp_path, extra=f'[keys]\nagency_encryption_public_key = "{tmp_path}/missing.pem"\n',
+                       devices='[devices.mrz]\nbackend = "mrz_serial"\nsimulated = true\nport = "s"\n')
+    cmd = (tmp_path / "cmd").with_suffix(".toml")
+    cmd.write_text(enc.read_text().replace("agency_encryption_public_key", "agency_command_public_key")
+                   .replace("missing.pem", "not-a-key.pem"))
+    for args in (["station", "--config", str(enc)], ["simulate", "--offline", "-n", "1", "--config", str(enc)],
+                 ["uplink", "--config", str(cmd)], ["simulate", "-n", "1", "--timeout", "1", "--config", str(cmd)]):
+        out = cli(*args, timeout=60)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, (args, out.stderr)
+        assert ("missing.pem" in out.stderr or "not-a-key.pem" in out.stderr), (args, out.stderr)

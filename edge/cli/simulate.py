@@ -55,6 +55,8 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
             fail(str(exc))
     else:
         cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
+    from edge.events.seal import SealError
+    from edge.identity import IdentityError
     from edge.store import StoreError
 
     cfg = simulate.prepare(cfg, store_path, offline)
@@ -65,7 +67,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         cfg, hooks = simulation_hooks(cfg, ui_port, echo=click.echo)
     try:
         result = simulate.run(cfg, travellers, offline=offline, timeout=timeout, seed=seed, **hooks)
-    except StoreError as exc:
+    except (StoreError, SealError, IdentityError) as exc:  # store, or an agency key in [keys], unusable
         fail(str(exc), EXIT_USAGE)
     except RuntimeError as exc:
         fail(str(exc), EXIT_FAIL)

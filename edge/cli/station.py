@@ -19,6 +19,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
     """Run the station until stopped (SIGTERM): read devices, record crossings into the store."""
     from edge import service
     from edge.devices import open_devices
+    from edge.events.seal import SealError
     from edge.identity import IdentityError, load_or_create_key
     from edge.recorder import Recorder
     from edge.station import Station
@@ -32,8 +33,12 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    try:
+        recorder = Recorder(cfg, store, key)
+    except SealError as exc:  # the agency's encryption key named in [keys] cannot be loaded
+        fail(str(exc), EXIT_USAGE)
     devices = open_devices(cfg)
-    station = Station(cfg, store, Recorder(cfg, store, key), devices)
+    station = Station(cfg, store, recorder, devices)
     ui = None
     if cfg.ui.enabled:
         from kiosk_ui.service import UIServer

@@ -52,5 +52,8 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         signal.signal(sig, lambda *_: stop.set())
     from edge import service
 
-    uplink = Uplink(cfg, store, key, reload=reload)
+    try:
+        uplink = Uplink(cfg, store, key, reload=reload)
+    except IdentityError as exc:  # the agency's command key named in [keys] cannot be loaded
+        fail(str(exc), EXIT_USAGE)
     service.run_service("uplink", lambda hb: uplink.run(stop, on_iteration=hb), stop)
