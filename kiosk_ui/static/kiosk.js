@@ -20,6 +20,10 @@
     if (el && text !== undefined && el.textContent !== text) el.textContent = text;
   }
   var source = new EventSource("/kiosk/stream");
+  // a refused stream (e.g. 429) is not retried by the browser: reload, which renders the current step
+  source.onerror = function () {
+    if (source.readyState === EventSource.CLOSED) setTimeout(function () { window.location.reload(); }, 2000);
+  };
   source.onmessage = function (ev) {
     var s = JSON.parse(ev.data);
     if (s.step !== step || s.code !== code) { source.close(); window.location.replace("/kiosk"); return; }
