@@ -446,6 +446,7 @@ class Uplink:
             from_seq = cmd.args.get("from_seq")
             if not isinstance(from_seq, int) or isinstance(from_seq, bool) or not 0 <= from_seq < 2**63:
                 raise ValueError(f"from_seq must be a whole number from 0, got {from_seq!r:.40}")
+            self._flush_acks()  # a PUBACK written after the requeue would take its event out of the resend
             n = self.store.requeue_from(from_seq)
             self._restart_window_from(from_seq)
             return {"requeued": n, "from_seq": from_seq}

@@ -220,3 +220,24 @@ def test_large_events_are_bounded_by_bytes_in_memory_not_only_by_count(tmp_path,
         up._flush_acks()
         up._fill_window()
     assert post.store.stats().delivered == 30
+
+
+def test_resend_includes_events_whose_puback_was_not_yet_written(tmp_path):
+    """A PUBACK still waiting to be written when `resend` arrives must not undo the resend for that event."""
+    from edge.uplink import commands
+
+    up, fake, post = connected_uplink(tmp_path)
+    post.record(10)
+    up._fill_window()
+    mids = fake.mids("events/crossing")
+    for mid in mids[:6]:
+        puback(up, mid)
+    up._handle_events()
+    up._flush_acks()                                     # 1..6 recorded as delivered
+    for mid in mids[6:]:
+        up._on_puback(mid, OK, time.time())              # 7..10 acknowledged, not yet written
+    up._execute(commands.Command("r1", "resend", {"from_seq": 5}))
+    up._handle_events()
+    up._flush_acks()
+    up._fill_window()
+    assert sorted(up._inflight.values()) == [5, 6, 7, 8, 9, 10]
