@@ -85,3 +85,31 @@ def test_officers_cli_add_list_lock_and_refuse_weak(tmp_path):
         assert [e["action"] for e in s.audit_entries()][:2] == ["account.disabled", "account.added"]
     finally:
         s.close()
+
+
+def test_station_serves_the_uis_when_enabled(tmp_path):
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[identity]\npost = "p"\ndevice = "d"\nsigning_key = "{tmp_path}/k.pem"\n'
+                      f'[store]\npath = "{tmp_path}/store.db"\nmin_free_mb = 0\n'
+                      f'[broker]\nurl = "mqtt://127.0.0.1:1"\n'
+                      f'[ui]\nport = {port}\n'
+                      f'[devices.mrz]\nbackend = "mrz_serial"\nsimulated = true\nport = "simulated"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "station", "--config", str(config)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/kiosk?lang=fr", timeout=2).status_code
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert status == 200, proc.stderr.read() if proc.poll() is not None else "no answer"
+        assert httpx.get(f"http://127.0.0.1:{port}/tech", follow_redirects=True).url.path == "/tech/signin"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
