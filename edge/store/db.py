@@ -60,6 +60,7 @@ class Stats:
 
 
 WAL_SIZE_LIMIT = 16 * 2**20
+PURGE_BATCH = 2000         # rows per retention transaction
 REPLAY_MEMORY_S = 86400.0  # command ids are remembered this long (a command is valid for minutes, see commands)
 
 
@@ -362,15 +363,28 @@ class Store:
     def purge(self, delivered_days: float, biometric_days: float, now: float | None = None) -> dict[str, int]:
         """Delete delivered events past retention; drop biometric payloads past theirs (delivered or not)."""
         now = time.time() if now is None else now
+        # in batches, each its own transaction: the station must get the write lock within its busy timeout
+        gone = bio = 0
+        while True:
+            with self.transaction():
+                n = self.conn.execute(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE state = 'delivered' "
+                    "AND delivered_at < ? LIMIT ?)", (now - delivered_days * 86400, PURGE_BATCH),
+                ).rowcount
+            gone += n
+            if n < PURGE_BATCH:
+                break
+        while True:
+            with self.transaction():
+                n = self.conn.execute(
+                    "UPDATE events SET payload = NULL, state = 'purged' WHERE seq IN (SELECT seq FROM events "
+                    "WHERE biometric = 1 AND state != 'purged' AND created_at < ? LIMIT ?)",
+                    (now - biometric_days * 86400, PURGE_BATCH),
+                ).rowcount
+            bio += n
+            if n < PURGE_BATCH:
+                break
         with self.transaction() as tx:
-            gone = self.conn.execute(
-                "DELETE FROM events WHERE state = 'delivered' AND delivered_at < ?",
-                (now - delivered_days * 86400,),
-            ).rowcount
-            bio = self.conn.execute(
-                "UPDATE events SET payload = NULL, state = 'purged' WHERE biometric = 1 AND state != 'purged' "
-                "AND created_at < ?", (now - biometric_days * 86400,),
-            ).rowcount
             tx.audit("retention", "store.purge", "", {"delivered_deleted": gone, "biometric_purged": bio})
         return {"delivered_deleted": gone, "biometric_purged": bio}
 

@@ -262,3 +262,21 @@ def test_a_store_first_opened_by_root_belongs_to_the_owner_of_its_directory(tmp_
             assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (4321, 4321, 0o600), f.name
     finally:
         store.close()
+
+
+def test_purge_releases_the_write_lock_between_batches(tmp_path, monkeypatch):
+    """A month of delivered events deleted in one transaction can hold the write lock longer than the station's busy
+    timeout, and the crossing being recorded then fails: retention works in batches."""
+    from edge.store import db as dbmod
+
+    monkeypatch.setattr(dbmod, "PURGE_BATCH", 40, raising=False)
+    store, rec = make(tmp_path)
+    seqs = [rec.record_crossing(crossing(f"T{i}")).sequence for i in range(100)]
+    store.mark_delivered(seqs)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    out = store.purge(delivered_days=0, biometric_days=1, now=10**10)
+    store.conn.set_trace_callback(None)
+    assert out["delivered_deleted"] == 100 and store.stats().total == 0
+    assert sum(s.strip().upper() == "COMMIT" for s in statements) >= 3
+    assert store.verify_audit_chain()
