@@ -23,7 +23,14 @@ import cv2
 import numpy as np
 
 WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
-VARIABLES = {"tessedit_char_whitelist": WHITELIST, "load_system_dawg": "0", "load_freq_dawg": "0"}
+VARIABLES = {
+    "tessedit_char_whitelist": WHITELIST,
+    "load_system_dawg": "0",              # an MRZ has no words: dictionaries only pull reads towards English
+    "load_freq_dawg": "0",
+    "classify_enable_learning": "0",      # no adaptive learning carried from one page to the next: a
+                                          # long-lived engine then reads each page as a fresh one would
+    "chop_enable": "0",                   # MRZ characters never touch (fixed OCR-B pitch): skip chopping
+}
 OEM_TESSERACT_ONLY = 0
 TIMEOUT_S = 10.0
 

@@ -96,3 +96,13 @@ def test_image_without_a_document(tmp_path: Path) -> None:
     cv2.imwrite(str(f), np.full((480, 640, 3), 180, np.uint8))
     out = read_mrz_file(f, TODAY)
     assert out.problem is not None and out.problem.startswith("no_mrz")
+
+
+@needs_ocr
+def test_subprocess_fallback_reads_like_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = make_page(random.Random(0), fmt="TD3", distortion="clean")
+    in_process = read_mrz_array(page.image, TODAY).result
+    monkeypatch.setenv("BORDERPOST_OCR_SUBPROCESS", "1")
+    via_program = read_mrz_array(page.image, TODAY).result
+    assert in_process.valid and via_program.valid
+    assert via_program.lines == in_process.lines == page.lines
