@@ -125,7 +125,8 @@ def parse_fast(text: str, today: dt.date) -> MrzResult | None:
     if composite is not None:
         checks["composite"] = _ok(composite, comp)
     # Digit-only positions matched [0-9] above, so there is nothing to correct: a failed check is final.
-    errors = tuple(f"check_digit: {name} does not verify" for name, ok in checks.items() if not ok)
+    errors = () if all(checks.values()) else tuple(
+        f"check_digit: {name} does not verify" for name, ok in checks.items() if not ok)
     number = number.rstrip("<")
     issuing, nationality = issuing_raw.replace("<", ""), nat_raw.replace("<", "")
     if not (number and code in _VALID_CODES[fmt] and issuing in _STATES and nationality in _STATES
