@@ -89,6 +89,7 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
         on_stop: Callable[[], None] | None = None) -> SimulationResult:
     t0 = time.monotonic()
     store = Store.open(cfg.store.path, max_db_mb=cfg.store.max_db_mb, min_free_mb=cfg.store.min_free_mb)
+    parked_before = store.stats().parked
     key = load_or_create_key(cfg.identity.signing_key)
     devices = open_devices(cfg)
     stop = threading.Event()
@@ -123,6 +124,11 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
             why = uplink.state.last_error if uplink else ""
             reason = (f"{stats.pending} events not acknowledged by the broker {cfg.broker.url} within "
                       f"{timeout:.0f} s" + (f" ({why})" if why else "") + "; they wait in " + str(cfg.store.path))
+        if not offline and stats.parked > parked_before and not reason:
+            # refused is not acknowledged: the broker did not take them
+            why = next((r["park_reason"] for r in store.listing() if r["state"] == "parked"), "")
+            reason = (f"{stats.parked - parked_before} events refused by the broker {cfg.broker.url} and parked"
+                      + (f" ({why})" if why else "") + "; see `borderpost events list`")
         return SimulationResult(
             ok=not reason, travellers=travellers, recorded=taken, delivered=stats.delivered,
             pending=stats.pending, seconds=round(time.monotonic() - t0, 2), store=cfg.store.path, reason=reason,

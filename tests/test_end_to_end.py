@@ -169,3 +169,17 @@ def test_unusable_agency_keys_are_a_one_line_error_at_start(tmp_path):
         out = cli(*args, timeout=60)
         assert out.returncode == 2 and "Traceback" not in out.stderr, (args, out.stderr)
         assert ("missing.pem" in out.stderr or "not-a-key.pem" in out.stderr), (args, out.stderr)
+
+
+def test_simulate_fails_when_the_broker_refuses_the_events(tmp_path):
+    """Refused (parked) is not acknowledged: `simulate` must not exit 0 when the broker took none of the events."""
+    from tests.support.broker import Mosquitto
+
+    m = Mosquitto(tmp_path / "b", extra=["max_packet_size 900"]).start()   # smaller than any crossing event
+    try:
+        out = cli("simulate", "--travellers", "2", "--broker", m.url, "--store", str(tmp_path / "s.db"),
+                  "--timeout", "20", "--json")
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert "refused" in out.stderr and "parked" in out.stderr and "Traceback" not in out.stderr
+    finally:
+        m.stop()
