@@ -183,6 +183,9 @@ class Hub:
                 t = s.tick(now)
                 if s.finished:
                     self._finish(s)   # idempotent: written once, whoever ended the session
+                    if kid.startswith("booth:"):
+                        del self.kiosks[kid]                     # an attended session has no screen to reset
+                        continue
                     if not was_finished and s.ending is Ending.ABANDONED and not s.started:
                         self.kiosks[kid] = self._new_session(now)   # nobody was there: just start over
                     elif was_finished and t.expired:
@@ -276,26 +279,43 @@ class Hub:
         with self.lock:
             s = self.waiting_for_document()
             if s is None:
-                return self._booth_scan(mrz_text)
-            now = self.clock()
-            try:
-                doc = document_summary(mrz_text, source)
-            except Exception:  # a reader's garbage must never reach the traveller as an error page
-                log.warning("document from %s could not be parsed", source)
-                s.document_unreadable(now)
-                self._after_change(s)
-                return True
-            if doc.format is None:
-                s.document_unreadable(now)
-            else:
-                s.document_read(doc, now)
-                if self.portrait_provider is not None:
-                    portrait = self.portrait_provider(doc)
-                    if portrait is not None:
-                        self.portraits[s.code] = portrait
-            log.info("kiosk %s: document taken (valid=%s)", s.code, doc.valid)
-            self._after_change(s)
+                if self._booth_scan(mrz_text):
+                    return True
+                if self.cfg.identity.role != "booth":
+                    return False
+                s = self._walk_up()
+            self._take_document(s, mrz_text, source)
             return True
+
+    def _walk_up(self) -> Session:
+        """An attended booth: a traveller's document read at the desk starts a session the officer oversees
+        (the same state machine, no kiosk screen); when it ends, the booth opens it like a kiosk's."""
+        now = self.clock()
+        s = self._new_session(now)
+        s.choose_language(self.cfg.ui.default_language, now)
+        s.attended = True  # type: ignore[attr-defined]
+        self.kiosks[f"booth:{s.code}"] = s
+        return s
+
+    def _take_document(self, s: Session, mrz_text: str, source: str) -> None:
+        now = self.clock()
+        try:
+            doc = document_summary(mrz_text, source)
+        except Exception:  # a reader's garbage must never reach the traveller as an error page
+            log.warning("document from %s could not be parsed", source)
+            s.document_unreadable(now)
+            self._after_change(s)
+            return
+        if doc.format is None:
+            s.document_unreadable(now)
+        else:
+            s.document_read(doc, now)
+            if self.portrait_provider is not None:
+                portrait = self.portrait_provider(doc)
+                if portrait is not None:
+                    self.portraits[s.code] = portrait
+        log.info("session %s: document taken (valid=%s)", s.code, doc.valid)
+        self._after_change(s)
 
     def _booth_scan(self, mrz_text: str) -> bool:
         """A document read while no kiosk waits: if it belongs to a queued transaction, the booth opens it."""
@@ -339,6 +359,8 @@ class Hub:
             tx.audit("kiosk", "kiosk.queued", s.code, {"ending": s.ending.value if s.ending else None,
                                                       "reasons": s.reasons})
         self.queue_version += 1
+        if getattr(s, "attended", False):
+            self.scanned = (self.scanned[0] + 1, s.code)     # the officer at the booth sees it at once
         log.info("kiosk %s: %s, queued for an officer", s.code, s.ending)
 
     # ---------------------------------------------------------------- booth

@@ -24,12 +24,13 @@ OFFICER = ("officer1", "correct horse battery")
 TECH = ("tech1", "staple battery horse")
 
 
-def post_config(tmp_path: Path, broker_url: str, face: str = "person01_img10.jpg", extra: str = "") -> Config:
+def post_config(tmp_path: Path, broker_url: str, face: str = "person01_img10.jpg", extra: str = "",
+                role: str = "kiosk") -> Config:
     return parse(f"""
 [identity]
 post = "post-ui"
 device = "kiosk-ui"
-role = "kiosk"
+role = "{role}"
 signing_key = "{tmp_path}/device.pem"
 
 [store]

@@ -383,3 +383,18 @@ def test_random_form_tampering_never_breaks_the_server(make_post):
         assert r.status_code in (200, 303, 400, 403, 404, 413, 422), (path, r.status_code)
 
     check()
+
+
+def test_attended_booth_runs_the_same_transaction_from_a_document_read_at_the_desk(make_post, broker):
+    post = make_post(role="booth")
+    officer = sign_in(post)
+    post.present()
+    assert wait_until(lambda: post.hub.queue(), 30)
+    q = post.hub.queue()[0]
+    assert q.ending == "complete" and q.face.match is True
+    assert post.hub.scanned[1] == q.code                               # the booth screen opens it
+    assert wait_until(lambda: not post.hub.kiosks, 5)                  # no screen to reset: forgotten
+    view = officer.get(f"/booth/t/{q.code}")
+    r = officer.post(f"/booth/t/{q.code}/decide", data={"csrf": token(view.text), "outcome": "admit",
+                                                       "direction": "exit"})
+    assert r.status_code == 200 and post.hub.queue() == []
