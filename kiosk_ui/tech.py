@@ -134,7 +134,9 @@ def router(ui: UI) -> APIRouter:
             return jpeg(img)
 
         blob = await asyncio.to_thread(grab)
-        hub.audit(ws.user or "?", "tech.camera_test", name, {"ok": bool(blob)})
+        if f"cam:{name}" not in ws.prefs:             # the live preview refreshes: audit its start, not each frame
+            ws.prefs.add(f"cam:{name}")
+            hub.audit(ws.user or "?", "tech.camera_test", name, {"ok": bool(blob)})
         if not blob:
             return Response(status_code=204)
         return Response(blob, media_type="image/jpeg")

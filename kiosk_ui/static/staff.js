@@ -1,6 +1,17 @@
 // Booth and console: idle sign-out with a warning first, and live queue updates.
 (function () {
   "use strict";
+  // technician camera previews: a fresh frame with its quality overlay every 1.5 s
+  Array.prototype.forEach.call(document.querySelectorAll("img[data-live-src]"), function (img) {
+    setInterval(function () {
+      var next = new Image();
+      next.onload = function () { img.src = next.src; };
+      next.src = img.dataset.liveSrc + "?t=" + Date.now();
+    }, 1500);
+  });
+})();
+(function () {
+  "use strict";
   var body = document.body;
   var idle = parseFloat(body.dataset.idle || "0"), warnBefore = parseFloat(body.dataset.idleWarn || "0");
   var area = body.dataset.area || "booth";
