@@ -402,3 +402,13 @@ def test_attended_booth_runs_the_same_transaction_from_a_document_read_at_the_de
     r = officer.post(f"/booth/t/{q.code}/decide", data={"csrf": token(view.text), "outcome": "admit",
                                                        "direction": "exit"})
     assert r.status_code == 200 and post.hub.queue() == []
+
+
+def test_websocket_upgrades_are_not_served(make_post):
+    """Live updates are server-sent events; the server runs without a WebSocket protocol at all."""
+    post = make_post()
+    headers = {"connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
+               "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    for path in ("/kiosk/stream", "/booth/stream", "/ws"):
+        r = httpx.get(f"{post.url}{path}", headers=headers, timeout=5, follow_redirects=False)
+        assert r.status_code != 101 and r.status_code in (303, 403, 404), (path, r.status_code)
