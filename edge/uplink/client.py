@@ -413,7 +413,12 @@ class Uplink:
         if now < self._next_telemetry or self._client is None:
             return
         self._next_telemetry = now + self.cfg.broker.telemetry_interval_s
-        self._client.publish(self.topics.telemetry, self._signed("telemetry", self.telemetry()), qos=0)
+        try:
+            payload = self._signed("telemetry", self.telemetry())
+        except OSError as exc:  # e.g. the disk cannot be measured: this report is skipped, delivery goes on
+            log.warning("telemetry skipped: %s", exc)
+            return
+        self._client.publish(self.topics.telemetry, payload, qos=0)
 
     # ------------------------------------------------------------------ commands
     def _on_command(self, topic: str, payload: bytes) -> None:

@@ -242,3 +242,19 @@ def test_resend_includes_events_whose_puback_was_not_yet_written(tmp_path):
     up._flush_acks()
     up._fill_window()
     assert sorted(up._inflight.values()) == [5, 6, 7, 8, 9, 10]
+
+
+def test_telemetry_that_cannot_be_measured_is_skipped_not_fatal(tmp_path, monkeypatch):
+    import shutil
+
+    up, fake, post = connected_uplink(tmp_path)
+
+    def gone(path):
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(shutil, "disk_usage", gone)
+    post.record(1)
+    up._next_telemetry = 0.0
+    up._iterate()
+    assert up._client is fake and fake.mids("events/crossing")
+    assert not fake.mids("/telemetry")
