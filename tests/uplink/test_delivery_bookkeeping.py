@@ -252,8 +252,8 @@ def test_telemetry_that_cannot_be_measured_is_skipped_not_fatal(tmp_path, monkey
     def gone(path):
         raise FileNotFoundError(2, "No such file or directory", str(path))
 
-    monkeypatch.setattr(shutil, "disk_usage", gone)
     post.record(1)
+    monkeypatch.setattr(shutil, "disk_usage", gone)
     up._next_telemetry = 0.0
     up._iterate()
     assert up._client is fake and fake.mids("events/crossing")
