@@ -21,8 +21,9 @@ import cv2
 import numpy as np
 
 from edge.documents.checkdigit import MRZ_ALPHABET
+from edge.documents.choices import steer
 from edge.documents.mrz import MrzResult, parse_mrz
-from edge.documents.ocr import OcrUnavailable, ocr_band
+from edge.documents.ocr import OcrUnavailable, ocr_band, ocr_symbols
 from edge.documents.steer import correct_ocr, fuse
 
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
@@ -171,10 +172,18 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
     best: MrzResult | None = None
     tries = 0
     texts: list[str] = []
+    want = band.lines if band.lines in (2, 3) else None
     for plan in _plans(band.image)[: attempts or 3]:
         tries += 1
-        texts.append(mrz_lines_from_ocr(ocr_band(plan()), band.lines if band.lines in (2, 3) else None))
+        img = plan()
+        symbols = ocr_symbols(img)
+        raw = ocr_band(img) if symbols is None else "\n".join("".join(c[0][0] for c in ln if c) for ln in symbols)
+        texts.append(mrz_lines_from_ocr(raw, want))
         result = correct_ocr(texts[-1], today)
+        if not result.valid and symbols:
+            steered = steer(symbols, today)
+            if steered is not None:
+                result = steered
         if best is None or _score(result) > _score(best):
             best = result
         if best.valid:

@@ -30,7 +30,10 @@ VARIABLES = {
     "classify_enable_learning": "0",      # no adaptive learning carried from one page to the next: a
                                           # long-lived engine then reads each page as a fresh one would
     "chop_enable": "0",                   # MRZ characters never touch (fixed OCR-B pitch): skip chopping
+    "save_blob_choices": "T",             # keep each character's alternatives for check-digit steering
 }
+RIL_TEXTLINE, RIL_SYMBOL = 2, 4
+Choices = list[tuple[str, float]]         # one character's candidates, best first: (char, confidence 0-100)
 OEM_TESSERACT_ONLY = 0
 TIMEOUT_S = 10.0
 
@@ -70,6 +73,21 @@ def _load_lib() -> ctypes.CDLL | None:
     lib.TessDeleteText.argtypes = [ctypes.POINTER(ctypes.c_char)]
     lib.TessBaseAPIClear.argtypes = [ctypes.c_void_p]
     lib.TessBaseAPIEnd.argtypes = [ctypes.c_void_p]
+    for name, res, args in (
+        ("TessBaseAPIRecognize", ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
+        ("TessBaseAPIGetIterator", ctypes.c_void_p, [ctypes.c_void_p]),
+        ("TessResultIteratorGetPageIterator", ctypes.c_void_p, [ctypes.c_void_p]),
+        ("TessResultIteratorGetChoiceIterator", ctypes.c_void_p, [ctypes.c_void_p]),
+        ("TessResultIteratorNext", ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+        ("TessResultIteratorDelete", None, [ctypes.c_void_p]),
+        ("TessPageIteratorIsAtBeginningOf", ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+        ("TessChoiceIteratorGetUTF8Text", ctypes.c_char_p, [ctypes.c_void_p]),
+        ("TessChoiceIteratorConfidence", ctypes.c_float, [ctypes.c_void_p]),
+        ("TessChoiceIteratorNext", ctypes.c_int, [ctypes.c_void_p]),
+        ("TessChoiceIteratorDelete", None, [ctypes.c_void_p]),
+    ):
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
     return lib
 
 
@@ -106,6 +124,51 @@ class _Engine:
         finally:
             self.lib.TessDeleteText(ptr)
             self.lib.TessBaseAPIClear(self.handle)
+
+    def symbols(self, img: np.ndarray, psm: int) -> list[list[Choices]]:
+        """Lines of characters, each with the engine's alternatives and confidences."""
+        img = np.ascontiguousarray(img, dtype=np.uint8)
+        lib, h = self.lib, self.handle
+        lib.TessBaseAPISetPageSegMode(h, psm)
+        lib.TessBaseAPISetImage(h, img.ctypes.data, img.shape[1], img.shape[0], 1, img.strides[0])
+        lines: list[list[Choices]] = []
+        try:
+            if lib.TessBaseAPIRecognize(h, None) != 0:
+                return []
+            ri = lib.TessBaseAPIGetIterator(h)
+            if not ri:
+                return []
+            try:
+                page = lib.TessResultIteratorGetPageIterator(ri)
+                while True:
+                    if lib.TessPageIteratorIsAtBeginningOf(page, RIL_TEXTLINE) or not lines:
+                        lines.append([])
+                    lines[-1].append(self._choices(ri))
+                    if not lib.TessResultIteratorNext(ri, RIL_SYMBOL):
+                        break
+            finally:
+                lib.TessResultIteratorDelete(ri)
+        finally:
+            lib.TessBaseAPIClear(h)
+        return lines
+
+    def _choices(self, ri: int) -> Choices:
+        lib = self.lib
+        ci = lib.TessResultIteratorGetChoiceIterator(ri)
+        out: Choices = []
+        if not ci:
+            return out
+        try:
+            while True:
+                text = lib.TessChoiceIteratorGetUTF8Text(ci)
+                if text:
+                    out.append((text.decode("utf-8", "replace"), float(lib.TessChoiceIteratorConfidence(ci))))
+                if not lib.TessChoiceIteratorNext(ci):
+                    break
+        finally:
+            lib.TessChoiceIteratorDelete(ci)
+        out.sort(key=lambda c: -c[1])
+        return out
 
     def close(self) -> None:
         handle, self.handle = getattr(self, "handle", None), None
@@ -147,3 +210,9 @@ def ocr_band(img: np.ndarray, psm: int = 6) -> str:
     """Text of a grey (uint8, 2-D) MRZ band image, one line per MRZ line."""
     eng = _engine()
     return eng.read(img, psm) if eng is not None else _subprocess(img, psm)
+
+
+def ocr_symbols(img: np.ndarray, psm: int = 6) -> list[list[Choices]] | None:
+    """Per-character alternatives of a band (libtesseract only); None when only the program is available."""
+    eng = _engine()
+    return eng.symbols(img, psm) if eng is not None else None
