@@ -427,8 +427,16 @@ class Uplink:
             return
         target = f"{self.cfg.identity.post}/{self.cfg.identity.device}"
         verdict = commands.check(payload, name, target, self._command_key)
-        if isinstance(verdict, commands.Command) and self.store.command_seen(verdict.id):
-            verdict = commands.Rejection(verdict.id, "command replayed")
+        if isinstance(verdict, commands.Command):
+            try:
+                if self.store.command_seen(verdict.id):
+                    verdict = commands.Rejection(verdict.id, "command replayed")
+            except (StoreError, sqlite3.Error) as exc:
+                # paho has acknowledged it: answer, so the agency knows to send it again (with the same id)
+                log.warning("command %s (id %.80r) not run, store unavailable: %s", name, verdict.id, exc)
+                self._result(CommandResult(command_id=verdict.id, name=name, ok=False,
+                                           error="store unavailable, not run: try again"))
+                return
         if isinstance(verdict, commands.Rejection):
             self.state.rejected_commands += 1
             # the id is the sender's text (unauthenticated here): quoted and cut, so it cannot forge log lines

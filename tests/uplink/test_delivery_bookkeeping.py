@@ -258,3 +258,27 @@ def test_telemetry_that_cannot_be_measured_is_skipped_not_fatal(tmp_path, monkey
     up._iterate()
     assert up._client is fake and fake.mids("events/crossing")
     assert not fake.mids("/telemetry")
+
+
+def test_a_command_when_the_store_is_busy_is_answered_not_dropped(tmp_path, monkeypatch):
+    """paho has acknowledged the command already: if the replay table cannot be written, the agency must hear so
+    (and may send it again), rather than the command vanishing with a dropped connection."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from edge.uplink import commands
+
+    up, fake, _post = connected_uplink(tmp_path)
+    agency = Ed25519PrivateKey.generate()
+    up._command_key = agency.public_key()
+
+    def busy(command_id):
+        raise StoreError("store is busy or unwritable: database is locked")
+
+    monkeypatch.setattr(up.store, "command_seen", busy)
+    results = []
+    up._result = results.append
+    up._post(("message", up._generation, (up.topics.of("cmd/ping"),
+                                          commands.sign("ping", {}, "post-t/dev-t", agency, "p1"))))
+    up._iterate()
+    assert up._client is fake
+    assert len(results) == 1 and not results[0].ok and "try again" in results[0].error
