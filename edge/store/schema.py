@@ -101,6 +101,7 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have ended it already (I/O error, disk full): keep the real error
+                conn.execute("ROLLBACK")
             raise
     return found

@@ -280,3 +280,15 @@ def test_purge_releases_the_write_lock_between_batches(tmp_path, monkeypatch):
     assert out["delivered_deleted"] == 100 and store.stats().total == 0
     assert sum(s.strip().upper() == "COMMIT" for s in statements) >= 3
     assert store.verify_audit_chain()
+
+
+def test_a_failed_migration_reports_its_own_error(tmp_path, monkeypatch):
+    """SQLite may end the transaction itself (disk full, I/O error): the ROLLBACK that follows must not replace the
+    real reason with 'cannot rollback - no transaction is active'."""
+    def broken(db):
+        db.conn.execute("ROLLBACK")                      # as SQLite does on some I/O errors
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setitem(schema.MIGRATIONS, 1, broken)
+    with pytest.raises(StoreError, match="disk I/O error"):
+        Store.open(tmp_path / "new.db", min_free_mb=0)
