@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -28,6 +29,9 @@ from edge.documents.steer import correct_ocr, fuse
 
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 60_000_000
+# OpenCV refuses to decode images declaring more pixels than this (a small file can declare a huge
+# image: a decompression bomb would exhaust a Pi's memory). Read at the first decode.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 WORK_WIDTH = 900
 TARGET_PITCH_PX = 28     # character pitch the legacy engine reads OCR-B best at (W is read as N below ~24)
 

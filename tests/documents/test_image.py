@@ -106,3 +106,19 @@ def test_subprocess_fallback_reads_like_the_library(monkeypatch: pytest.MonkeyPa
     via_program = read_mrz_array(page.image, TODAY).result
     assert in_process.valid and via_program.valid
     assert via_program.lines == in_process.lines == page.lines
+
+
+def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
+    """A 100-byte PNG that declares 30000 x 30000 pixels must not be decoded into 900 MB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    f = tmp_path / "bomb.png"
+    f.write_bytes(png)
+    out = read_mrz_file(f, TODAY)
+    assert out.problem is not None and out.problem.startswith("image:")
