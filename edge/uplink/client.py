@@ -17,6 +17,7 @@ with our client id and take over the session of the client that replaced it.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import queue
 import socket
@@ -52,6 +53,7 @@ ACK_BATCH = 1000       # PUBACKs written to the store in one transaction at most
 ACK_FLUSH_S = 0.02     # ... or at least this often
 STABLE_AFTER_S = 30.0  # a connection this old, or one that got a PUBACK, resets the reconnect backoff
 CONNACK_TIMEOUT_S = 10.0
+RESOLVE_TIMEOUT_S = 10.0  # the broker's name, looked up off the main loop (getaddrinfo has no timeout)
 MAX_INCOMING_PACKET = 4 * commands.MAX_BYTES  # what the broker may send us: commands (<= 16 KiB), PUBACKs
 FETCH_BYTES = 4 * 2**20          # pending events read ahead from the store at most (at least one)
 MAX_INFLIGHT_BYTES = 16 * 2**20  # payload bytes published and not yet acknowledged at most (at least one event)
@@ -169,6 +171,37 @@ class Uplink:
             client.disconnect()
         client.loop_stop()
 
+    def _resolve(self, host: str, port: int) -> str | None:
+        """Look the broker's name up in a helper thread, keeping the heartbeat and honouring stop: None when it
+        resolves (paho's own lookup then answers at once from the same resolver), "" when stopped, else why not."""
+        try:
+            ipaddress.ip_address(host)
+            return None
+        except ValueError:
+            pass
+        outcome: dict[str, Any] = {}
+
+        def lookup() -> None:
+            try:
+                socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                outcome["error"] = exc
+
+        t = threading.Thread(target=lookup, name="uplink-resolve", daemon=True)  # left behind if it never returns
+        t.start()
+        deadline = time.monotonic() + RESOLVE_TIMEOUT_S
+        while t.is_alive() and time.monotonic() < deadline:
+            if self._stop is not None and self._stop.is_set():
+                return ""
+            if self._on_iteration is not None:
+                self._on_iteration()
+            t.join(0.1)
+        if t.is_alive():
+            return f"cannot resolve broker {host}: no answer within {RESOLVE_TIMEOUT_S:.0f} s"
+        if "error" in outcome:
+            return f"cannot resolve broker {host}: {outcome['error']}"
+        return None
+
     def _connect(self) -> bool:
         b = self.cfg.broker
         self._generation += 1
@@ -176,6 +209,11 @@ class Uplink:
             client = self._new_client()
         except (OSError, ValueError, ConfigError) as exc:  # e.g. the credentials file or a TLS file went missing
             self._connection_failed(f"cannot set up the connection to {b.host}:{b.port}: {exc}")
+            return False
+        unresolved = self._resolve(b.host, b.port)
+        if unresolved is not None:
+            if unresolved:
+                self._connection_failed(unresolved)
             return False
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = b.session_expiry_s

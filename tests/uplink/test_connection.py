@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -64,3 +65,29 @@ def test_stop_is_honoured_while_waiting_for_a_connack(tmp_path):
         stop.set()
         t.join(15)
         srv.close()
+
+
+def test_a_dns_lookup_that_hangs_neither_starves_the_watchdog_nor_blocks_stop(tmp_path, monkeypatch):
+    """No network at the post: the resolver can take tens of seconds per lookup. The uplink keeps its heartbeat
+    (systemd's watchdog would otherwise restart it in a loop) and stops promptly."""
+    real = socket.getaddrinfo
+
+    def slow(host, *a, **k):
+        if host == "broker.example":
+            time.sleep(30)
+        return real(host, *a, **k)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    post = make_post(tmp_path, "mqtt://broker.example:1883")
+    up = Uplink(post.cfg, post.store, post.key)
+    stop = threading.Event()
+    beats: list[float] = []
+    t = threading.Thread(target=up.run, args=(stop,), kwargs={"on_iteration": lambda: beats.append(time.monotonic())},
+                         daemon=True)
+    t.start()
+    time.sleep(2.0)
+    stop.set()
+    t0 = time.monotonic()
+    t.join(8)
+    assert not t.is_alive() and time.monotonic() - t0 < 3
+    assert len(beats) >= 5 and max(b - a for a, b in itertools.pairwise(beats)) < 1.0
