@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.documents import parse_mrz
 from edge.documents.checkdigit import char_value
+from edge.documents.codes import ICAO_SPECIAL
 from edge.documents.layout import LAYOUTS
 from edge.documents.synth import make_mrz
 
@@ -30,21 +31,33 @@ FORMATS = ("TD3", "TD3", "TD1", "TD1", "TD2", "MRVA", "MRVB")
 TODAY = dt.date(2026, 11, 29)
 
 
+ICAO_ONLY = frozenset(ICAO_SPECIAL) - {"D"}
+
+
 def category(fmt: str, lines: list[str]) -> str:
+    """The first edge case a document exercises (in this order), so each disagreement has one cause."""
     text = "".join(lines)
     lay = LAYOUTS[fmt]
+    nat = text[lay.fields["nationality"][0]:lay.fields["nationality"][1]].replace("<", "")
+    state = text[2:5].replace("<", "")
     if lay.overflow and text[lay.fields["document_number_cd"][0]] == "<":
         return f"{fmt} long document number"
-    if fmt == "TD3" and text[lay.fields["optional_data_cd"][0]] == "<":
-        return "TD3 '<' optional-data check digit"
     if text[0:2] == "AC":
         return f"{fmt} crew member AC"
-    nat = text[lay.fields["nationality"][0]:lay.fields["nationality"][1]]
-    if "D<<" in (text[2:5], nat):
+    if {state, nat} & ICAO_ONLY:
+        return f"{fmt} ICAO-only code"
+    if "D" in (state, nat):
         return f"{fmt} Germany D<<"
-    if {text[2:5], nat} & {"EUE", "GBD", "GBN", "UNO", "XXA", "XXB", "XXC", "XOM", "XPO", "RKS", "UTO"}:
-        return f"{fmt} ICAO-only code (or UTO)"
+    if fmt == "TD3" and text[lay.fields["optional_data_cd"][0]] == "<":
+        return "TD3 '<' optional-data check digit"
     return f"{fmt} plain"
+
+
+def _nationality(text: str) -> str:
+    lines = text.split("\n")
+    fmt = {30: "TD1", 36: "TD2", 44: "TD3"}[len(lines[0])]
+    a, b = LAYOUTS[fmt].fields["nationality"]
+    return "".join(lines)[a:b].replace("<", "")
 
 
 def damage(fmt: str, lines: list[str], rng: random.Random) -> list[str]:
@@ -137,6 +150,17 @@ def main() -> int:
             right = "borderpost" if ours_wrong[cat] < peer_wrong[cat] else "mrz" if peer_wrong[cat] else "both wrong"
             print(f"  {cat:40s} {count:6d} of {totals[cat]:6d}  right: {right} "
                   f"(borderpost wrong {ours_wrong[cat]}, mrz wrong {peer_wrong[cat]})")
+        by_code = collections.Counter()
+        wrong_code = collections.Counter()
+        for (text, truth, cat), verdict in zip(docs, peer, strict=True):
+            found = {c for c in ICAO_ONLY if c in (text[2:5].replace("<", ""), _nationality(text))}
+            if len(found) == 1 and truth and cat.endswith("ICAO-only code"):   # one such code, no other case
+                by_code.update(found)
+                if verdict != truth:
+                    wrong_code.update(found)
+        print("valid documents carrying one ICAO-only code (Doc 9303 Part 3) that mrz 0.6.2 rejects: " + ", ".join(
+            f"{c} {wrong_code[c]}/{by_code[c]}" for c in sorted(by_code) if wrong_code[c]))
+        print("...codes it accepts: " + ", ".join(sorted(c for c in by_code if not wrong_code[c])))
     else:
         print("no disagreements")
     return 0
