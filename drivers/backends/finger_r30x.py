@@ -25,18 +25,16 @@ import numpy as np
 import serial
 from pydantic import Field
 
+from drivers.backends._lazy_open import LazyOpenDevice
 from drivers.backoff import Backoff
 from drivers.contract import (
     BackendConfig,
     CaptureResult,
-    Device,
     DeviceInfo,
     DeviceKind,
     Discovered,
     ErrorCode,
     Sample,
-    Status,
-    StatusReport,
 )
 
 log = logging.getLogger("borderpost.drivers.finger_r30x")
@@ -187,9 +185,10 @@ class DeviceGone(Exception):
     """The serial port failed (unplugged adapter, closed pseudo-terminal)."""
 
 
-class R30xFingerprint(Device):
+class R30xFingerprint(LazyOpenDevice):
     kind = DeviceKind.FINGERPRINT
     name = "finger_r30x"
+    missing_detail = "port not open"
     Config = Config
 
     def __init__(self, config: BackendConfig) -> None:
@@ -352,18 +351,6 @@ class R30xFingerprint(Device):
                           model=self._product.get("model") or "R30x/ZFM",
                           serial=self._product.get("serial") or "unknown",
                           firmware=self._product.get("hardware") or "unknown", extra=extra)
-
-    def status(self) -> StatusReport:
-        if not self._opened:
-            return StatusReport(Status.DISCONNECTED, ErrorCode.DISCONNECTED, "closed")
-        if not self._lock.acquire(blocking=False):
-            return StatusReport(Status.BUSY)
-        try:
-            if self._ensure():
-                return StatusReport(Status.READY)
-            return StatusReport(Status.DISCONNECTED, ErrorCode.DISCONNECTED, self._last_error or "port not open")
-        finally:
-            self._lock.release()
 
     def capture(self, timeout: float, min_quality: float | None = None) -> CaptureResult:
         """Poll GenImg until a finger is on the glass (or `timeout`), then upload the image."""

@@ -26,18 +26,16 @@ import usb.util
 from pydantic import Field
 
 from drivers.backends import _finger_uareu4000_wire as wire
+from drivers.backends._lazy_open import LazyOpenDevice
 from drivers.backoff import Backoff
 from drivers.contract import (
     BackendConfig,
     CaptureResult,
-    Device,
     DeviceInfo,
     DeviceKind,
     Discovered,
     ErrorCode,
     Sample,
-    Status,
-    StatusReport,
 )
 
 log = logging.getLogger("borderpost.drivers.finger_uareu4000")
@@ -78,9 +76,10 @@ def _is_gone(exc: usb.core.USBError) -> bool:
     return exc.errno in GONE_ERRNOS or exc.backend_error_code == -4  # LIBUSB_ERROR_NO_DEVICE
 
 
-class UareU4000(Device):
+class UareU4000(LazyOpenDevice):
     kind = DeviceKind.FINGERPRINT
     name = "finger_uareu4000"
+    missing_detail = "not found"
     Config = Config
 
     def __init__(self, config: BackendConfig) -> None:
@@ -292,18 +291,6 @@ class UareU4000(Device):
                           serial=self._serial, firmware=self._versions,
                           extra={"image": [wire.WIDTH, wire.HEIGHT], "ppi": wire.PPI,
                                  "usb": f"{wire.VENDOR_ID:04x}"})
-
-    def status(self) -> StatusReport:
-        if not self._opened:
-            return StatusReport(Status.DISCONNECTED, ErrorCode.DISCONNECTED, "closed")
-        if not self._lock.acquire(blocking=False):
-            return StatusReport(Status.BUSY)
-        try:
-            if self._ensure():
-                return StatusReport(Status.READY)
-            return StatusReport(Status.DISCONNECTED, ErrorCode.DISCONNECTED, self._last_error or "not found")
-        finally:
-            self._lock.release()
 
     def capture(self, timeout: float, min_quality: float | None = None) -> CaptureResult:
         """Wait for the finger-on interrupt (up to `timeout`), then take and decode one frame."""
