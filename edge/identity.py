@@ -7,9 +7,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+T = TypeVar("T")
 
 
 class IdentityError(Exception):
@@ -45,21 +48,9 @@ class DeviceKey:
         return base64.b64encode(raw).decode()
 
 
-def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
-    """Write atomically with mode 0600 from the first byte (no window where the key is world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or link inside `directory` survive a power cut."""
+    dfd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dfd)
     finally:
@@ -110,11 +101,7 @@ def _create_key_exclusively(path: Path, key: Ed25519PrivateKey) -> None:
             return
     finally:
         tmp.unlink(missing_ok=True)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    _fsync_dir(path.parent)
 
 
 def load_or_create_key(path: Path) -> DeviceKey:
@@ -123,11 +110,16 @@ def load_or_create_key(path: Path) -> DeviceKey:
     return load_key(path)
 
 
-def load_public_key(path: Path) -> Ed25519PublicKey:
+def load_public_pem(path: Path, expected: type[T], what: str, error: type[Exception] = IdentityError) -> T:
+    """A PEM public key of the `expected` type, or `error` with a one-line reason naming the file."""
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError) as exc:
-        raise IdentityError(f"{path}: cannot load public key: {exc}") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise IdentityError(f"{path}: expected an Ed25519 public key, found {type(key).__name__}")
+        raise error(f"{path}: cannot load {what}: {exc}") from None
+    if not isinstance(key, expected):
+        raise error(f"{path}: expected {what}, found {type(key).__name__}")
     return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    return load_public_pem(path, Ed25519PublicKey, "an Ed25519 public key")

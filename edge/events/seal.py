@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from edge.events.model import SealedBiometrics
+from edge.identity import load_public_pem
 
 _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 _INFO = b"borderpost biometrics v1"
@@ -32,13 +33,7 @@ def recipient_key_id(public: X25519PublicKey) -> str:
 
 
 def load_recipient(path: Path) -> X25519PublicKey:
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise SealError(f"{path}: cannot load the agency's encryption key: {exc}") from None
-    if not isinstance(key, X25519PublicKey):
-        raise SealError(f"{path}: expected an X25519 public key, found {type(key).__name__}")
-    return key
+    return load_public_pem(path, X25519PublicKey, "the agency's X25519 encryption key", SealError)
 
 
 def seal(samples: dict[str, Any], recipient: X25519PublicKey, crossing_id: str) -> SealedBiometrics:
