@@ -2,12 +2,13 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Reinstall when the project or the MRZ scan's C source changes (pip install -e compiles it: hatch_build.py).
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml hatch_build.py edge/documents/_mrzscan.c | cksum | cut -d' ' -f1)
 MODELS ?= $(CURDIR)/models
 
 .PHONY: demo test install lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py edge/documents/_mrzscan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

@@ -1,8 +1,16 @@
-"""The parser's fast path: a well-formed MRZ parsed with one regular expression and C-speed sums.
+"""The parser's fast path: a well-formed MRZ checked in one compiled pass, its fields cut in one C call.
 
 `parse_mrz` tries this first and falls back to the full parser (`edge.documents.mrz`) for anything
 else; a hypothesis test asserts both give identical results, so only the full parser ever decides
-unusual input (unknown date parts, look-alike letters, wrong lengths, unknown codes).
+unusual input (unknown date parts, look-alike letters, wrong lengths, unknown codes, `\\r\\n`).
+
+Why it is shaped like this: the station parses one MRZ at a time, but `bench/mrz_parse` holds the
+parser to 10x the `mrz` package on 100,000 documents, about 6 µs each. The per-character work
+(character classes, 7-3-1 sums) runs in `_mrzscan.c`, driven by tables built here from
+`edge.documents.layout`; `_scan_py` is the same function in Python, used when the extension was not
+built (`IMPLEMENTATION` says which). Each format gets a closure with every offset baked in; one
+`itemgetter` of slices cuts every field; codes and dates are dictionary lookups, dates memoised per
+reference date.
 """
 
 from __future__ import annotations
@@ -10,144 +18,265 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Callable
+from operator import itemgetter
 
 from edge.documents import codes
-from edge.documents.checkdigit import _MOD10 as _MOD10_TABLE
-from edge.documents.checkdigit import check_digit
-from edge.documents.layout import LAYOUTS
-from edge.documents.result import SEX_CODES, MrzResult, make_result, mrz_date
+from edge.documents.checkdigit import _MOD10
+from edge.documents.layout import LAYOUTS, Layout
+from edge.documents.result import MrzResult, mrz_date
 
-_STATES = codes.STATE_CODES
+try:
+    from edge.documents._mrzscan import scan as _scan_c
+except ImportError:   # not built (no compiler at install time): the same function in Python
+    _scan_c = None
 
-# One regular expression per layout validates every field's character class and cuts the fields in
-# a single C call; only MRZs that match go through `parse_fast`.
-_L, _A, _D = "[A-Z<]", "[A-Z0-9<]", "[0-9]"
-_FAST_RES = {
-    "TD1": re.compile(rf"({_L}{{2}})({_L}{{3}})({_A}{{9}})([0-9<])({_A}{{15}})\s+({_D}{{6}})({_D})([MFX<])({_D}{{6}})"
-                      rf"({_D})({_L}{{3}})({_A}{{11}})({_D})\s+({_L}{{30}})\s*"),
-    "TD2": re.compile(rf"({_L}{{2}})({_L}{{3}})({_L}{{31}})\s+({_A}{{9}})([0-9<])({_L}{{3}})({_D}{{6}})({_D})([MFX<])"
-                      rf"({_D}{{6}})({_D})({_A}{{7}})({_D})\s*"),
-    "TD3": re.compile(rf"({_L}{{2}})({_L}{{3}})({_L}{{39}})\s+({_A}{{9}})({_D})({_L}{{3}})({_D}{{6}})({_D})([MFX<])"
-                      rf"({_D}{{6}})({_D})({_A}{{14}})([0-9<])({_D})\s*"),
-    "MRVA": re.compile(rf"({_L}{{2}})({_L}{{3}})({_L}{{39}})\s+({_A}{{9}})({_D})({_L}{{3}})({_D}{{6}})({_D})([MFX<])"
-                       rf"({_D}{{6}})({_D})({_A}{{16}})\s*"),
-    "MRVB": re.compile(rf"({_L}{{2}})({_L}{{3}})({_L}{{31}})\s+({_A}{{9}})({_D})({_L}{{3}})({_D}{{6}})({_D})([MFX<])"
-                       rf"({_D}{{6}})({_D})({_A}{{8}})\s*"),
+Scan = Callable[[str, bytes, bytes], "int | None"]
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
+
+# What each field may hold on the fast path, as class codes: L [A-Z<], A [A-Z0-9<], D [0-9], d [0-9<],
+# S [MFX<]. Anything else (look-alike letters in digit fields, `<` in dates, lowercase) is the full
+# parser's to judge, correct and report.
+_CLASS = {
+    "document_code": "L", "issuing_state": "L", "nationality": "L", "name": "L",
+    "document_number": "A", "optional_data": "A", "optional_data_2": "A",
+    "birth_date": "D", "birth_date_cd": "D", "expiry_date": "D", "expiry_date_cd": "D",
+    "composite": "D", "optional_data_cd": "d", "sex": "S",
 }
-_FAST_FMT = {(2, "V", 36): "MRVB", (2, "V", 44): "MRVA", (2, "", 36): "TD2", (2, "", 44): "TD3"}
-_VALID_CODES = {
-    fmt: frozenset(a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ<" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
-                   if not codes.document_code_problem(a + b, fmt))
-    for fmt in LAYOUTS
-}
+_CLASS_RE = {"L": "[A-Z<]", "A": "[A-Z0-9<]", "D": "[0-9]", "d": "[0-9<]", "S": "[MFX<]", "\n": "\n"}
+_SEX = {"M": "M", "F": "F", "<": "X", "X": "X"}
+# Padded three-character state field -> code (`D<<` -> `D`); a miss means unknown or badly padded.
+_STATE_OF = {code.ljust(3, "<"): code for code in codes.STATE_CODES if 0 < len(code) <= 3}
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _cached_date(raw: str, birth: bool, today: dt.date) -> tuple[dt.date, str] | None:
-    """(date, ISO text) of an all-digit MRZ date under the century rule; pure, so memoised."""
-    errors: list[str] = []
-    d = mrz_date(raw, "birth_date" if birth else "expiry_date", today, errors)
-    return None if d is None else (d, d.isoformat())
+def _t(lay: Layout, offset: int) -> int:
+    """Offset in the joined lines -> offset in the text with a `\\n` after each line."""
+    return offset + offset // lay.length
 
 
-def _ok(data: str, cd: str) -> bool:
-    """Check digit `cd` (a digit) over `data` (already known to be in the MRZ alphabet)."""
-    v = data.encode("ascii").translate(_MOD10_TABLE)
-    return (7 * sum(v[0::3]) + 3 * sum(v[1::3]) + sum(v[2::3])) % 10 == ord(cd) - 48
+def _span(lay: Layout, name: str) -> slice:
+    a, b = lay.fields[name]
+    return slice(_t(lay, a), _t(lay, b - 1) + 1)
 
 
-_DATE_CD: dict[str, str] = {}   # check digit of a 6-digit date: few distinct values, so remembered
+def layout_tables(lay: Layout) -> tuple[bytes, bytes, tuple[str, ...]]:
+    """(class code per position, checks table, check names) of one format, for `scan`.
+
+    Checks table, per check: kind (P plain; O may be `<` when all its data is `<`; N a document
+    number whose `<` check digit means the overflow rule, ranges: number then optional data), the
+    check digit's position, the number of ranges, then start and end of each range.
+    """
+    by_pos = ["\n"] * (lay.total + lay.lines - 1)
+    for name, (a, b) in lay.fields.items():
+        cls = _CLASS.get(name) or ("d" if lay.overflow else "D")   # document_number_cd
+        for o in range(a, b):
+            by_pos[_t(lay, o)] = cls
+    table, names = bytearray(), []
+    for name, (data_field, cd_field) in lay.checked.items():
+        ranges = [_span(lay, data_field)]
+        kind = "P"
+        if name == "document_number" and lay.overflow:
+            kind, ranges = "N", [*ranges, _span(lay, lay.overflow)]
+        elif name == "optional_data":
+            kind = "O"
+        table += bytes([ord(kind), _span(lay, cd_field).start, len(ranges)])
+        table += bytes(x for r in ranges for x in (r.start, r.stop))
+        names.append(name)
+    if lay.composite:
+        ranges = [slice(_t(lay, a), _t(lay, b - 1) + 1) for a, b in lay.composite]
+        table += bytes([ord("P"), _span(lay, "composite").start, len(ranges)])
+        table += bytes(x for r in ranges for x in (r.start, r.stop))
+        names.append("composite")
+    return "".join(by_pos).encode("ascii"), bytes(table), tuple(names)
 
 
-def _date_ok(raw: str, cd: str) -> bool:
-    got = _DATE_CD.get(raw)
-    if got is None:
-        if len(_DATE_CD) > 200_000:
-            _DATE_CD.clear()
-        got = _DATE_CD[raw] = check_digit(raw) or ""
-    return got == cd
+@functools.lru_cache(maxsize=16)
+def _class_pattern(classes: bytes) -> re.Pattern[str]:
+    return re.compile("".join(_CLASS_RE.get(chr(c), "(?!)") for c in classes))
+
+
+_Step = tuple[str, int, tuple[slice, ...]]
+_VALUE = bytes(0 if x == 255 else x for x in _MOD10)   # as in C: a character outside the MRZ alphabet counts 0
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(checks: bytes, n: int) -> tuple[tuple[_Step, ...], bool]:
+    """A checks table read once: its well-formed steps, and whether a malformed entry follows them."""
+    steps: list[_Step] = []
+    i = 0
+    while i < len(checks):
+        if len(checks) - i < 3 or len(checks) - i < 3 + 2 * checks[i + 2] or len(steps) > 7:
+            return tuple(steps), True
+        kind, cd, k = chr(checks[i]), checks[i + 1], checks[i + 2]
+        ranges = [(checks[i + 3 + 2 * j], checks[i + 4 + 2 * j]) for j in range(k)]
+        i += 3 + 2 * k
+        if cd >= n or (kind == "N" and k != 2) or any(a > b or b > n for a, b in ranges):
+            return tuple(steps), True
+        steps.append((kind, cd, tuple(slice(a, b) for a, b in ranges)))
+    return tuple(steps), False
+
+
+def _scan_py(text: str, classes: bytes, checks: bytes) -> int | None:
+    """`_mrzscan.scan` in Python, step for step: None unless every character is of its class; else check bits.
+
+    Bit i is set when check i verifies; (overflow cut + 1) << 8 tells where a long document number's
+    tail ends in the optional data. A malformed checks table raises ValueError, as in C.
+    """
+    if not isinstance(classes, bytes) or not isinstance(checks, bytes):
+        raise TypeError("scan(text: str, classes: bytes, checks: bytes)")
+    if text.__class__ is not str or len(text) != len(classes) or _class_pattern(classes).fullmatch(text) is None:
+        return None
+    steps, malformed = _plan(checks, len(classes))
+    v = text.encode("ascii").translate(_VALUE)
+    bits, cut = 0, -1
+    for bit, (kind, cd, ranges) in enumerate(steps):
+        if kind == "N" and text[cd] == "<":
+            number, opt = ranges
+            c = text.find("<", opt.start, opt.stop) - opt.start
+            if c <= 1 or not text[opt.start + c - 1].isdigit():
+                return None
+            data, want, cut = v[number] + v[opt.start:opt.start + c - 1], v[opt.start + c - 1], c
+        elif kind == "O" and text[cd] == "<":
+            bits |= all(not text[r].strip("<") for r in ranges) << bit
+            continue
+        else:
+            data = v[ranges[0]] if kind == "N" or len(ranges) == 1 else b"".join([v[r] for r in ranges])
+            want = v[cd] if text[cd].isdigit() else -1
+        bits |= ((7 * sum(data[0::3]) + 3 * sum(data[1::3]) + sum(data[2::3])) % 10 == want) << bit
+    if malformed:
+        raise ValueError("malformed checks table")
+    return bits | (cut + 1) << 8
+
+
+IMPLEMENTATION = "compiled" if _scan_c is not None else "python"
+SCAN: Scan = _scan_c or _scan_py
+
+
+_MISS = object()
+_CACHE_LIMIT = 400_000   # entries per reference date; all six-digit strings would be 1,000,000
+
+
+class _DateCache:
+    """MRZ date text -> (ISO date, age or expired), one pair of dicts per reference date.
+
+    Keyed by the reference date, so two threads parsing either side of midnight never share an entry.
+    """
+
+    def __init__(self) -> None:
+        self.days: dict[dt.date, tuple[dict[str, tuple | None], dict[str, tuple | None]]] = {}
+
+    def for_day(self, today: dt.date) -> tuple[dict[str, tuple | None], dict[str, tuple | None]]:
+        got = self.days.get(today)
+        if got is None:
+            if len(self.days) >= 4:
+                self.days = {}
+            got = self.days[today] = ({}, {})
+        return got
+
+
+def _birth(raw: str, today: dt.date, cache: dict[str, tuple | None]) -> tuple[str, int] | None:
+    d = mrz_date(raw, "birth_date", today, [])
+    got = None if d is None else (d.isoformat(), today.year - d.year - ((today.month, today.day) < (d.month, d.day)))
+    if len(cache) < _CACHE_LIMIT:
+        cache[raw] = got
+    return got
+
+
+def _expiry(raw: str, today: dt.date, cache: dict[str, tuple | None]) -> tuple[str, bool] | None:
+    d = mrz_date(raw, "expiry_date", today, [])
+    got = None if d is None else (d.isoformat(), d < today)
+    if len(cache) < _CACHE_LIMIT:
+        cache[raw] = got
+    return got
+
+
+_DATES = _DateCache()
+
+
+def _words(field: str) -> str:
+    """A name or optional-data field as words: `<` separates, runs of `<` count once, padding dropped."""
+    field = field.rstrip("<")
+    if "<<" in field or field[:1] == "<":
+        return " ".join(field.replace("<", " ").split())
+    return field.replace("<", " ")
+
+
+def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None]:
+    """The fast parser of one format: offsets, tables and flags are closure constants."""
+    fmt, has_opt2 = lay.fmt, "optional_data_2" in lay.fields
+    classes, table, check_names = layout_tables(lay)
+    names = ["document_code", "issuing_state", "document_number", "nationality", "birth_date", "sex",
+             "expiry_date", "optional_data", "name"] + (["optional_data_2"] if has_opt2 else [])
+    cut_text = itemgetter(*(_span(lay, n) for n in names))
+    all_ok = (1 << len(check_names)) - 1
+    # Per pattern of check bits: the `checks` dict to copy and the `errors` tuple.
+    checks_of = [{n: bool(bits >> i & 1) for i, n in enumerate(check_names)} for bits in range(all_ok + 1)]
+    errors_of = [tuple(f"check_digit: {n} does not verify" for n, ok in c.items() if not ok) for c in checks_of]
+    doc_codes = {a + b: (a + b).rstrip("<") for a in _LETTERS for b in _LETTERS
+                 if not codes.document_code_problem(a + b, fmt)}
+    dates, state_of, sex_of, new, miss = _DATES, _STATE_OF, _SEX, tuple.__new__, _MISS
+
+    def parse(text: str, today: dt.date) -> MrzResult | None:
+        r = scan(text, classes, table)
+        if r is None:
+            return None
+        f = cut_text(text)
+        code, issuing, nationality = doc_codes.get(f[0]), state_of.get(f[1]), state_of.get(f[3])
+        if code is None or issuing is None or nationality is None:
+            return None
+        births, expiries = dates.days.get(today) or dates.for_day(today)
+        birth, expiry = births.get(f[4], miss), expiries.get(f[6], miss)
+        if birth is miss:
+            birth = _birth(f[4], today, births)
+        if expiry is miss:
+            expiry = _expiry(f[6], today, expiries)
+        if birth is None or expiry is None:
+            return None
+        number, optional = f[2], f[7]
+        cut = (r >> 8) - 1
+        if cut >= 0:   # long document number (Doc 9303 Part 5 4.2.2): its tail opens the optional data
+            number, optional = number + optional[:cut - 1], optional[cut + 1:]
+        number = number.rstrip("<")
+        primary, _, secondary = f[8].rstrip("<").partition("<<")
+        if not number or not primary.strip("<"):
+            return None
+        bits = r & 255
+        return new(MrzResult, (
+            fmt, code, issuing, primary.replace("<", " ").lstrip(), _words(secondary) or None, number,
+            nationality, birth[0], expiry[0], sex_of[f[5]], _words(optional) or None,
+            (_words(f[9]) or None) if has_opt2 else None,
+            # Digit-only positions held digits, so there is nothing to correct: a failed check is final.
+            bits == all_ok, dict(checks_of[bits]), (), expiry[1], birth[1], errors_of[bits],
+            tuple(text.split("\n")),
+        ))
+
+    return parse
+
+
+def build_parsers(scan: Scan = SCAN) -> dict[tuple[int, bool], Callable[[str, dt.date], MrzResult | None]]:
+    """(length of the stripped text, starts with V) -> that format's fast parser."""
+    parsers = {}
+    for lay in LAYOUTS.values():
+        key = (lay.total + lay.lines - 1, lay.fmt.startswith("MRV"))
+        parsers[key] = _build(lay, scan)
+        if lay.fmt == "TD1":
+            parsers[(key[0], True)] = parsers[key]   # a TD1 starting with V is still TD1 by shape
+    return parsers
+
+
+_PARSERS = build_parsers()
 
 
 def parse_fast(text: str, today: dt.date) -> MrzResult | None:
     """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
 
-    Well-formed: every field holds only what it may (digits in dates and check digits, letters in
-    names...), real dates, known codes. Its check digits may still fail (that is reported, and with
-    digits only there is nothing to correct). Anything else (unknown date parts, look-alike letters,
-    wrong lengths, unknown codes) goes to `_parse`. Tests assert both paths give identical results.
+    Well-formed: lines joined by `\\n`, every field holding only what it may (digits in dates and
+    check digits, letters in names...), real dates, known codes. Its check digits may still fail (that
+    is reported, and with digits only there is nothing to correct). Tests assert both paths agree.
     """
-    if not isinstance(text, str) or len(text) > 200:
+    if text.__class__ is not str or len(text) > 200:
         return None
     text = text.strip()
-    n_lines = text.count("\n") + 1
-    first = text.find("\n")
-    if n_lines == 3:
-        fmt = "TD1"
-    elif n_lines == 2:
-        fmt = _FAST_FMT.get((2, "V" if text[0] == "V" else "", first))
-    else:
-        return None
-    m = _FAST_RES[fmt].fullmatch(text) if fmt else None
-    if m is None:
-        return None
-    g = m.groups()
-    if fmt == "TD1":
-        code, issuing_raw, number, ncd, optional, birth_raw, bcd, sex, expiry_raw, ecd, nat_raw, opt2, comp, name = g
-        if ncd == "<":
-            cut = optional.find("<")
-            if cut <= 1 or not optional[cut - 1].isdigit():
-                return None
-            number, ncd, optional = number + optional[:cut - 1], optional[cut - 1], optional[cut + 1:]
-        composite = g[2] + g[3] + g[4] + birth_raw + bcd + expiry_raw + ecd + opt2
-        opt_cd = None
-    else:
-        code, issuing_raw, name, number, ncd, nat_raw, birth_raw, bcd, sex, expiry_raw, ecd, optional = g[:12]
-        opt2 = None
-        if fmt == "TD3":
-            opt_cd, comp = g[12], g[13]
-            composite = number + ncd + birth_raw + bcd + expiry_raw + ecd + optional + opt_cd
-        elif fmt == "TD2":
-            if ncd == "<":
-                cut = optional.find("<")
-                if cut <= 1 or not optional[cut - 1].isdigit():
-                    return None
-                number, ncd, optional = number + optional[:cut - 1], optional[cut - 1], optional[cut + 1:]
-            comp, opt_cd = g[12], None
-            composite = g[3] + g[4] + birth_raw + bcd + expiry_raw + ecd + g[11]
-        else:
-            comp = opt_cd = composite = None
-    if ncd == "<":
-        return None
-    checks = {"document_number": _ok(number, ncd), "birth_date": _date_ok(birth_raw, bcd),
-              "expiry_date": _date_ok(expiry_raw, ecd)}
-    if opt_cd is not None:
-        checks["optional_data"] = _ok(optional, opt_cd) if opt_cd != "<" else not optional.strip("<")
-    if composite is not None:
-        checks["composite"] = _ok(composite, comp)
-    # Digit-only positions matched [0-9] above, so there is nothing to correct: a failed check is final.
-    errors = () if all(checks.values()) else tuple(
-        f"check_digit: {name} does not verify" for name, ok in checks.items() if not ok)
-    number = number.rstrip("<")
-    issuing, nationality = issuing_raw.replace("<", ""), nat_raw.replace("<", "")
-    if not (number and code in _VALID_CODES[fmt] and issuing in _STATES and nationality in _STATES
-            and issuing_raw.startswith(issuing) and nat_raw.startswith(nationality)):
-        return None
-    bd = _cached_date(birth_raw, True, today)
-    ed = _cached_date(expiry_raw, False, today)
-    if bd is None or ed is None:
-        return None
-    primary, _, secondary = name.rstrip("<").partition("<<")
-    surname = " ".join(primary.replace("<", " ").split())
-    if not surname:
-        return None
-    birth, expiry = bd[0], ed[0]
-    return make_result({
-        "format": fmt, "document_code": code.rstrip("<"), "issuing_state": issuing, "surname": surname,
-        "given_names": " ".join(secondary.replace("<", " ").split()) or None, "document_number": number,
-        "nationality": nationality, "birth_date": bd[1], "expiry_date": ed[1], "sex": SEX_CODES[sex],
-        "optional_data": " ".join(optional.replace("<", " ").split()) or None,
-        "optional_data_2": (" ".join(opt2.replace("<", " ").split()) or None) if opt2 is not None else None,
-        "valid": not errors, "checks": checks, "corrections": (), "expired": expiry < today,
-        "age": today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)),
-        "errors": errors, "lines": tuple(text.split()),
-    })
+    parse = _PARSERS.get((len(text), text[:1] == "V"))
+    return parse(text, today) if parse is not None else None

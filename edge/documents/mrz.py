@@ -22,7 +22,7 @@ from edge.documents import codes
 from edge.documents.checkdigit import MRZ_ALPHABET, check_digit
 from edge.documents.fastpath import parse_fast
 from edge.documents.layout import DIGIT_FIELDS, LAYOUTS, Layout, layout_for
-from edge.documents.result import SEX_CODES, MrzResult, make_result, mrz_date
+from edge.documents.result import SEX_CODES, MrzResult, mrz_date
 
 __all__ = ["MrzResult", "normalise_lines", "parse_mrz"]
 
@@ -275,7 +275,7 @@ def _fields(w: _Work, today: dt.date) -> MrzResult:
     if birth:
         age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     joined = "".join(w.chars)
-    return make_result(dict(
+    return MrzResult(
         format=lay.fmt,
         document_code=doc_code.rstrip("<") or None,
         issuing_state=_state(w.get("issuing_state"), "issuing_state", errors),
@@ -295,4 +295,4 @@ def _fields(w: _Work, today: dt.date) -> MrzResult:
         age=age,
         errors=tuple(errors),
         lines=tuple(joined[i:i + lay.length] for i in range(0, lay.total, lay.length)),
-    ))
+    )

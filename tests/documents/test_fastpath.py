@@ -1,0 +1,166 @@
+"""The compiled scan (`_mrzscan.c`) and its Python twin give the same answer on any input; both fast
+paths agree with the full parser; the install really compiled the extension."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge.documents import fastpath
+from edge.documents.layout import LAYOUTS
+from edge.documents.mrz import _parse
+from tests.documents.test_properties import ALPHA, TODAY, documents
+
+TABLES = {fmt: fastpath.layout_tables(lay) for fmt, lay in LAYOUTS.items()}
+compiled = pytest.mark.skipif(fastpath._scan_c is None, reason="the extension was not built")
+PY_PARSERS = fastpath.build_parsers(fastpath._scan_py)
+
+
+def _both(text: object, classes: bytes, checks: bytes) -> tuple[object, object]:
+    """(C answer, Python answer), an exception standing for itself by type."""
+    out = []
+    for scan in (fastpath._scan_c, fastpath._scan_py):
+        try:
+            out.append(scan(text, classes, checks))
+        except (ValueError, TypeError) as exc:
+            out.append(type(exc))
+    return out[0], out[1]
+
+
+def _damaged(text: str, data: st.DataObject) -> str:
+    for _ in range(data.draw(st.integers(0, 3))):
+        pos = data.draw(st.integers(0, len(text) - 1))
+        text = text[:pos] + data.draw(st.sampled_from([*ALPHA, "a", " ", "\n", "é", "\x00"])) + text[pos + 1:]
+    return text
+
+
+def test_the_install_compiled_the_scan() -> None:
+    """`make test`/CI install with a compiler: a silent fall back to Python would miss bench/mrz_parse's goal."""
+    if os.environ.get("BORDERPOST_NO_EXTENSION"):
+        pytest.skip("BORDERPOST_NO_EXTENSION is set")
+    assert fastpath.IMPLEMENTATION == "compiled"
+    assert fastpath.SCAN is fastpath._scan_c
+
+
+def test_layout_tables_describe_td3() -> None:
+    """Doc 9303 Part 4 TD3: 44 + newline + 44; number check over line 2 columns 1-9, digit in column 10."""
+    classes, checks, names = TABLES["TD3"]
+    assert len(classes) == 89 and classes[44:45] == b"\n"
+    assert classes[:5] == b"LLLLL" and classes[45:54] == b"A" * 9 and classes[54:55] == b"D"
+    assert names == ("document_number", "birth_date", "expiry_date", "optional_data", "composite")
+    assert checks[:5] == bytes([ord("P"), 54, 1, 45, 54])
+    assert checks[-9:] == bytes([ord("P"), 88, 3, 45, 55, 58, 65, 66, 88])
+
+
+def test_scan_verdicts_on_the_icao_specimen() -> None:
+    text = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+    classes, checks, _ = TABLES["TD3"]
+    assert fastpath._scan_py(text, classes, checks) == 0b11111
+    bad = text.replace("7408122", "7408123")
+    assert fastpath._scan_py(bad, classes, checks) == 0b01101   # the birth date's and the composite's fail
+    assert fastpath._scan_py(text.replace("L898", "l898"), classes, checks) is None
+
+
+def test_scan_reports_the_overflow_cut() -> None:
+    """Doc 9303 Part 5 Appendix: D23145890734 over TD1, `<` check digit, tail `734` then its check digit."""
+    text = "I<UTOD23145890<7349<<<<<<<<<<<\n3407127M9507122UTO<<<<<<<<<<<2\nSTEVENSON<<PETER<JOHN<<<<<<<<<"
+    classes, checks, _ = TABLES["TD1"]
+    for scan in filter(None, (fastpath._scan_c, fastpath._scan_py)):
+        got = scan(text, classes, checks)
+        assert got is not None and got & 255 == 0b1111 and (got >> 8) - 1 == 4
+    r = fastpath.parse_fast(text, TODAY)
+    assert r is not None and r.document_number == "D23145890734" and r.valid
+
+
+@compiled
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.data())
+def test_compiled_and_python_scan_agree_on_documents(doc: tuple, data: st.DataObject) -> None:
+    fmt, _, lines = doc
+    text = _damaged("\n".join(lines), data)
+    for f in TABLES:   # every format's table, also on the other formats' text
+        classes, checks, _ = TABLES[f]
+        c, p = _both(text, classes, checks)
+        assert c == p, (f, fmt)
+
+
+@compiled
+@settings(max_examples=400)
+@given(st.text(max_size=100), st.sampled_from(sorted(TABLES)))
+def test_compiled_and_python_scan_agree_on_any_text(text: str, fmt: str) -> None:
+    classes, checks, _ = TABLES[fmt]
+    c, p = _both(text, classes, checks)
+    assert c == p
+
+
+@compiled
+@settings(max_examples=400)
+@given(documents(), st.binary(max_size=40), st.binary(max_size=100))
+def test_compiled_and_python_scan_agree_on_any_table(doc: tuple, checks: bytes, noise: bytes) -> None:
+    """Malformed tables raise ValueError in both; never a crash or a read past the text."""
+    text = "\n".join(doc[2])
+    classes = TABLES[doc[0]][0]
+    c, p = _both(text, classes, checks)
+    assert c == p
+    c, p = _both(text, noise, checks)   # classes of random bytes, also above 127
+    assert c == p
+
+
+@st.composite
+def tables(draw: st.DrawFn, n: int) -> bytes:
+    """Well-formed checks tables over a text of n characters (any kinds, positions and ranges)."""
+    out = bytearray()
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from("PONX"))
+        k = 2 if kind == "N" else draw(st.integers(0, 4))
+        ranges = [sorted(draw(st.lists(st.integers(0, n), min_size=2, max_size=2))) for _ in range(k)]
+        out += bytes([ord(kind), draw(st.integers(0, n - 1)), k, *(x for r in ranges for x in r)])
+    return bytes(out)
+
+
+@compiled
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.data())
+def test_compiled_and_python_scan_agree_on_well_formed_tables(doc: tuple, data: st.DataObject) -> None:
+    """Any check over any ranges (also across the newline, also a `<` in an overflow number): same bits."""
+    text = "\n".join(doc[2])
+    n = len(text)
+    classes = data.draw(st.sampled_from([TABLES[doc[0]][0], b"A" * n, bytes(
+        b"\n"[0] if c == "\n" else ord("d") if c.isdigit() or c == "<" else ord("A") for c in text)]))
+    checks = data.draw(tables(n))
+    c, p = _both(text, classes, checks)
+    assert c == p
+
+
+@compiled
+def test_compiled_scan_rejects_wrong_argument_types() -> None:
+    classes, checks, _ = TABLES["TD3"]
+    assert _both(b"bytes", classes, checks) == (None, None)
+    assert _both("x", "str", checks) == (TypeError, TypeError)
+    with pytest.raises(TypeError):
+        fastpath._scan_c("x", classes)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.data())
+def test_python_fast_path_agrees_with_full_parser(doc: tuple, data: st.DataObject) -> None:
+    """Without the extension the fast path runs `_scan_py`: it too must answer only what `_parse` says."""
+    text = _damaged("\n".join(doc[2]), data).strip()
+    parse = PY_PARSERS.get((len(text), text[:1] == "V"))
+    got = parse(text, TODAY) if parse else None
+    if got is not None:
+        assert got == _parse(text, TODAY)
+
+
+def test_date_cache_is_per_reference_date() -> None:
+    """The same MRZ read either side of an expiry date: `expired` follows the reference date, not the cache."""
+    text = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+    before, after = dt.date(2012, 4, 14), dt.date(2012, 4, 16)
+    assert fastpath.parse_fast(text, before).expired is False
+    assert fastpath.parse_fast(text, after).expired is True
+    assert fastpath.parse_fast(text, before).expired is False
+    assert fastpath.parse_fast(text, before).age == 37 and fastpath.parse_fast(text, after).age == 37
