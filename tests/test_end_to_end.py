@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from edge.documents import fastpath
 from tests.conftest import write_config
 from tests.support.broker import Collector
 
@@ -112,6 +113,8 @@ def test_doctor_reports_devices_store_and_broker(tmp_path, broker):
     assert out.returncode == 0, report
     assert report["devices"][0]["name"] == "mrz" and report["devices"][0]["status"] == "ready"
     assert report["store"]["ok"] and report["broker"]["status"] == "reachable"
+    scan = next(r for r in report["runtimes"] if r["name"] == "mrz scan")
+    assert scan["status"] == fastpath.IMPLEMENTATION
     broker.stop()
     out = cli("doctor", "--config", str(config), "--json")
     assert out.returncode == 1 and json.loads(out.stdout)["broker"]["status"] == "unreachable"

@@ -77,8 +77,9 @@ def check_broker(cfg: Config, timeout: float = 3.0) -> dict[str, Any]:
 
 
 def check_runtimes() -> list[dict[str, Any]]:
-    """ML runtimes and the face models: reported, never fatal (a kiosk without a camera needs neither)."""
+    """ML runtimes, the face models and the MRZ scan: reported, never fatal (a kiosk without a camera needs neither)."""
     from edge.biometrics.face import models, runtimes
+    from edge.documents import fastpath
 
     rows = [{"name": f"runtime:{name}", "ok": True, "status": "usable" if why is None else "absent",
              "detail": why or "", "optional": True} for name, why in runtimes.available().items()]
@@ -87,6 +88,10 @@ def check_runtimes() -> list[dict[str, Any]]:
     bad = {k: v.value for k, v in states.items() if v is not models.ModelState.OK}
     rows.append({"name": "face models", "ok": True, "status": "verified" if not bad else "not verified",
                  "detail": str(directory) if not bad else f"{bad}; run `borderpost models fetch`",
+                 "optional": True})
+    compiled = fastpath.IMPLEMENTATION == "compiled"
+    rows.append({"name": "mrz scan", "ok": True, "status": fastpath.IMPLEMENTATION,
+                 "detail": "" if compiled else "no C compiler at install: the same checks, about 2x slower",
                  "optional": True})
     return rows
 
