@@ -59,6 +59,9 @@ class Station:
         self.state = StationState()
         self._next_status = 0.0
         self.on_recorded: Callable[[Recorded], None] | None = None
+        # A kiosk UI takes document reads for the traveller in front of it: (MRZ text, source) -> taken.
+        # Reads it does not take are recorded here as auto-mode crossings.
+        self.on_document: Callable[[str, str], bool] | None = None
 
     def record_document(self, mrz_text: str, source: str) -> Recorded | None:
         """One traveller in auto mode: the document read, checked and recorded as a crossing."""
@@ -110,7 +113,9 @@ class Station:
             return
         result = reader.device.capture(timeout=read_timeout)
         if result.ok and result.sample is not None:
-            self.record_document(result.sample.data.decode("utf-8", "replace"), reader.name)
+            text = result.sample.data.decode("utf-8", "replace")
+            if self.on_document is None or not self.on_document(text, reader.name):
+                self.record_document(text, reader.name)
 
     def run(self, stop: threading.Event, heartbeat: Callable[[], None] | None = None) -> None:
         while not stop.is_set():

@@ -141,14 +141,7 @@ class UIServer:
 
     def attach(self, station: Any) -> None:
         """Route the station's document reads to a waiting kiosk session; other reads stay auto-recorded."""
-        auto = station.record_document
-
-        def route(mrz_text: str, source: str):
-            if self.hub.offer_document(mrz_text, source):
-                return None
-            return auto(mrz_text, source)
-
-        station.record_document = route
+        station.on_document = self.hub.offer_document
         self.hub.attached = True
 
     def demo_accounts(self) -> dict[str, str]:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from drivers.contract import DeviceKind
 from tests.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +80,44 @@ def test_station_stops_pinging_when_its_loop_hangs(tmp_path):
     t.join(5)
     assert len(pings) == 3 and not station.state.healthy
     assert "device read failed" in station.state.last_error
+
+
+def test_station_offers_reads_to_the_kiosk_first(tmp_path):
+    """A read the kiosk takes is the kiosk's traveller (no auto crossing); a read it declines is recorded."""
+    import random
+
+    from edge.config import parse
+    from edge.devices import open_devices
+    from edge.documents.synth import make_mrz
+    from edge.recorder import Recorder
+    from edge.station import Station
+    from edge.store import Store
+
+    cfg = parse(write_config(tmp_path, devices='[devices.mrz]\nbackend = "mrz_serial"\nsimulated = true\n'
+                                               'port = "sim"\n').read_text())
+    store = Store.open(cfg.store.path, min_free_mb=0)
+    devices = open_devices(cfg)
+    station = Station(cfg, store, Recorder(cfg, store), devices)
+    offered: list[tuple[str, str]] = []
+    take = {"now": True}
+
+    def kiosk(text: str, source: str) -> bool:
+        offered.append((text, source))
+        return take["now"]
+
+    station.on_document = kiosk
+    reader = devices.first(DeviceKind.MRZ)
+    rng = random.Random(3)
+    try:
+        for taken in (True, False):
+            take["now"] = taken
+            lines = make_mrz("TD3", rng=rng)
+            reader.simulation.present(lines)
+            deadline = time.monotonic() + 10
+            while len(offered) < (1 if taken else 2) and time.monotonic() < deadline:
+                station.step(read_timeout=0.1)
+            assert offered[-1] == ("\n".join(lines), "mrz")
+            assert station.state.recorded == (0 if taken else 1)
+    finally:
+        devices.close()
+        store.close()
