@@ -344,8 +344,13 @@ class Store:
     def device_statuses(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT name, status FROM device_status").fetchall())
 
-    def command_seen(self, command_id: str) -> bool:
-        """Remember a command id; True if it had been seen before (a replay).
+    def command_done(self, command_id: str) -> tuple[bool, bytes | None]:
+        """(done before, the signed answer kept for it): a replay, or the broker delivering it again."""
+        row = self.conn.execute("SELECT result FROM commands_seen WHERE id = ?", (command_id,)).fetchone()
+        return (False, None) if row is None else (True, row[0])
+
+    def remember_command(self, command_id: str, result: bytes | None) -> None:
+        """Mark a command done, with the signed answer sent for it.
 
         Ids older than REPLAY_MEMORY_S are forgotten (a command that old is refused as expired anyway), so the
         table does not grow for the life of the appliance.
@@ -353,11 +358,8 @@ class Store:
         now = time.time()
         with self.transaction():
             self.conn.execute("DELETE FROM commands_seen WHERE at < ?", (now - REPLAY_MEMORY_S,))
-            try:
-                self.conn.execute("INSERT INTO commands_seen(id, at) VALUES (?, ?)", (command_id, now))
-            except sqlite3.IntegrityError:
-                return True
-        return False
+            self.conn.execute("INSERT OR REPLACE INTO commands_seen(id, at, result) VALUES (?, ?, ?)",
+                              (command_id, now, result))
 
     # ---------------------------------------------------------------- retention
     def purge(self, delivered_days: float, biometric_days: float, now: float | None = None) -> dict[str, int]:

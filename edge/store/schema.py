@@ -6,7 +6,7 @@ import sqlite3
 
 import sqlite_utils
 
-LATEST = 2
+LATEST = 3
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -80,7 +80,13 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["queue"].create_index(["doc_key"])
 
 
-MIGRATIONS = {1: _v1, 2: _v2}
+def _v3(db: sqlite_utils.Database) -> None:
+    """The signed answer to each command done: a command the broker delivers again after a crash (it was
+    never acknowledged) is answered again with it, not run twice and not refused as a replay."""
+    db["commands_seen"].add_column("result", bytes)
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -142,7 +142,8 @@ class Uplink:
         gen = self._generation
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.cfg.identity.post}-"
                              f"{self.cfg.identity.device}", protocol=mqtt.MQTTv5,
-                             reconnect_on_failure=False)  # we reconnect, with a fresh client (docstring)
+                             reconnect_on_failure=False,   # we reconnect, with a fresh client (docstring)
+                             manual_ack=True)              # a command is acknowledged once answered
         client.max_inflight_messages_set(0)       # our own window governs (see module docstring)
         client.max_queued_messages_set(0)
         if b.tls:
@@ -157,7 +158,8 @@ class Uplink:
         client.on_connect = lambda c, u, f, rc, p: self._events.put(("connect", gen, (rc, p)))
         client.on_disconnect = lambda c, u, f, rc, p: self._post(("disconnect", gen, rc))
         client.on_publish = lambda c, u, mid, rc, p: self._post(("puback", gen, (mid, rc, time.time())))
-        client.on_message = lambda c, u, msg: self._post(("message", gen, (msg.topic, msg.payload)))
+        client.on_message = lambda c, u, msg: self._post(("message", gen, (msg.topic, msg.payload, msg.mid, msg.qos,
+                                                                             bool(msg.dup))))
         return client
 
     def _post(self, item: tuple[str, int, Any]) -> None:
@@ -459,7 +461,20 @@ class Uplink:
         self._client.publish(self.topics.telemetry, payload, qos=0)
 
     # ------------------------------------------------------------------ commands
-    def _on_command(self, topic: str, payload: bytes) -> None:
+    def _on_command(self, topic: str, payload: bytes, mid: int = 0, qos: int = 0, dup: bool = False) -> None:
+        """Answer one command, then acknowledge it (paho's manual ack).
+
+        Acknowledged only once answered: if the uplink dies first, the broker delivers it again from the
+        persistent session (with DUP set) and it runs then. A command already answered (its id and signed
+        answer are kept) is answered again with the same answer when redelivered, refused as a replay otherwise.
+        """
+        try:
+            self._answer_command(topic, payload, dup)
+        finally:
+            if self._client is not None and qos > 0:
+                self._client.ack(mid, qos)
+
+    def _answer_command(self, topic: str, payload: bytes, dup: bool) -> None:
         name = self.topics.command_name(topic)
         if name is None:
             return
@@ -467,14 +482,19 @@ class Uplink:
         verdict = commands.check(payload, name, target, self._command_key)
         if isinstance(verdict, commands.Command):
             try:
-                if self.store.command_seen(verdict.id):
-                    verdict = commands.Rejection(verdict.id, "command replayed")
+                done, answer = self.store.command_done(verdict.id)
             except (StoreError, sqlite3.Error) as exc:
-                # paho has acknowledged it: answer, so the agency knows to send it again (with the same id)
+                # answer, so the agency knows to send it again (with the same id)
                 log.warning("command %s (id %.80r) not run, store unavailable: %s", name, verdict.id, exc)
                 self._result(CommandResult(command_id=verdict.id, name=name, ok=False,
                                            error="store unavailable, not run: try again"))
                 return
+            if done and dup and answer is not None:
+                log.info("command %s (id %s) delivered again: answered as before, not run twice", name, verdict.id)
+                self._publish_other(self.topics.command_result(name), answer)
+                return
+            if done:
+                verdict = commands.Rejection(verdict.id, "command replayed")
         if isinstance(verdict, commands.Rejection):
             self.state.rejected_commands += 1
             # the id is the sender's text (unauthenticated here): quoted and cut, so it cannot forge log lines
@@ -482,13 +502,12 @@ class Uplink:
             self._result(CommandResult(command_id=verdict.command_id, name=name, ok=False, error=verdict.reason))
             return
         try:
-            result = self._execute(verdict)
+            outcome = CommandResult(command_id=verdict.id, name=name, ok=True, result=self._execute(verdict))
+            log.info("command %s (id %s) done", name, verdict.id)
         except Exception as exc:  # a command that fails is answered; it must never stop delivery
             log.warning("command %s (id %.80r) failed: %s", name, verdict.id, exc)
-            self._result(CommandResult(command_id=verdict.id, name=name, ok=False, error=f"failed: {exc}"))
-            return
-        log.info("command %s (id %s) done", name, verdict.id)
-        self._result(CommandResult(command_id=verdict.id, name=name, ok=True, result=result))
+            outcome = CommandResult(command_id=verdict.id, name=name, ok=False, error=f"failed: {exc}")
+        self._result(outcome, remember=True)
 
     def _execute(self, cmd: commands.Command) -> dict[str, Any]:
         if cmd.name == "ping":
@@ -515,5 +534,14 @@ class Uplink:
         self._last_fetched = min(self._last_fetched, seq - 1)
         self._need_fetch = True
 
-    def _result(self, result: CommandResult) -> None:
-        self._publish_other(self.topics.command_result(result.name), self._signed("command_result", result))
+    def _result(self, result: CommandResult, remember: bool = False) -> None:
+        """Sign and send a command's answer; `remember` keeps it with the command's id (before sending, so a
+        crash between the two leaves an answer to send again, not a command to run twice)."""
+        answer = self._signed("command_result", result)
+        if remember:
+            try:
+                self.store.remember_command(result.command_id, answer)
+            except (StoreError, sqlite3.Error) as exc:
+                log.warning("command %s (id %s) not remembered (%s): a replay would run it again",
+                            result.name, result.command_id, exc)
+        self._publish_other(self.topics.command_result(result.name), answer)

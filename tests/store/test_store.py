@@ -227,8 +227,9 @@ def test_replay_table_forgets_ids_long_past_any_command_lifetime(tmp_path):
 
     store, _ = make(tmp_path)
     store.conn.execute("INSERT INTO commands_seen(id, at) VALUES ('ancient', ?)", (time.time() - 3 * 86400,))
-    assert store.command_seen("c1") is False
-    assert store.command_seen("c1") is True               # a replay is still a replay
+    assert store.command_done("c1") == (False, None)
+    store.remember_command("c1", b"signed answer")
+    assert store.command_done("c1") == (True, b"signed answer")   # a replay is still a replay
     ids = {r[0] for r in store.conn.execute("SELECT id FROM commands_seen")}
     assert ids == {"c1"}
 

@@ -35,6 +35,7 @@ class FakeClient:
     def __init__(self, last_mid: int = 0) -> None:
         self.last_mid = last_mid
         self.published: list[tuple[str, int, int]] = []   # (topic, qos, mid)
+        self.acked: list[tuple[int, int]] = []             # (mid, qos) of received messages acknowledged
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> Info:
         self.last_mid = self.last_mid % 65535 + 1
@@ -43,6 +44,9 @@ class FakeClient:
 
     def mids(self, suffix: str) -> list[int]:
         return [mid for topic, _, mid in self.published if topic.endswith(suffix)]
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.acked.append((mid, qos))
 
     def disconnect(self) -> None:
         pass
@@ -181,7 +185,7 @@ def test_a_failing_command_is_answered_not_fatal(tmp_path):
 
     up.reload_config = broken
     results = []
-    up._result = results.append
+    up._result = lambda result, **_: results.append(result)
     target = "post-t/dev-t"
     up._on_command(up.topics.of("cmd/reload"), commands.sign("reload", {}, target, agency, "c1"))
     for bad in (True, 1.5, "3", -1, None):
@@ -261,8 +265,8 @@ def test_telemetry_that_cannot_be_measured_is_skipped_not_fatal(tmp_path, monkey
 
 
 def test_a_command_when_the_store_is_busy_is_answered_not_dropped(tmp_path, monkeypatch):
-    """paho has acknowledged the command already: if the replay table cannot be written, the agency must hear so
-    (and may send it again), rather than the command vanishing with a dropped connection."""
+    """If the table of commands done cannot be read, the agency must hear so (and may send it again), rather
+    than the command vanishing with a dropped connection; the command is acknowledged, not left to loop."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from edge.uplink import commands
@@ -274,11 +278,11 @@ def test_a_command_when_the_store_is_busy_is_answered_not_dropped(tmp_path, monk
     def busy(command_id):
         raise StoreError("store is busy or unwritable: database is locked")
 
-    monkeypatch.setattr(up.store, "command_seen", busy)
+    monkeypatch.setattr(up.store, "command_done", busy)
     results = []
-    up._result = results.append
+    up._result = lambda result, **_: results.append(result)
     up._post(("message", up._generation, (up.topics.of("cmd/ping"),
-                                          commands.sign("ping", {}, "post-t/dev-t", agency, "p1"))))
+                                          commands.sign("ping", {}, "post-t/dev-t", agency, "p1"), 7, 1, False)))
     up._iterate()
-    assert up._client is fake
+    assert up._client is fake and fake.acked == [(7, 1)]
     assert len(results) == 1 and not results[0].ok and "try again" in results[0].error

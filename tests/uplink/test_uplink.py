@@ -270,3 +270,84 @@ def test_an_event_bigger_than_the_brokers_maximum_packet_size_is_parked_not_rese
             sub.close()
     finally:
         m.stop()
+
+
+def _die_here(up) -> None:
+    """The uplink's connection ends as in a crash: no answer, no acknowledgement reaches the broker."""
+    client = up.uplink._client
+    client.disconnect()
+    client.loop_stop()
+
+
+def _second_uplink(post):
+    """Another uplink process for the same device (as systemd restarts it); counts the commands it runs."""
+    import threading
+
+    from edge.store import Store
+    from edge.uplink.client import Uplink
+
+    uplink = Uplink(post.cfg, Store.open(post.cfg.store.path, min_free_mb=0, synchronous="NORMAL"), post.key)
+    runs: list[str] = []
+    execute = uplink._execute
+    uplink._execute = lambda cmd: runs.append(cmd.id) or execute(cmd)
+    stop = threading.Event()
+    thread = threading.Thread(target=uplink.run, args=(stop,), daemon=True)
+    thread.start()
+    return runs, stop, thread
+
+
+def test_a_command_the_uplink_died_running_is_delivered_again_and_run(commanded, broker):
+    """At least once for commands too: one is acknowledged to the broker only after it was answered."""
+    import threading
+
+    post, agency, sub, up = commanded
+    started, release = threading.Event(), threading.Event()
+
+    def stuck(cmd):
+        started.set()
+        release.wait(30)
+        raise RuntimeError("this uplink is dead")
+
+    up.uplink._execute = stuck
+    _send(broker, "ping", commands.sign("ping", {}, "post-t/dev-t", agency, "k1"))
+    assert started.wait(10)
+    _die_here(up)
+    runs, stop, thread = _second_uplink(post)
+    try:
+        res = _results(sub, 1)
+        assert runs == ["k1"]
+        assert [(r["command_id"], r["ok"]) for r in res] == [("k1", True)] and res[0]["result"]["pong"]
+    finally:
+        stop.set()
+        thread.join(10)
+        release.set()
+
+
+def test_a_command_answered_but_not_acknowledged_is_answered_again_not_run_twice(commanded, broker):
+    """The uplink dies after keeping its answer, before sending it: the redelivered command gets that answer."""
+    import threading
+
+    post, agency, sub, up = commanded
+    kept, release = threading.Event(), threading.Event()
+    publish = up.uplink._publish_other
+
+    def die_before_answering(topic, payload, **kw):
+        if topic.endswith("/result"):
+            kept.set()
+            release.wait(30)
+            return
+        publish(topic, payload, **kw)
+
+    up.uplink._publish_other = die_before_answering
+    _send(broker, "ping", commands.sign("ping", {}, "post-t/dev-t", agency, "k2"))
+    assert kept.wait(10)
+    _die_here(up)
+    runs, stop, thread = _second_uplink(post)
+    try:
+        res = _results(sub, 1)
+        assert runs == []                                     # not run a second time
+        assert [(r["command_id"], r["ok"]) for r in res] == [("k2", True)] and res[0]["result"]["pong"]
+    finally:
+        stop.set()
+        thread.join(10)
+        release.set()
