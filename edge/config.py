@@ -142,6 +142,37 @@ class UI(_Model):
     port: int = Field(default=8080, ge=1, le=65535)
     languages: list[Literal["ar", "en", "fr"]] = ["ar", "en", "fr"]
     default_language: Literal["ar", "en", "fr"] = "en"
+    # The kiosk's clocks: a step left this long hands the traveller back to the start (or to an officer);
+    # the warning shows warn_before_s earlier. Each post tunes them to its travellers and its queue.
+    language_timeout_s: float = Field(default=90.0, gt=0, le=3600)
+    document_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    face_timeout_s: float = Field(default=45.0, gt=0, le=3600)
+    fingers_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    result_screen_s: float = Field(default=30.0, gt=0, le=3600, description="the last screen, then the next traveller")
+    warn_before_s: float = Field(default=15.0, ge=0, le=3600)
+    retries: int = Field(default=2, ge=0, le=10, description="tries after the first, per capture step")
+    face_attempt_s: float = Field(default=8.0, gt=0, le=120)
+    finger_attempt_s: float = Field(default=10.0, gt=0, le=120)
+    # Officers and technicians: sign-out when idle, lock-out after failed sign-ins.
+    officer_idle_s: float = Field(default=300.0, gt=0, le=86400)
+    officer_idle_warn_s: float = Field(default=60.0, ge=0, le=86400)
+    max_failures: int = Field(default=5, ge=1, le=100)
+    lockout_s: float = Field(default=300.0, ge=0, le=86400)
+    queue_max_age_s: float = Field(default=12 * 3600, gt=0, description="an unopened kiosk hand-over is recorded "
+                                                                        "as undecided after this")
+    secure_cookies: bool = Field(default=False, description="set when the UIs are served over HTTPS")
+
+    @model_validator(mode="after")
+    def _warnings_before_limits(self) -> UI:
+        shortest = min(self.language_timeout_s, self.document_timeout_s, self.face_timeout_s,
+                       self.fingers_timeout_s, self.result_screen_s)
+        if self.warn_before_s >= shortest:
+            raise ValueError(f"warn_before_s ({self.warn_before_s:g}) must be shorter than every step's timeout "
+                             f"(shortest {shortest:g})")
+        if self.officer_idle_warn_s >= self.officer_idle_s:
+            raise ValueError(f"officer_idle_warn_s ({self.officer_idle_warn_s:g}) must be shorter than "
+                             f"officer_idle_s ({self.officer_idle_s:g})")
+        return self
 
 
 class Policy(_Model):

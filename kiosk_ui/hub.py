@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from drivers.contract import DeviceKind
-from edge.config import Config
+from edge.config import UI, Config
 from edge.devices import DeviceSet
 from edge.events.model import Crossing, Decision, DocumentSummary, FaceResult, FingerResult
 from edge.recorder import Recorder
@@ -45,7 +45,7 @@ class DecisionError(Exception):
 
 @dataclass
 class Options:
-    """Tunables of the UIs (tests shorten the clocks)."""
+    """Tunables of the UIs: the post's `[ui]` settings (`from_config`); tests shorten the clocks."""
 
     timing: Timing = field(default_factory=Timing)
     retries: int = 2
@@ -62,6 +62,18 @@ class Options:
     max_kiosk_screens: int = 8          # kiosk browser sessions kept; the least recently used is dropped
     queue_max_age_s: float = 12 * 3600  # a transaction no officer opened is recorded as an undecided hand-over
     max_image_sets: int = 64            # transactions whose images are kept in memory (oldest dropped)
+
+    @classmethod
+    def from_config(cls, ui: UI) -> Options:
+        """The post's `[ui]` settings; the limits on requests and memory stay in code."""
+        return cls(
+            timing=Timing(language=ui.language_timeout_s, document=ui.document_timeout_s, face=ui.face_timeout_s,
+                          fingers=ui.fingers_timeout_s, result=ui.result_screen_s, warn_before=ui.warn_before_s),
+            retries=ui.retries, face_attempt_s=ui.face_attempt_s, finger_attempt_s=ui.finger_attempt_s,
+            officer_idle_s=ui.officer_idle_s, officer_idle_warn_s=ui.officer_idle_warn_s,
+            max_failures=ui.max_failures, lockout_s=ui.lockout_s, secure_cookies=ui.secure_cookies,
+            queue_max_age_s=ui.queue_max_age_s,
+        )
 
 
 def doc_key(number: str | None) -> str | None:
@@ -108,7 +120,7 @@ class Hub:
         self.store = store
         self.recorder = recorder
         self.devices = devices
-        self.options = options or Options()
+        self.options = options or Options.from_config(cfg.ui)
         self.rules = Rules(fingerprints=tuple(cfg.policy.fingerprints),
                            face_match_required=cfg.policy.face_match_required,
                            retries=self.options.retries, timing=self.options.timing)

@@ -35,6 +35,10 @@ def test_minimal_config_gets_defaults():
     (MINIMAL + "[broker]\nurl = 'mqtt://u:pw@host'\n", "credentials do not belong in the URL"),
     (MINIMAL + "[devices.mrz]\nbackend = 'nope'\n", "devices.mrz.backend: unknown backend 'nope'"),
     ("[identity\n", "not valid TOML"),
+    (MINIMAL + "[ui]\nface_timeout_s = 10\nwarn_before_s = 10\n",
+     "ui: warn_before_s (10) must be shorter than every step's timeout (shortest 10)"),
+    (MINIMAL + "[ui]\nofficer_idle_s = 30\n", "officer_idle_warn_s (60) must be shorter than officer_idle_s (30)"),
+    (MINIMAL + "[ui]\nretries = -1\n", "ui.retries: Input should be greater than or equal to 0"),
     (MINIMAL.replace("kiosk", "x") + "role = 'gate'\n", "identity.role: Input should be 'kiosk' or 'booth'"),
 ])
 def test_bad_config_is_one_line_naming_file_and_key(text, expected):
@@ -132,3 +136,14 @@ def test_a_password_put_in_the_broker_url_is_not_echoed_back(tmp_path):
     out = run("events", "stats", "--config", str(bad), "--store", str(tmp_path / "s.db"),
               "--broker", "mqtts://dev:s3cret@broker.example")
     assert out.returncode == 2 and "s3cret" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_ui_settings_reach_the_kiosk_and_booth_clocks():
+    """[ui] drives the kiosk's step timeouts and the officers' idle and lock-out rules; its defaults are the code's."""
+    from kiosk_ui.hub import Options
+
+    assert Options.from_config(cfgmod.UI()) == Options()
+    cfg = cfgmod.parse(MINIMAL + "[ui]\nface_timeout_s = 120\nretries = 4\nlockout_s = 900\nsecure_cookies = true\n")
+    opts = Options.from_config(cfg.ui)
+    assert opts.timing.face == 120 and opts.timing.document == 60 and opts.retries == 4
+    assert opts.lockout_s == 900 and opts.secure_cookies
