@@ -64,6 +64,13 @@ def notify_status(text: str) -> bool:
     return notify(f"STATUS={_clean(text)}")
 
 
+def notify_extend_timeout(seconds: float, status: str | None = None) -> bool:
+    """EXTEND_TIMEOUT_USEC: slow but progressing start-up work (a store's integrity check) gets this much more
+    time from now, instead of TimeoutStartSec killing it and a restart beginning the work again."""
+    fields = [f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}"] + ([f"STATUS={_clean(status)}"] if status else [])
+    return notify(*fields)
+
+
 def notify_stopping() -> bool:
     return notify("STOPPING=1")
 

@@ -14,13 +14,14 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from edge import sdnotify
 from edge.store.schema import migrate
 
 
@@ -100,11 +101,48 @@ def _check_access(path: Path) -> None:
                          "user or with sudo); the file was left untouched")
 
 
-def _check_integrity(path: Path) -> None:
-    """Open read-only and check, so a damaged file is reported and never 'repaired' by overwriting."""
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+CHECKED_KEY = "integrity_checked_boot"   # meta: the boot in which quick_check last passed
+PROGRESS_EVERY = 200_000                 # SQLite VM steps between progress calls during the check (~10 ms)
+
+
+def boot_id() -> str | None:
+    """This boot's id (Linux): a store checked since the last power cut need not be read through again."""
+    try:
+        return BOOT_ID.read_text().strip() or None
+    except OSError:
+        return None
+
+
+class _Progress:
+    """Tells systemd the check is alive, at most once a second, so a slow SD card is not a restart loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.last = path, -1.0
+
+    def __call__(self) -> int:
+        now = time.monotonic()
+        if self.last < 0 or now - self.last >= 1.0:
+            self.last = now
+            sdnotify.notify_extend_timeout(30, f"checking the store's integrity ({self.path.name})")
+        return 0   # non-zero would abort the check
+
+
+def _check_integrity(path: Path, boot: str | None) -> bool:
+    """Open read-only and check, so a damaged file is reported and never 'repaired' by overwriting.
+
+    Reads the whole file, so it runs once per boot: after a power cut (a new boot) it always runs. Returns
+    whether it ran (the caller then records the boot).
+    """
     try:
         ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
+            if boot is not None:
+                with suppress(sqlite3.Error):   # no meta yet, or unreadable: check
+                    row = ro.execute("SELECT value FROM meta WHERE key = ?", (CHECKED_KEY,)).fetchone()
+                    if row is not None and row[0] == boot:
+                        return False
+            ro.set_progress_handler(_Progress(path), PROGRESS_EVERY)
             result = ro.execute("PRAGMA quick_check").fetchone()[0]
         finally:
             ro.close()
@@ -114,6 +152,7 @@ def _check_integrity(path: Path) -> None:
     if result != "ok":
         raise StoreError(f"{path}: database is damaged ({result}); it was left untouched - "
                          "move it aside or restore it from a copy")
+    return True
 
 
 class Store:
@@ -136,12 +175,13 @@ class Store:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
         path = Path(path)
+        boot, checked = boot_id(), False
         if path.exists():
             if path.is_dir():
                 raise StoreError(f"{path}: is a directory, expected the store's SQLite file")
             _check_access(path)
             if path.stat().st_size:
-                _check_integrity(path)
+                checked = _check_integrity(path, boot)
         else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +200,8 @@ class Store:
             conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
+            if checked and boot is not None:
+                conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (CHECKED_KEY, boot))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the store: {exc}") from None
         except RuntimeError as exc:

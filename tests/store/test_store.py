@@ -293,3 +293,44 @@ def test_a_failed_migration_reports_its_own_error(tmp_path, monkeypatch):
     monkeypatch.setitem(schema.MIGRATIONS, 1, broken)
     with pytest.raises(StoreError, match="disk I/O error"):
         Store.open(tmp_path / "new.db", min_free_mb=0)
+
+
+def test_integrity_check_runs_once_per_boot_and_keeps_systemd_waiting(tmp_path, monkeypatch):
+    """After a power cut (a new boot) the whole file is checked, with EXTEND_TIMEOUT_USEC so a slow SD card
+    is not killed by TimeoutStartSec; later opens in the same boot (CLI, restarts, the UI) do not read it again."""
+    import socket
+
+    from edge.store import db
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp_path / "notify"))
+    listener.settimeout(0.05)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setattr(db, "PROGRESS_EVERY", 1000)
+    monkeypatch.setattr(db, "boot_id", lambda: "boot-1")
+
+    def heard() -> list[str]:
+        out = []
+        while True:
+            try:
+                out.append(listener.recv(4096).decode())
+            except TimeoutError:
+                return out
+
+    store, rec = make(tmp_path)
+    for i in range(100):
+        rec.record_crossing(crossing(f"T{i}"))
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    heard()
+    Store.open(tmp_path / "s.db", min_free_mb=0).close()
+    first = heard()
+    assert first and first[0].startswith("EXTEND_TIMEOUT_USEC=30000000\nSTATUS=checking the store's integrity")
+    Store.open(tmp_path / "s.db", min_free_mb=0).close()
+    assert heard() == []                                         # same boot: not read through again
+    data = (tmp_path / "s.db").read_bytes()
+    (tmp_path / "s.db").write_bytes(data[: len(data) // 3])
+    monkeypatch.setattr(db, "boot_id", lambda: "boot-2")         # the power cut
+    with pytest.raises(StoreError, match=r"damaged|not a usable"):
+        Store.open(tmp_path / "s.db", min_free_mb=0)
+    listener.close()
