@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edge.cli._common import EXIT_FAIL, EXIT_USAGE, echo_json, fail
-from edge.provision.bundle import BundleError, load_bundle
+from edge.provision.bundle import TECH_USER, BundleError, load_bundle
 from edge.provision.firstboot import FirstBootError, first_boot
 from edge.provision.new import NewBundle, make_bundle
 
@@ -25,13 +25,18 @@ def _summary(bundle, as_json: bool) -> None:
     m = bundle.manifest
     info = {"post": m.post, "device": m.device, "role": m.role, "hostname": m.hostname,
             "broker": bundle.config.broker.url, "files": sorted(bundle.files), "bundle": bundle.digest,
-            "client_cert_expires": bundle.cert_not_after.isoformat()}
+            "client_cert_expires": bundle.cert_not_after.isoformat(), "technician_keys": [
+                {"type": k.type, "fingerprint": k.fingerprint, "comment": k.comment}
+                for k in bundle.technician_keys]}
     if as_json:
         echo_json(info)
         return
     click.echo(f"bundle for {m.post}/{m.device} ({m.role}), hostname {m.hostname}")
     click.echo(f"  broker {info['broker']}; client certificate valid until {bundle.cert_not_after:%Y-%m-%d}")
     click.echo(f"  files: {', '.join(info['files'])}")
+    keys = bundle.technician_keys
+    click.echo(f"  technicians' SSH keys (user {TECH_USER}): " + (
+        "; ".join(f"{k.fingerprint} {k.comment}".strip() for k in keys) if keys else "none (no remote access)"))
     click.echo(f"  digest {bundle.digest[:16]}")
 
 
@@ -49,6 +54,8 @@ def _summary(bundle, as_json: bool) -> None:
 @click.option("--agency-command-key", type=_FILE, help="Agency Ed25519 public key (commands are signed with it).")
 @click.option("--credentials", type=_FILE, help="File with one line 'username:password' for the broker.")
 @click.option("--base-config", type=_FILE, help="Config to start from (devices, UI, policy); default: the example.")
+@click.option("--technician-keys", type=_FILE,
+              help="Field technicians' SSH public keys (authorized_keys lines): SSH as borderpost-tech, key only.")
 @click.option("--allow-simulated", is_flag=True, help="Allow simulated devices (demo appliances only).")
 @click.option("--hostname", help="Hostname (default bp-POST-DEVICE).")
 @click.option("--days", type=click.IntRange(1, 3650), default=825, show_default=True,
@@ -59,7 +66,8 @@ def _summary(bundle, as_json: bool) -> None:
 def new(post: str, device: str, role: str, broker_url: str, agency_ca_cert: Path, agency_ca_key: Path,
         broker_ca: Path | None, csr: Path | None, client_key: Path | None, agency_encryption_key: Path | None,
         agency_command_key: Path | None, credentials: Path | None, base_config: Path | None,
-        allow_simulated: bool, hostname: str | None, days: int, out: Path, as_json: bool) -> None:
+        technician_keys: Path | None, allow_simulated: bool, hostname: str | None, days: int, out: Path,
+        as_json: bool) -> None:
     """Create the provisioning bundle for one appliance (keep it secret: it holds the client key)."""
     if client_key is not None and csr is None:
         fail("--client-key is only used with --csr")
@@ -67,7 +75,7 @@ def new(post: str, device: str, role: str, broker_url: str, agency_ca_cert: Path
                      agency_ca_key=agency_ca_key, broker_ca=broker_ca, csr=csr, client_key=client_key,
                      agency_encryption_key=agency_encryption_key, agency_command_key=agency_command_key,
                      credentials=credentials, base_config=base_config, hostname=hostname, days=days,
-                     allow_simulated=allow_simulated)
+                     allow_simulated=allow_simulated, technician_keys=technician_keys)
     try:
         bundle = make_bundle(spec, out)
     except BundleError as exc:

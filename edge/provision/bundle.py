@@ -2,7 +2,8 @@
 
 On the boot partition it is `borderpost/`: `provision.toml` (who the appliance is, and the SHA-256 of every
 other file), `config.toml` (the appliance's config, validated by `edge.config`), the broker CA, the client
-certificate and key, and optionally broker credentials and the agency's public keys. `load_bundle` checks
+certificate and key, and optionally broker credentials, the agency's public keys and the field
+technicians' SSH public keys. `load_bundle` checks
 all of it before anything is installed, so a bad bundle is refused whole, never half-applied.
 """
 
@@ -19,22 +20,27 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge import config as cfgmod
-from edge.provision import pki
+from edge.provision import pki, sshkeys
 
 BUNDLE_DIR = "borderpost"
 MANIFEST = "provision.toml"
 FORMAT = 1
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+TECH_USER = "borderpost-tech"
 
 
 @dataclass(frozen=True)
 class Member:
-    """A file a bundle may carry: where it is installed under /etc/borderpost, and whether it is a secret."""
+    """A file a bundle may carry: where it is installed under /etc/borderpost, and whether it is a secret.
+
+    `public` files are root's and world-readable: sshd reads a user's authorized keys as that user.
+    """
 
     name: str
     dest: str
     secret: bool
     required: bool
+    public: bool = False
 
 
 MEMBERS: dict[str, Member] = {m.name: m for m in (
@@ -45,6 +51,8 @@ MEMBERS: dict[str, Member] = {m.name: m for m in (
     Member("broker.credentials", "secrets/broker.credentials", secret=True, required=False),
     Member("agency_x25519.pem", "certs/agency_x25519.pem", secret=False, required=False),
     Member("agency_commands_ed25519.pem", "certs/agency_commands_ed25519.pem", secret=False, required=False),
+    # field technicians' SSH public keys: the only way into the appliance (user borderpost-tech, key only)
+    Member("technicians.keys", f"authorized_keys/{TECH_USER}", secret=False, required=False, public=True),
 )}
 ETC = PurePosixPath("/etc/borderpost")
 
@@ -82,6 +90,11 @@ class Bundle:
     @property
     def secrets(self) -> list[str]:
         return [n for n in self.files if MEMBERS[n].secret]
+
+    @property
+    def technician_keys(self) -> list[sshkeys.AuthorizedKey]:
+        data = self.files.get("technicians.keys")
+        return sshkeys.parse_authorized_keys(data) if data is not None else []
 
 
 def default_hostname(post: str, device: str) -> str:
@@ -139,6 +152,11 @@ def load_bundle(path: Path, now: dt.datetime | None = None) -> Bundle:
         files[name] = data
     config = _check_config(path, manifest, files)
     not_after = _check_certs(manifest, files, now)
+    if "technicians.keys" in files:
+        try:
+            sshkeys.parse_authorized_keys(files["technicians.keys"])
+        except ValueError as exc:
+            raise BundleError(f"{path / 'technicians.keys'}: {exc}") from None
     return Bundle(path, manifest, sha256(raw), files, config, not_after)
 
 

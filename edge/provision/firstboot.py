@@ -8,7 +8,7 @@ runs on a half-provisioned appliance.
 Order, and why:
   validate    the whole bundle is checked before anything is touched
   unmark      re-provisioning with a different bundle: drop the old marker first
-  install     config, certificates, secrets (0600, service user) under /etc/borderpost
+  install     config, certificates, secrets (0600, service user), technicians' SSH keys under /etc/borderpost
   device-key  the Ed25519 event-signing key, generated here, never shipped
   ssh-keys    this unit's own SSH host keys (the image has none)
   hostname
@@ -174,6 +174,9 @@ def _install(etc: Path, bundle: Bundle, owner: _Owner) -> None:
             continue
         if member.secret:
             atomic_write(dest, bundle.files[name], 0o600, owner.uid, owner.gid)
+        elif member.public:
+            ensure_dir(dest.parent, 0o755, 0, 0)
+            atomic_write(dest, bundle.files[name], 0o644, 0, 0)
         else:
             atomic_write(dest, bundle.files[name], 0o640, 0, owner.gid)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from edge.provision import pki, tomlout
+from edge.provision import pki, sshkeys, tomlout
 from edge.provision.bundle import (
     FORMAT,
     MANIFEST,
@@ -47,6 +47,7 @@ class NewBundle:
     hostname: str | None = None
     days: int = pki.CLIENT_CERT_DAYS
     allow_simulated: bool = False
+    technician_keys: Path | None = None    # authorized_keys lines for the borderpost-tech account
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -153,6 +154,13 @@ def make_bundle(spec: NewBundle, out: Path, now: dt.datetime | None = None) -> B
         files["agency_x25519.pem"] = _read(spec.agency_encryption_key, "--agency-encryption-key")
     if spec.agency_command_key is not None:
         files["agency_commands_ed25519.pem"] = _read(spec.agency_command_key, "--agency-command-key")
+    if spec.technician_keys is not None:
+        keys = _read(spec.technician_keys, "--technician-keys")
+        try:
+            sshkeys.parse_authorized_keys(keys)
+        except ValueError as exc:
+            raise BundleError(f"--technician-keys {spec.technician_keys}: {exc}") from None
+        files["technicians.keys"] = keys
     files["config.toml"] = tomlout.dumps(_config(spec, set(files))).encode()
     manifest = {
         "format": FORMAT,

@@ -29,6 +29,7 @@ if [ -f "$repo/docs/technician.md" ]; then
 fi
 chmod 0755 "$dest/usr/lib/borderpost/make-data-partition"
 chmod 0644 "$dest/etc/nftables.conf" "$dest/etc/pam.d/borderpost-kiosk"
+chmod 0440 "$dest/etc/sudoers.d/borderpost-tech"   # sudo ignores a sudoers file others may write
 
 # mount points on the read-only root for the persistent partition and its bind mounts
 install -d "$dest/persist" "$dest/etc/borderpost" "$dest/var/lib/borderpost" "$dest/var/log/journal" \

@@ -60,12 +60,13 @@ class Agency:
     encryption_key: Path
     command_key: Path
     credentials: Path
+    technician_keys: Path
 
     def spec(self, **kw) -> NewBundle:
         args = dict(post="post-7", device="kiosk-01", role="kiosk", broker_url="mqtts://broker.example:8883",
                     agency_ca_cert=self.ca_cert, agency_ca_key=self.ca_key, base_config=self.base_config,
                     agency_encryption_key=self.encryption_key, agency_command_key=self.command_key,
-                    credentials=self.credentials)
+                    credentials=self.credentials, technician_keys=self.technician_keys)
         args.update(kw)
         return NewBundle(**args)
 
@@ -84,7 +85,20 @@ def agency(tmp_path_factory: pytest.TempPathFactory) -> Agency:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     cred = d / "cred.txt"
     cred.write_text("kiosk-01:s3cret-pass\n")
-    return Agency(ca_cert, ca_key, base, enc, cmd, cred)
+    return Agency(ca_cert, ca_key, base, enc, cmd, cred, technician_keys(d / "technicians.keys"))
+
+
+def ssh_public_line(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
+def technician_keys(path: Path) -> Path:
+    """Two technicians: one pinned to the agency's network (an sshd option), one plain, as an agency would write."""
+    path.write_text("# field technicians, region north\n"
+                    f'from="10.20.0.0/16",no-agent-forwarding {ssh_public_line(ed25519.Ed25519PrivateKey.generate())}'
+                    " amina@agency\n\n"
+                    f"{ssh_public_line(ec.generate_private_key(ec.SECP256R1()))} tech-laptop-7\n")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,7 @@ def test_new_bundle_is_complete_and_private(bundle_dir: Path) -> None:
     b = load_bundle(bundle_dir, NOW)
     assert (b.manifest.post, b.manifest.device, b.manifest.hostname) == ("post-7", "kiosk-01", "bp-post-7-kiosk-01")
     assert set(b.files) == {"config.toml", "ca.pem", "client.pem", "client.key", "broker.credentials",
-                            "agency_x25519.pem", "agency_commands_ed25519.pem"}
+                            "agency_x25519.pem", "agency_commands_ed25519.pem", "technicians.keys"}
     assert sorted(b.secrets) == ["broker.credentials", "client.key"]
     for f in bundle_dir.iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
@@ -170,3 +170,12 @@ def test_any_manifest_bytes_give_bundle_error_only(tmp_path_factory: pytest.Temp
     (d / "provision.toml").write_bytes(data)
     with pytest.raises(BundleError):
         load_bundle(d, NOW)
+
+
+def test_a_bad_technician_key_refuses_the_bundle_before_first_boot(bundle_dir: Path, tmp_path: Path) -> None:
+    """An editor appends a key by hand and fixes the digest: a line sshd would ignore must not lock technicians out."""
+    b = _copy(bundle_dir, tmp_path)
+    keys = (b / "technicians.keys").read_bytes() + b'from=10.0.0.0/8 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI x\n'
+    _rewrite(b, "technicians.keys", keys)
+    with pytest.raises(BundleError, match=r"technicians\.keys: line 5: cannot read the options"):
+        load_bundle(b, NOW)

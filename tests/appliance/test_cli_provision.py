@@ -58,3 +58,18 @@ def test_first_boot_command(bundle_dir: Path, tmp_path: Path) -> None:
     assert "provisioned post-7/kiosk-01" in res.output and "ssh host key ed25519: SHA256:" in res.output
     res = _run("provision", "first-boot", "--root", str(r))
     assert res.exit_code == 0 and "already provisioned" in res.output
+
+
+def test_technician_keys_are_checked_and_shown(agency: Agency, tmp_path: Path) -> None:
+    res = _new(agency, tmp_path / "b", "--technician-keys", str(agency.technician_keys))
+    assert res.exit_code == 0, res.output
+    res = _run("provision", "check", str(tmp_path / "b"))
+    assert res.exit_code == 0 and "technicians' SSH keys (user borderpost-tech): SHA256:" in res.output
+    assert "amina@agency" in res.output and "tech-laptop-7" in res.output
+    bad = tmp_path / "bad.keys"
+    bad.write_text(agency.technician_keys.read_text() + "ssh-rsa AAAA= broken\n")
+    res = _new(agency, tmp_path / "c", "--technician-keys", str(bad))
+    assert res.exit_code == 2 and f"--technician-keys {bad}: line 5:" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "c").exists()
+    res = _new(agency, tmp_path / "d")
+    assert res.exit_code == 0 and "none (no remote access)" in res.output

@@ -30,11 +30,14 @@ def assert_provisioned(root: Path, device: str = "kiosk-01") -> None:
     for rel, mode, uid in [("config.toml", 0o640, 0), ("certs/ca.pem", 0o640, 0), ("certs/client.pem", 0o640, 0),
                            ("secrets/client.key", 0o600, SERVICE_UID),
                            ("secrets/broker.credentials", 0o600, SERVICE_UID),
-                           ("ssh/ssh_host_ed25519_key", 0o600, 0), ("ssh/ssh_host_ecdsa_key", 0o600, 0)]:
+                           ("ssh/ssh_host_ed25519_key", 0o600, 0), ("ssh/ssh_host_ecdsa_key", 0o600, 0),
+                           ("authorized_keys/borderpost-tech", 0o644, 0)]:
         p = etc / rel
         assert _mode(p) == mode, rel
         assert p.stat().st_uid == uid, rel
     assert _mode(etc / "secrets") == 0o700 and (etc / "secrets").stat().st_uid == SERVICE_UID
+    # sshd reads a user's keys as that user and refuses them if anyone but root or the user could write them
+    assert _mode(etc / "authorized_keys") == 0o755 and (etc / "authorized_keys").stat().st_uid == 0
     assert (etc / "secrets/client.key").stat().st_gid == SERVICE_GID
     key = root / "var/lib/borderpost/device_ed25519.pem"
     assert _mode(key) == 0o600 and key.stat().st_uid == SERVICE_UID
@@ -76,7 +79,8 @@ def test_reprovision_replaces_config_keeps_device_and_ssh_keys(tmp_path: Path, b
     put_bundle(root, bundle_dir)
     first = first_boot(root, now=NOW)
     new = tmp_path / "b2"
-    make_bundle(agency.spec(broker_url="mqtts://other.example:8883", credentials=None), new, NOW)
+    make_bundle(agency.spec(broker_url="mqtts://other.example:8883", credentials=None, technician_keys=None),
+                new, NOW)
     put_bundle(root, new)
     second = first_boot(root, now=NOW)
     assert second.action == "provisioned" and second.bundle_digest != first.bundle_digest
@@ -84,6 +88,7 @@ def test_reprovision_replaces_config_keeps_device_and_ssh_keys(tmp_path: Path, b
     assert second.ssh_fingerprints == first.ssh_fingerprints
     assert "other.example" in (root / "etc/borderpost/config.toml").read_text()
     assert not (root / "etc/borderpost/secrets/broker.credentials").exists()   # not in the new bundle
+    assert not (root / "etc/borderpost/authorized_keys/borderpost-tech").exists()   # keys revoked with it
 
 
 def test_bad_bundle_changes_nothing(tmp_path: Path, bundle_dir: Path) -> None:

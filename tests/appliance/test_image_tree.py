@@ -4,6 +4,7 @@ then first boot is run against that tree."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -72,6 +73,8 @@ def test_tree_contents(tree: Path) -> None:
 def test_no_passwords_and_key_only_ssh(tree: Path) -> None:
     sshd = (tree / "etc/ssh/sshd_config.d/borderpost.conf").read_text()
     assert re.search(r"^PasswordAuthentication no$", sshd, re.M)
+    assert re.search(r"^AllowUsers borderpost-tech$", sshd, re.M)
+    assert re.search(r"^AuthorizedKeysFile /etc/borderpost/authorized_keys/%u$", sshd, re.M)
     assert "HostKey /etc/borderpost/ssh/ssh_host_ed25519_key" in sshd
     assert "ConditionPathExists=/etc/borderpost/ssh/ssh_host_ed25519_key" in \
         (tree / "usr/lib/systemd/system/ssh.service.d/borderpost.conf").read_text()
@@ -125,7 +128,11 @@ def test_sysusers_and_tmpfiles_make_the_state_dirs(system_root: Path) -> None:
     passwd = (system_root / "etc/passwd").read_text()
     assert re.search(r"^borderpost:x:\d+:\d+:.*:/usr/sbin/nologin$", passwd, re.M)
     assert re.search(r"^borderpost-kiosk:", passwd, re.M)
-    assert re.search(r"^video:x:\d+:borderpost-kiosk", (system_root / "etc/group").read_text(), re.M)
+    group = (system_root / "etc/group").read_text()
+    assert re.search(r"^video:x:\d+:borderpost-kiosk", group, re.M)
+    assert re.search(r"^borderpost-tech:x:\d+:\d+:.*:/run/borderpost-tech:/bin/bash$", passwd, re.M)
+    assert re.search(r"^borderpost:x:\d+:borderpost-tech$", group, re.M)       # to read its authorized keys
+    assert re.search(r"^systemd-journal:x:\d+:borderpost-tech$", group, re.M)
     subprocess.run(["systemd-tmpfiles", f"--root={system_root}", "--create", "--prefix=/etc/borderpost",
                     "--prefix=/var/lib/borderpost"], check=True, capture_output=True)
     uid = int(re.search(r"^borderpost:x:(\d+):", passwd, re.M).group(1))
@@ -152,6 +159,35 @@ def test_first_boot_on_the_image_tree(system_root: Path, bundle_dir: Path, tmp_p
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and key.stat().st_uid == uid
     cfg = tomllib.loads((root / "etc/borderpost/config.toml").read_text())
     assert cfg["broker"]["key_file"] == "/etc/borderpost/secrets/client.key"
+
+
+@pytest.mark.skipif(shutil.which("sshd") is None or os.geteuid() != 0, reason="needs sshd (apt: openssh-server), root")
+def test_sshd_takes_the_config_technicians_only_by_key(tree: Path, tmp_path: Path) -> None:
+    """The real sshd reads our drop-in (as Debian's sshd_config includes it) and ends with: only borderpost-tech,
+    only keys, only the provisioned key file."""
+    host_key = tmp_path / "host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
+    main = tmp_path / "sshd_config"
+    main.write_text(f"Include {tree}/etc/ssh/sshd_config.d/*.conf\nHostKey {host_key}\nUsePAM yes\n")
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    out = subprocess.run(["/usr/sbin/sshd", "-T", "-f", str(main), "-C", "user=borderpost-tech,host=t,addr=10.20.1.2"],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    effective = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert effective["allowusers"] == "borderpost-tech"
+    assert effective["authorizedkeysfile"] == "/etc/borderpost/authorized_keys/%u"
+    assert effective["passwordauthentication"] == "no" and effective["kbdinteractiveauthentication"] == "no"
+    assert effective["permitrootlogin"] == "no"
+
+
+@pytest.mark.skipif(shutil.which("visudo") is None, reason="needs visudo (apt: sudo)")
+def test_sudoers_for_technicians_parses_and_is_not_writable(tree: Path) -> None:
+    f = tree / "etc/sudoers.d/borderpost-tech"
+    assert stat.S_IMODE(f.stat().st_mode) == 0o440
+    subprocess.run(["visudo", "-c", "-f", str(f)], check=True, capture_output=True)
+    rules = [ln for ln in f.read_text().splitlines() if ln.startswith("borderpost-tech ")]
+    assert rules == ["borderpost-tech ALL=(borderpost) NOPASSWD: /opt/borderpost/venv/bin/borderpost",
+                     "borderpost-tech ALL=(root) NOPASSWD: BORDERPOST_RESTART, /usr/sbin/reboot"]
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="needs shellcheck")
