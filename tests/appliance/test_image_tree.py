@@ -211,7 +211,8 @@ def test_rpi_image_gen_recipe_is_well_formed() -> None:
     yaml = pytest.importorskip("yaml")
     body = yaml.safe_load(layer.split("# METAEND")[1])
     pkgs = [p.split()[0] for p in body["mmdebstrap"]["packages"]]
-    for needed in ("cage", "chromium", "chrony", "nftables", "python3-picamera2", "python3-venv"):
+    for needed in ("cage", "chromium", "chrony", "nftables", "python3-picamera2", "python3-venv", "openssh-server",
+                   "sudo"):
         assert needed in pkgs
     hooks = body["mmdebstrap"]["customize-hooks"]
     assert any("scripts/customize.sh" in h for h in hooks)
