@@ -50,8 +50,31 @@ class Page:
     distortion: str
 
 
-def render_page(lines: list[str], rng: random.Random, fmt: str) -> np.ndarray:
-    """A clean data page (BGR): tinted background with fine guilloche lines, a photo, VIZ text, the MRZ."""
+def _cover(image: np.ndarray, width: int, height: int) -> Image.Image:
+    """`image` (BGR) scaled to fill width x height, centre-cropped: how a portrait fills the photo zone."""
+    h, w = image.shape[:2]
+    s = max(width / w, height / h)
+    nw, nh = max(width, round(w * s)), max(height, round(h * s))
+    big = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+    x0, y0 = (nw - width) // 2, (nh - height) // 2
+    return Image.fromarray(cv2.cvtColor(big[y0:y0 + height, x0:x0 + width], cv2.COLOR_BGR2RGB))
+
+
+def _paste_ghost(img: Image.Image, portrait: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """A small, faded grey copy of the portrait (the 'ghost image' many data pages print beside the text)."""
+    ghost = _cover(portrait, box[2] - box[0], box[3] - box[1]).convert("L").convert("RGB")
+    region = img.crop(box)
+    img.paste(Image.blend(region, ghost, 0.45), box[:2])
+
+
+def render_page(lines: list[str], rng: random.Random, fmt: str, portrait: np.ndarray | None = None,
+                ghost: bool = True) -> np.ndarray:
+    """A clean data page (BGR): tinted background with fine guilloche lines, a photo, VIZ text, the MRZ.
+
+    `portrait` (BGR) fills the photo zone instead of the drawn silhouette, and (with `ghost`) appears again
+    small and faded at the right edge. It draws nothing from `rng`: the same seed gives the same page and
+    MRZ with or without a portrait.
+    """
     w_mm, h_mm = PAGE_MM[fmt]
     w, h = int(w_mm * PX_PER_MM), int(h_mm * PX_PER_MM)
     tint = tuple(rng.randint(215, 250) for _ in range(3))
@@ -64,8 +87,15 @@ def render_page(lines: list[str], rng: random.Random, fmt: str) -> np.ndarray:
     gap_mm = 4.3 if len(lines) == 2 else 3.8
     clear_top = h_mm - 4 - gap_mm * len(lines) - 3          # Doc 9303 keeps the MRZ's clear zone free of print
     photo = (int(6 * PX_PER_MM), int(8 * PX_PER_MM), int(32 * PX_PER_MM), int(min(44.0, clear_top) * PX_PER_MM))
-    draw.rectangle(photo, fill=(170, 160, 150))
-    draw.ellipse((photo[0] + 20, photo[1] + 15, photo[2] - 20, photo[3] - 40), fill=(120, 100, 90))
+    if portrait is None:
+        draw.rectangle(photo, fill=(170, 160, 150))
+        draw.ellipse((photo[0] + 20, photo[1] + 15, photo[2] - 20, photo[3] - 40), fill=(120, 100, 90))
+    else:
+        img.paste(_cover(portrait, photo[2] - photo[0], photo[3] - photo[1]), photo[:2])
+        if ghost:
+            gw, gh = (photo[2] - photo[0]) * 2 // 5, (photo[3] - photo[1]) * 2 // 5
+            gx, gy = w - int(5 * PX_PER_MM) - gw, photo[3] - gh
+            _paste_ghost(img, portrait, (gx, gy, gx + gw, gy + gh))
     viz = _font(VIZ_FONT_PATHS, int(2.6 * PX_PER_MM))
     x0 = photo[2] + int(5 * PX_PER_MM)
     for i, label in enumerate(("Surname", "Given names", "Nationality", "Date of birth", "Sex", "Date of expiry")):
@@ -119,11 +149,13 @@ def distort(page: np.ndarray, kind: str, rng: random.Random) -> np.ndarray:
     return img
 
 
-def make_page(rng: random.Random, fmt: str | None = None, distortion: str | None = None) -> Page:
+def make_page(rng: random.Random, fmt: str | None = None, distortion: str | None = None,
+              portrait: np.ndarray | None = None, lines: list[str] | None = None) -> Page:
+    """A distorted page; `lines` prints a given MRZ (e.g. the one a simulated reader presents)."""
     fmt = fmt or rng.choice(("TD3", "TD3", "TD1", "TD2", "MRVA"))
-    lines = make_mrz(fmt, rng=rng)
+    lines = list(lines) if lines is not None else make_mrz(fmt, rng=rng)
     kind = distortion or rng.choice(DISTORTIONS)
-    return Page(distort(render_page(lines, rng, fmt), kind, rng), tuple(lines), kind)
+    return Page(distort(render_page(lines, rng, fmt, portrait), kind, rng), tuple(lines), kind)
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
