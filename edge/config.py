@@ -180,6 +180,26 @@ class Policy(_Model):
 
     fingerprints: list[str] = []           # e.g. ["right_index", "left_index"]; empty: none taken
     face_match_required: bool = True
+    # The camera that images the document's data page on the reader: its printed portrait (checked against the
+    # MRZ read) is the reference for the face match. None: no page camera (the face is not compared on a real
+    # post). The face step then uses another camera.
+    portrait_camera: str | None = None
+
+    def check_portrait_camera(self, devices: dict[str, Device]) -> None:
+        """The page camera is a configured, enabled camera and not the only one (the face step needs its own)."""
+        name = self.portrait_camera
+        if name is None:
+            return
+        key = "policy.portrait_camera"
+        dev = devices.get(name)
+        if dev is None:
+            raise ValueError(f"{key}: no device {name!r} in [devices] (configured: {', '.join(devices) or 'none'})")
+        if not dev.backend.startswith("camera"):
+            raise ValueError(f"{key}: device {name!r} is a {dev.backend!r}, not a camera")
+        if not dev.enabled:
+            raise ValueError(f"{key}: device {name!r} is disabled")
+        if not any(n != name and d.enabled and d.backend.startswith("camera") for n, d in devices.items()):
+            raise ValueError(f"{key}: {name!r} is the only camera; the face step needs another one")
 
 
 class Config(_Model):
@@ -202,6 +222,7 @@ class Config(_Model):
                     f"devices.{name}.backend: unknown backend {dev.backend!r} "
                     f"(known: {', '.join(registry.backend_names())})"
                 )
+        self.policy.check_portrait_camera(self.devices)
         return self
 
 

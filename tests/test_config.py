@@ -147,3 +147,30 @@ def test_ui_settings_reach_the_kiosk_and_booth_clocks():
     opts = Options.from_config(cfg.ui)
     assert opts.timing.face == 120 and opts.timing.document == 60 and opts.retries == 4
     assert opts.lockout_s == 900 and opts.secure_cookies
+
+
+CAM = "[devices.{name}]\nbackend = 'camera_sim'\nsimulated = true\n"
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (CAM.format(name="camera"), "policy.portrait_camera: no device 'page' in [devices] (configured: camera)"),
+    ("", "policy.portrait_camera: no device 'page' in [devices] (configured: none)"),
+    (CAM.format(name="camera") + "[devices.page]\nbackend = 'mrz_serial'\nport = 'simulated'\n",
+     "policy.portrait_camera: device 'page' is a 'mrz_serial', not a camera"),
+    (CAM.format(name="page"), "policy.portrait_camera: 'page' is the only camera; the face step needs another one"),
+    (CAM.format(name="camera") + CAM.format(name="page") + "enabled = false\n",
+     "policy.portrait_camera: device 'page' is disabled"),
+])
+def test_portrait_camera_must_name_another_configured_camera(extra, expected):
+    text = MINIMAL + "[policy]\nportrait_camera = 'page'\n" + extra
+    with pytest.raises(cfgmod.ConfigError) as e:
+        cfgmod.parse(text, "/etc/borderpost/config.toml")
+    msg = str(e.value)
+    assert msg == f"/etc/borderpost/config.toml: {expected}", msg
+
+
+def test_portrait_camera_names_the_page_camera():
+    cfg = cfgmod.parse(MINIMAL + "[policy]\nportrait_camera = 'page'\n" + CAM.format(name="camera")
+                       + CAM.format(name="page"))
+    assert cfg.policy.portrait_camera == "page"
+    assert cfgmod.parse(MINIMAL).policy.portrait_camera is None
