@@ -296,11 +296,26 @@ def _second_uplink(post):
     return runs, stop, thread
 
 
+def _ping_across_a_crash(commanded, broker, command_id: str, reached, release) -> tuple[list[str], list[dict]]:
+    """Send a ping; once the first uplink has `reached` its crash point, kill its connection and start a second
+    uplink. Returns (commands the second one ran, the answers the agency got)."""
+    post, agency, sub, up = commanded
+    _send(broker, "ping", commands.sign("ping", {}, "post-t/dev-t", agency, command_id))
+    assert reached.wait(10)
+    _die_here(up)
+    runs, stop, thread = _second_uplink(post)
+    try:
+        return runs, _results(sub, 1)
+    finally:
+        stop.set()
+        thread.join(10)
+        release.set()
+
+
 def test_a_command_the_uplink_died_running_is_delivered_again_and_run(commanded, broker):
     """At least once for commands too: one is acknowledged to the broker only after it was answered."""
     import threading
 
-    post, agency, sub, up = commanded
     started, release = threading.Event(), threading.Event()
 
     def stuck(cmd):
@@ -308,26 +323,17 @@ def test_a_command_the_uplink_died_running_is_delivered_again_and_run(commanded,
         release.wait(30)
         raise RuntimeError("this uplink is dead")
 
-    up.uplink._execute = stuck
-    _send(broker, "ping", commands.sign("ping", {}, "post-t/dev-t", agency, "k1"))
-    assert started.wait(10)
-    _die_here(up)
-    runs, stop, thread = _second_uplink(post)
-    try:
-        res = _results(sub, 1)
-        assert runs == ["k1"]
-        assert [(r["command_id"], r["ok"]) for r in res] == [("k1", True)] and res[0]["result"]["pong"]
-    finally:
-        stop.set()
-        thread.join(10)
-        release.set()
+    commanded[3].uplink._execute = stuck
+    runs, res = _ping_across_a_crash(commanded, broker, "k1", started, release)
+    assert runs == ["k1"]
+    assert [(r["command_id"], r["ok"]) for r in res] == [("k1", True)] and res[0]["result"]["pong"]
 
 
 def test_a_command_answered_but_not_acknowledged_is_answered_again_not_run_twice(commanded, broker):
     """The uplink dies after keeping its answer, before sending it: the redelivered command gets that answer."""
     import threading
 
-    post, agency, sub, up = commanded
+    up = commanded[3]
     kept, release = threading.Event(), threading.Event()
     publish = up.uplink._publish_other
 
@@ -339,15 +345,6 @@ def test_a_command_answered_but_not_acknowledged_is_answered_again_not_run_twice
         publish(topic, payload, **kw)
 
     up.uplink._publish_other = die_before_answering
-    _send(broker, "ping", commands.sign("ping", {}, "post-t/dev-t", agency, "k2"))
-    assert kept.wait(10)
-    _die_here(up)
-    runs, stop, thread = _second_uplink(post)
-    try:
-        res = _results(sub, 1)
-        assert runs == []                                     # not run a second time
-        assert [(r["command_id"], r["ok"]) for r in res] == [("k2", True)] and res[0]["result"]["pong"]
-    finally:
-        stop.set()
-        thread.join(10)
-        release.set()
+    runs, res = _ping_across_a_crash(commanded, broker, "k2", kept, release)
+    assert runs == []                                     # not run a second time
+    assert [(r["command_id"], r["ok"]) for r in res] == [("k2", True)] and res[0]["result"]["pong"]
