@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from enum import IntEnum
@@ -26,7 +25,6 @@ import serial
 from pydantic import Field
 
 from drivers.backends._lazy_open import LazyOpenDevice
-from drivers.backoff import Backoff
 from drivers.contract import (
     BackendConfig,
     CaptureResult,
@@ -195,12 +193,8 @@ class R30xFingerprint(LazyOpenDevice):
         super().__init__(config)
         self.cfg: Config = config  # type: ignore[assignment]
         self._ser: serial.SerialBase | None = None
-        self._lock = threading.Lock()
-        self._backoff = Backoff(initial=0.1, maximum=2.0)
-        self._opened = False
         self._params: SysParams | None = None
         self._product: dict[str, Any] = {}
-        self._last_error = ""
         self._rx = bytearray()          # bytes read but not yet decoded (packets arrive back to back)
 
     @classmethod
@@ -251,7 +245,6 @@ class R30xFingerprint(LazyOpenDevice):
             self._backoff.failed()
             return False
         self._backoff.succeeded()
-        self._last_error = ""
         return True
 
     def _read_product(self) -> dict[str, Any]:
@@ -352,29 +345,18 @@ class R30xFingerprint(LazyOpenDevice):
                           serial=self._product.get("serial") or "unknown",
                           firmware=self._product.get("hardware") or "unknown", extra=extra)
 
-    def capture(self, timeout: float, min_quality: float | None = None) -> CaptureResult:
-        """Poll GenImg until a finger is on the glass (or `timeout`), then upload the image."""
-        if not self._lock.acquire(timeout=0.1):
-            return CaptureResult.fail(ErrorCode.BUSY, "another capture is running")
-        try:
-            if not self._ensure():
-                return CaptureResult.fail(ErrorCode.DISCONNECTED, self._last_error or "port not open")
-            return self._capture(time.monotonic() + timeout)
-        except DeviceGone as exc:
-            self._last_error = f"port failed: {exc}"
-            self._drop()
-            self._backoff.failed()
-            return CaptureResult.fail(ErrorCode.DISCONNECTED, self._last_error)
-        except PacketError as exc:
+    def _failed(self, exc: Exception) -> CaptureResult | None:
+        if isinstance(exc, DeviceGone):
+            return self._gone(f"port failed: {exc}")
+        if isinstance(exc, PacketError | TimeoutError):
             self._flush()
-            return CaptureResult.fail(ErrorCode.PROTOCOL_ERROR, str(exc))
-        except TimeoutError as exc:
-            self._flush()
-            return CaptureResult.fail(ErrorCode.TIMEOUT, str(exc))
-        finally:
-            self._lock.release()
+            code = ErrorCode.TIMEOUT if isinstance(exc, TimeoutError) else ErrorCode.PROTOCOL_ERROR
+            return CaptureResult.fail(code, str(exc))
+        return None
 
-    def _capture(self, deadline: float) -> CaptureResult:
+    def _take(self, timeout: float) -> CaptureResult:
+        """Poll GenImg until a finger is on the glass (or `timeout`), then upload the image."""
+        deadline = time.monotonic() + timeout
         last = 0x02
         while True:
             confirm, _ = self._transact(Cmd.GEN_IMG)

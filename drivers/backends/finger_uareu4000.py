@@ -16,7 +16,6 @@ import contextlib
 import errno
 import logging
 import secrets
-import threading
 import time
 from typing import Any
 
@@ -27,7 +26,6 @@ from pydantic import Field
 
 from drivers.backends import _finger_uareu4000_wire as wire
 from drivers.backends._lazy_open import LazyOpenDevice
-from drivers.backoff import Backoff
 from drivers.contract import (
     BackendConfig,
     CaptureResult,
@@ -87,10 +85,6 @@ class UareU4000(LazyOpenDevice):
         self.cfg: Config = config  # type: ignore[assignment]
         self._dev: Any = None
         self._intf = 0
-        self._lock = threading.Lock()
-        self._backoff = Backoff(initial=0.1, maximum=2.0)
-        self._opened = False
-        self._last_error = ""
         self._model, self._flip = "U.are.U 4000", False
         self._serial = "unknown"
         self._versions = "unknown"
@@ -292,38 +286,31 @@ class UareU4000(LazyOpenDevice):
                           extra={"image": [wire.WIDTH, wire.HEIGHT], "ppi": wire.PPI,
                                  "usb": f"{wire.VENDOR_ID:04x}"})
 
-    def capture(self, timeout: float, min_quality: float | None = None) -> CaptureResult:
+    def _take(self, timeout: float) -> CaptureResult:
         """Wait for the finger-on interrupt (up to `timeout`), then take and decode one frame."""
-        if not self._lock.acquire(timeout=0.1):
-            return CaptureResult.fail(ErrorCode.BUSY, "another capture is running")
-        try:
-            if not self._ensure():
-                return CaptureResult.fail(ErrorCode.DISCONNECTED, self._last_error or "not found")
-            self._write_reg(wire.REG_MODE, wire.MODE_AWAIT_FINGER_ON)
-            if self._await_irq({wire.IRQ_FINGER_ON}, timeout) is None:
-                return CaptureResult.fail(ErrorCode.NO_SAMPLE, "no finger before the timeout")
-            self._write_reg(wire.REG_MODE, wire.MODE_CAPTURE)
-            img = self._read_frame()
-            self._write_reg(wire.REG_MODE, wire.MODE_AWAIT_FINGER_OFF)
-            meta = {"ppi": wire.PPI, "backend": self.name, "model": self._model}
-            return CaptureResult(Sample(DeviceKind.FINGERPRINT, img, meta=meta))
-        except usb.core.USBTimeoutError as exc:
+        self._write_reg(wire.REG_MODE, wire.MODE_AWAIT_FINGER_ON)
+        if self._await_irq({wire.IRQ_FINGER_ON}, timeout) is None:
+            return CaptureResult.fail(ErrorCode.NO_SAMPLE, "no finger before the timeout")
+        self._write_reg(wire.REG_MODE, wire.MODE_CAPTURE)
+        img = self._read_frame()
+        self._write_reg(wire.REG_MODE, wire.MODE_AWAIT_FINGER_OFF)
+        meta = {"ppi": wire.PPI, "backend": self.name, "model": self._model}
+        return CaptureResult(Sample(DeviceKind.FINGERPRINT, img, meta=meta))
+
+    def _failed(self, exc: Exception) -> CaptureResult | None:
+        if isinstance(exc, usb.core.USBTimeoutError):
             return CaptureResult.fail(ErrorCode.TIMEOUT, f"reader did not answer: {exc}")
-        except usb.core.USBError as exc:
+        if isinstance(exc, usb.core.USBError):
             if _is_gone(exc):
-                self._last_error = f"device gone: {exc}"
-                self._drop()
-                self._backoff.failed()
-                return CaptureResult.fail(ErrorCode.DISCONNECTED, self._last_error)
+                return self._gone(f"device gone: {exc}")
             if exc.errno == errno.EPIPE:
                 with contextlib.suppress(usb.core.USBError):
                     self._dev.clear_halt(wire.EP_DATA)
                 return CaptureResult.fail(ErrorCode.PROTOCOL_ERROR, "endpoint stalled (cleared)")
             return CaptureResult.fail(ErrorCode.PROTOCOL_ERROR, f"USB error: {exc}")
-        except wire.FrameError as exc:
+        if isinstance(exc, wire.FrameError):
             return CaptureResult.fail(ErrorCode.PROTOCOL_ERROR, str(exc))
-        finally:
-            self._lock.release()
+        return None
 
 
 BACKEND = UareU4000
