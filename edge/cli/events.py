@@ -79,10 +79,20 @@ def list_(config_path: Path | None, store_path: Path | None, broker_url: str | N
 @click.argument("file", type=click.File("rb"))
 @click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="The device's Ed25519 public key (PEM), as printed by `borderpost identity show`.")
-def verify(file: click.utils.LazyFile, key_path: Path) -> None:
+@click.option("--device", "device_id", metavar="POST/DEVICE",
+              help="Also require every event to come from this post/device (the key proves the signer only).")
+def verify(file: click.utils.LazyFile, key_path: Path, device_id: str | None) -> None:
     """Verify signed events in FILE (one JSON event per line, or one JSON document; '-' for stdin)."""
     from edge.events import verify as verify_event
+    from edge.events.envelope import source_for
     from edge.identity import IdentityError, load_public_key
+
+    expected = None
+    if device_id is not None:
+        post, _, device = device_id.partition("/")
+        if not post or not device or "/" in device:
+            fail(f"--device {device_id!r}: expected POST/DEVICE", EXIT_USAGE)
+        expected = source_for(post, device)
 
     try:
         key = load_public_key(key_path)
@@ -95,7 +105,7 @@ def verify(file: click.utils.LazyFile, key_path: Path) -> None:
         fail(f"{file.name}: not JSON: {exc}")
     bad = 0
     for ev in events:
-        v = verify_event(ev, key)
+        v = verify_event(ev, key, expected)
         bad += not v.ok
         echo_json({"id": v.event_id, "sequence": v.sequence, "ok": v.ok, "reason": v.reason})
     sys.exit(EXIT_FAIL if bad or not events else 0)

@@ -112,8 +112,14 @@ class Verdict:
     sequence: int | None = None
 
 
-def verify(event: dict[str, Any] | bytes | str, public_key: Ed25519PublicKey) -> Verdict:
-    """Check envelope, payload schema and signature. Never raises; says why it failed."""
+def verify(event: dict[str, Any] | bytes | str, public_key: Ed25519PublicKey,
+           expected_source: str | None = None) -> Verdict:
+    """Check envelope, payload schema and signature. Never raises; says why it failed.
+
+    A signature proves which key signed, not which device: a consumer that looks the key up by device
+    passes that device's `expected_source` (`source_for(post, device)`), so one device's valid key cannot
+    vouch for events claiming to come from another.
+    """
     if isinstance(event, bytes | str):
         try:
             event = json.loads(event)
@@ -133,6 +139,8 @@ def verify(event: dict[str, Any] | bytes | str, public_key: Ed25519PublicKey) ->
         seq = int(event["sequence"])
     except (TypeError, ValueError, OverflowError):
         return Verdict(False, "sequence is not a number", eid)
+    if expected_source is not None and event["source"] != expected_source:
+        return Verdict(False, f"from source {str(event['source'])[:80]!r}, not {expected_source!r}", eid, seq)
     if event["keyid"] != key_id(public_key):
         return Verdict(False, f"signed by key {event['keyid']}, not by {key_id(public_key)}", eid, seq)
     unsigned = {k: v for k, v in event.items() if k != "signature"}
