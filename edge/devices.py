@@ -32,8 +32,10 @@ class DeviceSet:
     def of_kind(self, kind: DeviceKind) -> list[OpenDevice]:
         return [d for d in self.devices.values() if d.device is not None and d.device.kind is kind]
 
-    def first(self, kind: DeviceKind) -> OpenDevice | None:
-        found = self.of_kind(kind)
+    def first(self, kind: DeviceKind, exclude: str | tuple[str, ...] | None = None) -> OpenDevice | None:
+        """The first open device of `kind`, skipping the names in `exclude` (e.g. the page camera)."""
+        skip = (exclude,) if isinstance(exclude, str) else tuple(exclude or ())
+        found = [d for d in self.of_kind(kind) if d.name not in skip]
         return found[0] if found else None
 
     def close(self) -> None:

@@ -110,7 +110,7 @@ class Workers:
     # ---------------------------------------------------------------- face
     def _face(self, s: Session) -> None:
         hub = self.hub
-        cam = hub.devices.first(DeviceKind.CAMERA)
+        cam = hub.devices.first(DeviceKind.CAMERA, exclude=hub.cfg.policy.portrait_camera)  # not the page camera
         analyzer = self.analyzer()
         if cam is None or cam.device is None or analyzer is None:
             with hub.lock:
@@ -154,8 +154,10 @@ class Workers:
         report = result.report
         quality = round(float(report.score), 1) if report is not None else None
         portrait = self.hub.portraits.get(s.code)
-        if portrait is None:
-            return FaceResult(quality=quality, acceptable=True, feedback=[])
+        if portrait is None:      # the page camera's reason (e.g. page.other_document) goes into the record
+            why = getattr(self.hub.portrait_provider, "reason", None)
+            reason = why(s.document) if callable(why) else None
+            return FaceResult(quality=quality, acceptable=True, feedback=[reason] if reason else [])
         self.hub.images.setdefault(s.code, {})["face_portrait.jpg"] = jpeg(portrait, 90)
         m = analyzer.verify(result.image, portrait)
         if m.score is None:

@@ -178,7 +178,8 @@ def calibrate_cmd(directory: Path, pairs_csv: Path | None, target_fmr: float, as
 
 
 @cli.command("capture")
-@click.option("--device", "device_name", default=None, help="Camera device name in the config (default: the first).")
+@click.option("--device", "device_name", default=None,
+              help="Camera device name in the config (default: the first that is not [policy] portrait_camera).")
 @click.option("--timeout", type=click.FloatRange(0.5, 120), default=10.0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the captured frame here (PNG/JPEG, mode 0600). Biometric data: only when needed.")
@@ -203,6 +204,8 @@ def capture_cmd(device_name: str | None, timeout: float, out: Path | None, simul
         cams = devices.of_kind(DeviceKind.CAMERA)
         if device_name is not None:
             cams = [d for d in cams if d.name == device_name]
+        else:   # the default is a face camera, not the one that images the document page
+            cams = [d for d in cams if d.name != cfg.policy.portrait_camera]
         if not cams or cams[0].device is None:
             fail(f"no camera{' named ' + device_name if device_name else ''} in the config could be opened")
         result: AutoCaptureResult | None = None
