@@ -85,6 +85,21 @@ def system_rows(ui: UI) -> dict[str, Any]:
             "capacity_problem": ui.hub.store.capacity_problem()}
 
 
+def page_check(img: Any, analyzer: Any) -> str:
+    """The page camera's test: is the MRZ band in view, and a portrait? Boxes drawn on `img`; nothing is read."""
+    from edge.documents.portrait import choose_face, detect_faces, mrz_band_box
+
+    band = mrz_band_box(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    if band is not None:
+        cv2.rectangle(img, (int(band[0]), int(band[1])), (int(band[2]), int(band[3])), (200, 120, 0), 3)
+    face = choose_face(detect_faces(analyzer, img), band) if analyzer is not None else None
+    if face is not None:
+        x, y, w, h = (int(v) for v in face.box)
+        cv2.rectangle(img, (x, y), (x + w, y + h), (0, 200, 0), 3)
+    found = "found" if face is not None else "not found" if analyzer is not None else "unknown (no face analysis)"
+    return f"page camera: MRZ band {'in view' if band else 'NOT in view'}, portrait {found}"
+
+
 def router(ui: UI) -> APIRouter:
     r = APIRouter(prefix="/tech")
     hub = ui.hub
@@ -123,7 +138,9 @@ def router(ui: UI) -> APIRouter:
             img = res.sample.data.copy()
             analyzer = hub.workers.analyzer() if hub.workers else None
             label = "face analysis unavailable"
-            if analyzer is not None:
+            if name == hub.cfg.policy.portrait_camera:
+                label = page_check(img, analyzer)
+            elif analyzer is not None:
                 rep = analyzer.quality(img)
                 label = f"quality {rep.score:.0f} {'OK' if rep.acceptable else ' '.join(rep.feedback[:1])}"
                 if rep.face is not None:

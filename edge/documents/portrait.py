@@ -130,8 +130,8 @@ def crop_portrait(page: np.ndarray, box: tuple[float, float, float, float], marg
     return crop
 
 
-def _detect(analyzer: Any, page: np.ndarray) -> list[Any]:
-    """Faces on the page with the analyzer's own detector, under its lock (the net is not re-entrant)."""
+def detect_faces(analyzer: Any, page: np.ndarray) -> list[Any]:
+    """Faces on a page with the analyzer's own detector, under its lock (the net is not re-entrant)."""
     lock = getattr(analyzer, "_lock", None) or contextlib.nullcontext()
     with lock:
         return list(analyzer.detector.detect(page, DETECT_SIDES))
@@ -164,7 +164,7 @@ def portrait_from_page(page_bgr: Any, doc: DocumentSummary, analyzer: Any,
     if not same_document(doc, read.document_number, read.birth_date):
         return fail("page.other_document")
     try:
-        faces = _detect(analyzer, page)
+        faces = detect_faces(analyzer, page)
         band = mrz_band_box(cv2.cvtColor(page, cv2.COLOR_BGR2GRAY))
     except cv2.error:
         return fail("page.no_face")
