@@ -12,6 +12,7 @@ field (letters in names and codes, digits in dates and check digits).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import itertools
@@ -141,4 +142,4 @@ def steer(lines: list[list[Choices]], today: dt.date | None = None) -> MrzResult
     cost, text, result = valid[0]
     changed = sum(1 for x, y in zip(text, base, strict=True) if x != y)
     note = f"check digits chose {changed} character(s) among the OCR engine's alternatives (cost {cost:.1f})"
-    return result._replace(corrections=(*result.corrections, note))
+    return dataclasses.replace(result, corrections=(*result.corrections, note))

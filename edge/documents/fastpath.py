@@ -215,7 +215,7 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
     errors_of = [tuple(f"check_digit: {n} does not verify" for n, ok in c.items() if not ok) for c in checks_of]
     doc_codes = {a + b: (a + b).rstrip("<") for a in _LETTERS for b in _LETTERS
                  if not codes.document_code_problem(a + b, fmt)}
-    dates, state_of, sex_of, new, miss = _DATES, _STATE_OF, _SEX, tuple.__new__, _MISS
+    dates, state_of, sex_of, new, miss = _DATES, _STATE_OF, _SEX, MrzResult.from_fields, _MISS
 
     def parse(text: str, today: dt.date) -> MrzResult | None:
         r = scan(text, classes, table)
@@ -242,14 +242,16 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
         if not number or not primary.strip("<"):
             return None
         bits = r & 255
-        return new(MrzResult, (
-            fmt, code, issuing, primary.replace("<", " ").lstrip(), _words(secondary) or None, number,
-            nationality, birth[0], expiry[0], sex_of[f[5]], _words(optional) or None,
-            (_words(f[9]) or None) if has_opt2 else None,
+        return new({
+            "format": fmt, "document_code": code, "issuing_state": issuing,
+            "surname": primary.replace("<", " ").lstrip(), "given_names": _words(secondary) or None,
+            "document_number": number, "nationality": nationality, "birth_date": birth[0], "expiry_date": expiry[0],
+            "sex": sex_of[f[5]], "optional_data": _words(optional) or None,
+            "optional_data_2": (_words(f[9]) or None) if has_opt2 else None,
             # Digit-only positions held digits, so there is nothing to correct: a failed check is final.
-            bits == all_ok, dict(checks_of[bits]), (), expiry[1], birth[1], errors_of[bits],
-            tuple(text.split("\n")),
-        ))
+            "valid": bits == all_ok, "checks": dict(checks_of[bits]), "corrections": (), "expired": expiry[1],
+            "age": birth[1], "errors": errors_of[bits], "lines": tuple(text.split("\n")),
+        })
 
     return parse
 

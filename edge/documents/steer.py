@@ -13,6 +13,7 @@ Pure. Three steps, each reported as a correction:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 
@@ -107,4 +108,4 @@ def _rows(lay: Layout, chars: list[str]) -> list[str]:
 
 def _with(result: MrzResult, notes: list[str]) -> MrzResult:
     merged = tuple(dict.fromkeys([*notes, *result.corrections]))
-    return result._replace(corrections=merged)
+    return dataclasses.replace(result, corrections=merged)
