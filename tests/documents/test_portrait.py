@@ -19,7 +19,7 @@ import pytest
 
 from edge.documents.ocr import tessdata_dir
 from edge.documents.pages import PX_PER_MM, make_page, render_page
-from edge.documents.portrait import REASONS, choose_face, crop_portrait, portrait_from_page, same_document
+from edge.documents.portrait import REASONS, choose_face, crop_portrait, level, portrait_from_page, same_document
 from edge.documents.synth import make_mrz
 from edge.station import document_summary
 from tests.faces.conftest import _models_dir_or_skip
@@ -56,6 +56,9 @@ def test_same_document_needs_number_and_birth_date():
     doc = doc_of(make_mrz("TD3", rng=random.Random(1), document_number="AB1234567", birth_date=dt.date(1980, 5, 17)))
     assert same_document(doc, "AB1234567", "1980-05-17")
     assert same_document(doc, "ab1234567<", "1980-05-17")           # fillers and case do not matter
+    assert same_document(doc, "A81234567", "1980-05-17")              # B/8 as the OCR may read them
+    wide = doc.model_copy(update={"document_number": "EKT6O3W9B"})
+    assert same_document(wide, "EKT603H98", "1980-05-17")               # a misread seen with a valid check digit
     assert not same_document(doc, "AB1234568", "1980-05-17")
     assert not same_document(doc, "AB1234567", "1980-05-18")
     assert not same_document(doc, None, None)
@@ -91,6 +94,18 @@ def test_a_portrait_page_keeps_the_same_mrz_and_draws_nothing_more_from_the_seed
     mrz_rows = slice(int(plain.shape[0] - 16 * PX_PER_MM), plain.shape[0])
     assert np.array_equal(plain[mrz_rows], with_face[mrz_rows])           # the photo changes only the photo zone
     assert not np.array_equal(plain, with_face)
+
+
+def test_level_stretches_a_faded_portrait_only():
+    rng = np.random.default_rng(1)
+    faded = rng.integers(110, 150, (200, 160, 3), dtype=np.uint8)
+    out = level(faded)
+    grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
+    assert out.shape == faded.shape and np.percentile(grey, 99) - np.percentile(grey, 1) > 150
+    flat = np.full((50, 50, 3), 128, np.uint8)
+    assert np.array_equal(level(flat), flat)
+    normal = rng.integers(20, 240, (200, 160, 3), dtype=np.uint8)
+    assert np.array_equal(level(normal), normal)                          # stretching it would lift impostors too
 
 
 # -- bad input: a reason, never an exception -----------------------------------------------------------------
