@@ -158,15 +158,15 @@ _CACHE_LIMIT = 400_000   # entries per reference date; all six-digit strings wou
 
 
 class _DateCache:
-    """MRZ date text -> (ISO date, age or expired), one pair of dicts per reference date.
+    """MRZ date text -> (ISO date, age or expired, error), one pair of dicts per reference date.
 
     Keyed by the reference date, so two threads parsing either side of midnight never share an entry.
     """
 
     def __init__(self) -> None:
-        self.days: dict[dt.date, tuple[dict[str, tuple | None], dict[str, tuple | None]]] = {}
+        self.days: dict[dt.date, tuple[dict[str, tuple], dict[str, tuple]]] = {}
 
-    def for_day(self, today: dt.date) -> tuple[dict[str, tuple | None], dict[str, tuple | None]]:
+    def for_day(self, today: dt.date) -> tuple[dict[str, tuple], dict[str, tuple]]:
         got = self.days.get(today)
         if got is None:
             if len(self.days) >= 4:
@@ -175,17 +175,22 @@ class _DateCache:
         return got
 
 
-def _birth(raw: str, today: dt.date, cache: dict[str, tuple | None]) -> tuple[str, int] | None:
-    d = mrz_date(raw, "birth_date", today, [])
-    got = None if d is None else (d.isoformat(), today.year - d.year - ((today.month, today.day) < (d.month, d.day)))
+def _birth(raw: str, today: dt.date, cache: dict[str, tuple]) -> tuple[str | None, int | None, str | None]:
+    """(ISO date, age, None), or (None, None, the full parser's error) for six digits that are no birth date."""
+    errors: list[str] = []
+    d = mrz_date(raw, "birth_date", today, errors)
+    got = (None, None, errors[0]) if d is None else (
+        d.isoformat(), today.year - d.year - ((today.month, today.day) < (d.month, d.day)), None)
     if len(cache) < _CACHE_LIMIT:
         cache[raw] = got
     return got
 
 
-def _expiry(raw: str, today: dt.date, cache: dict[str, tuple | None]) -> tuple[str, bool] | None:
-    d = mrz_date(raw, "expiry_date", today, [])
-    got = None if d is None else (d.isoformat(), d < today)
+def _expiry(raw: str, today: dt.date, cache: dict[str, tuple]) -> tuple[str | None, bool | None, str | None]:
+    """(ISO date, expired, None), or (None, None, the full parser's error)."""
+    errors: list[str] = []
+    d = mrz_date(raw, "expiry_date", today, errors)
+    got = (None, None, errors[0]) if d is None else (d.isoformat(), d < today, None)
     if len(cache) < _CACHE_LIMIT:
         cache[raw] = got
     return got
@@ -215,7 +220,9 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
     errors_of = [tuple(f"check_digit: {n} does not verify" for n, ok in c.items() if not ok) for c in checks_of]
     doc_codes = {a + b: (a + b).rstrip("<") for a in _LETTERS for b in _LETTERS
                  if not codes.document_code_problem(a + b, fmt)}
-    dates, state_of, sex_of, new, miss = _DATES, _STATE_OF, _SEX, MrzResult.from_fields, _MISS
+    dates, state_of, sex_of, miss = _DATES, _STATE_OF, _SEX, _MISS
+    # MrzResult.from_fields, inlined: one __dict__ store instead of the frozen __init__'s nineteen
+    new, store, result_cls = object.__new__, object.__setattr__, MrzResult
 
     def parse(text: str, today: dt.date) -> MrzResult | None:
         r = scan(text, classes, table)
@@ -231,8 +238,6 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
             birth = _birth(f[4], today, births)
         if expiry is miss:
             expiry = _expiry(f[6], today, expiries)
-        if birth is None or expiry is None:
-            return None
         number, optional = f[2], f[7]
         cut = (r >> 8) - 1
         if cut >= 0:   # long document number (Doc 9303 Part 5 4.2.2): its tail opens the optional data
@@ -242,28 +247,35 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
         if not number or not primary.strip("<"):
             return None
         bits = r & 255
-        return new({
+        errors, valid = errors_of[bits], bits == all_ok
+        if birth[2] or expiry[2]:   # six digits that are no date: reported after the check digits, as _parse does
+            errors, valid = errors + tuple(e for e in (birth[2], expiry[2]) if e), False
+        result = new(result_cls)
+        store(result, "__dict__", {
             "format": fmt, "document_code": code, "issuing_state": issuing,
             "surname": primary.replace("<", " ").lstrip(), "given_names": _words(secondary) or None,
             "document_number": number, "nationality": nationality, "birth_date": birth[0], "expiry_date": expiry[0],
             "sex": sex_of[f[5]], "optional_data": _words(optional) or None,
             "optional_data_2": (_words(f[9]) or None) if has_opt2 else None,
             # Digit-only positions held digits, so there is nothing to correct: a failed check is final.
-            "valid": bits == all_ok, "checks": dict(checks_of[bits]), "corrections": (), "expired": expiry[1],
-            "age": birth[1], "errors": errors_of[bits], "lines": tuple(text.split("\n")),
+            "valid": valid, "checks": checks_of[bits].copy(), "corrections": (), "expired": expiry[1],
+            "age": birth[1], "errors": errors, "lines": tuple(text.split("\n")),
         })
+        return result
 
     return parse
 
 
-def build_parsers(scan: Scan = SCAN) -> dict[tuple[int, bool], Callable[[str, dt.date], MrzResult | None]]:
-    """(length of the stripped text, starts with V) -> that format's fast parser."""
-    parsers = {}
-    for lay in LAYOUTS.values():
-        key = (lay.total + lay.lines - 1, lay.fmt.startswith("MRV"))
-        parsers[key] = _build(lay, scan)
-        if lay.fmt == "TD1":
-            parsers[(key[0], True)] = parsers[key]   # a TD1 starting with V is still TD1 by shape
+Parser = Callable[[str, dt.date], "MrzResult | None"]
+
+
+def build_parsers(scan: Scan = SCAN) -> dict[int, tuple[Parser, Parser]]:
+    """Length of the stripped text -> (its format's fast parser, the visa format's of that length)."""
+    by_shape = {(lay.total + lay.lines - 1, lay.fmt.startswith("MRV")): _build(lay, scan) for lay in LAYOUTS.values()}
+    parsers: dict[int, tuple[Parser, Parser]] = {}
+    for (length, visa), parse in by_shape.items():
+        other = by_shape.get((length, not visa), parse)   # no visa of TD1's length: a TD1 starting with V is TD1
+        parsers[length] = (other, parse) if visa else (parse, other)
     return parsers
 
 
@@ -274,11 +286,12 @@ def parse_fast(text: str, today: dt.date) -> MrzResult | None:
     """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
 
     Well-formed: lines joined by `\\n`, every field holding only what it may (digits in dates and
-    check digits, letters in names...), real dates, known codes. Its check digits may still fail (that
-    is reported, and with digits only there is nothing to correct). Tests assert both paths agree.
+    check digits, letters in names...), known codes. Its check digits may still fail, and six digits may
+    be no date: both are reported, and with digits only there is nothing to correct. Tests assert both
+    paths agree.
     """
     if text.__class__ is not str or len(text) > 200:
         return None
     text = text.strip()
-    parse = _PARSERS.get((len(text), text[:1] == "V"))
-    return parse(text, today) if parse is not None else None
+    pair = _PARSERS.get(len(text))
+    return pair[text[0] == "V"](text, today) if pair is not None else None

@@ -150,8 +150,8 @@ def test_compiled_scan_rejects_wrong_argument_types() -> None:
 def test_python_fast_path_agrees_with_full_parser(doc: tuple, data: st.DataObject) -> None:
     """Without the extension the fast path runs `_scan_py`: it too must answer only what `_parse` says."""
     text = _damaged("\n".join(doc[2]), data).strip()
-    parse = PY_PARSERS.get((len(text), text[:1] == "V"))
-    got = parse(text, TODAY) if parse else None
+    pair = PY_PARSERS.get(len(text))
+    got = pair[text[0] == "V"](text, TODAY) if pair else None
     if got is not None:
         assert got == _parse(text, TODAY)
 
