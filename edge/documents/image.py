@@ -95,16 +95,35 @@ def _pick_group(blobs: list) -> list:
     return []
 
 
-def locate_band(gray: np.ndarray) -> Band | None:
-    """Find, deskew and crop the MRZ band of a grey page image; None when there is none."""
-    h, w = gray.shape
+@dataclass(frozen=True)
+class BandLines:
+    """The MRZ's text lines found on a page: rotated rectangles on the working copy, its scale, and the
+    corners of all of them in page pixels."""
+
+    rects: list
+    scale: float
+    corners: np.ndarray
+
+
+def band_lines(gray: np.ndarray) -> BandLines | None:
+    """The MRZ's lines on a grey page image (searched on a copy at most WORK_WIDTH wide); None when none."""
+    h, w = gray.shape[:2]
     scale = WORK_WIDTH / w if w > WORK_WIDTH else 1.0
     small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale != 1 else gray
     group = _pick_group(_line_blobs(small))
     if not group:
         return None
+    return BandLines(group, scale, np.concatenate([cv2.boxPoints(r) for r in group]) / scale)
+
+
+def locate_band(gray: np.ndarray) -> Band | None:
+    """Find, deskew and crop the MRZ band of a grey page image; None when there is none."""
+    h, w = gray.shape
+    lines = band_lines(gray)
+    if lines is None:
+        return None
+    group, scale, pts = lines.rects, lines.scale, lines.corners
     angle = float(np.median([r[2] for r in group]))
-    pts = np.concatenate([cv2.boxPoints(r) for r in group]) / scale
     centre = pts.mean(axis=0)
     rot = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, 1.0)
     rpts = cv2.transform(pts[None, :, :], rot)[0]

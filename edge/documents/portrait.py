@@ -13,7 +13,6 @@ Nothing here logs, and a result carries no personal data but the crop itself.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import subprocess
 import time
@@ -100,15 +99,10 @@ def same_document(doc: DocumentSummary, number: str | None, birth_date: str | No
 
 def mrz_band_box(gray: np.ndarray) -> tuple[float, float, float, float] | None:
     """The MRZ band's axis-aligned box (x0, y0, x1, y1) in page pixels, found as `image.locate_band` finds it."""
-    h, w = gray.shape[:2]
-    scale = mrz_image.WORK_WIDTH / w if w > mrz_image.WORK_WIDTH else 1.0
-    small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
-        if scale != 1 else gray
-    group = mrz_image._pick_group(mrz_image._line_blobs(small))
-    if not group:
+    lines = mrz_image.band_lines(gray)
+    if lines is None:
         return None
-    pts = np.concatenate([cv2.boxPoints(r) for r in group]) / scale
-    (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+    (x0, y0), (x1, y1) = lines.corners.min(axis=0), lines.corners.max(axis=0)
     return float(x0), float(y0), float(x1), float(y1)
 
 
@@ -160,10 +154,8 @@ def level(crop: np.ndarray, low: float = 1.0, high: float = 99.0, faded: float =
 
 
 def detect_faces(analyzer: Any, page: np.ndarray) -> list[Any]:
-    """Faces on a page with the analyzer's own detector, under its lock (the net is not re-entrant)."""
-    lock = getattr(analyzer, "_lock", None) or contextlib.nullcontext()
-    with lock:
-        return list(analyzer.detector.detect(page, DETECT_SIDES))
+    """Faces on a page: at 640 px the portrait is found, else at 1280."""
+    return analyzer.faces(page, DETECT_SIDES)
 
 
 def portrait_from_page(page_bgr: Any, doc: DocumentSummary, analyzer: Any,

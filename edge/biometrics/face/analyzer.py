@@ -165,6 +165,12 @@ class FaceAnalyzer:
                                    len(comparable), box, size, detail)
         return _Analysis(report, arr, face)
 
+    def faces(self, image: np.ndarray, sides: tuple[int, ...] | None = None) -> list[DetectedFace]:
+        """Every face the detector finds (largest first), for callers that choose among them (a data page:
+        portrait, ghost image); under the analyzer's lock, as the networks are not re-entrant."""
+        with self._lock:
+            return list(self.detector.detect(image, sides))
+
     def quality(self, image: np.ndarray) -> FaceQualityReport:
         """Quality of the largest face in a BGR frame, with feedback keys (see `FEEDBACK_KEYS`)."""
         with self._lock:
