@@ -186,7 +186,9 @@ class Session:
             return
         if result.match is None and self.rules.face_match_required:
             self.face = result
-            self._end(Ending.HANDOVER, now, ["face.not_compared"])
+            # a data page that is another document than the one read may be a swap: the officer must see that
+            page = ["page.other_document"] if "page.other_document" in result.feedback else []
+            self._end(Ending.HANDOVER, now, ["face.not_compared", *page])
             return
         self.face = result
         self._after_face(now)

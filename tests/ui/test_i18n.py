@@ -19,7 +19,7 @@ TEMPLATES = Path(i18n.__file__).with_name("templates")
 REASONS = {"document.expired", "document.invalid", "document.unreadable", "face.no_match", "face.low_quality",
            "face.no_capture", "face.not_compared", "finger.low_quality", "document.device_unavailable",
            "face.device_unavailable", "finger.device_unavailable", "traveller.asked_for_help",
-           "traveller.cancelled", *(f"timeout.{s.value}" for s in Step if s is not Step.RESULT)}
+           "traveller.cancelled", "page.other_document", *(f"timeout.{s.value}" for s in Step if s is not Step.RESULT)}
 
 
 def test_every_catalogue_has_every_key_including_device_feedback():
