@@ -2,7 +2,7 @@
 
 Why a hook rather than setuptools: the project builds with hatchling, and this one C file needs only
 the compiler and the headers Python itself was built with (found through sysconfig). When no compiler
-is there the wheel is built pure Python and the parser runs the identical Python scan, about 3x slower
+is there the wheel is built pure Python and the parser runs the identical Python scan, about 2x slower
 per document (`borderpost doctor` and `bench/mrz_parse.py` say which one runs). Set
 BORDERPOST_NO_EXTENSION=1 to skip compiling on purpose.
 """
