@@ -24,7 +24,7 @@ from operator import itemgetter
 from edge.documents import codes
 from edge.documents.checkdigit import _MOD10
 from edge.documents.layout import LAYOUTS, Layout
-from edge.documents.result import MrzResult, mrz_date
+from edge.documents.result import SEX_CODES, MrzResult, mrz_date
 
 try:
     from edge.documents._mrzscan import scan as _scan_c
@@ -45,7 +45,6 @@ _CLASS = {
     "composite": "D", "optional_data_cd": "d", "sex": "S",
 }
 _CLASS_RE = {"L": "[A-Z<]", "A": "[A-Z0-9<]", "D": "[0-9]", "d": "[0-9<]", "S": "[MFX<]", "\n": "\n"}
-_SEX = {"M": "M", "F": "F", "<": "X", "X": "X"}
 # Padded three-character state field -> code (`D<<` -> `D`); a miss means unknown or badly padded.
 _STATE_OF = {code.ljust(3, "<"): code for code in codes.STATE_CODES if 0 < len(code) <= 3}
 
@@ -220,7 +219,7 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
     errors_of = [tuple(f"check_digit: {n} does not verify" for n, ok in c.items() if not ok) for c in checks_of]
     doc_codes = {a + b: (a + b).rstrip("<") for a in _LETTERS for b in _LETTERS
                  if not codes.document_code_problem(a + b, fmt)}
-    dates, state_of, sex_of, miss = _DATES, _STATE_OF, _SEX, _MISS
+    dates, state_of, sex_of, miss = _DATES, _STATE_OF, SEX_CODES, _MISS
     # MrzResult.from_fields, inlined: one __dict__ store instead of the frozen __init__'s nineteen
     new, store, result_cls = object.__new__, object.__setattr__, MrzResult
 
