@@ -111,7 +111,7 @@ def router(ui: UI) -> APIRouter:
             return RedirectResponse("/booth?m=booth.not_found", status_code=303)
         hub.audit(ws.user or "?", "booth.viewed", code, {})
         lang = ui.language(request, ws)
-        images = sorted(hub.images.get(code, {}))
+        images = sorted(hub.images_of(code))
         doc = q.document
         fields = [(f, getattr(doc, f), f in LTR_FIELDS) for f in DOC_FIELDS] if doc else []
         error = request.query_params.get("e")
@@ -125,7 +125,7 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "officer")
         if not CODE.match(code) or not IMAGE.match(name):
             raise Denied(404, "no such image")
-        blob = hub.images.get(code, {}).get(name)
+        blob = hub.images_of(code).get(name)
         if blob is None:
             raise Denied(404, "no such image")
         hub.audit(ws.user or "?", "booth.image_viewed", code, {"image": name})

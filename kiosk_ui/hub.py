@@ -32,6 +32,7 @@ from edge.recorder import Recorder
 from edge.session import Ending, Rules, Session, SessionError, Step, Timing
 from edge.station import document_summary, new_transaction_code
 from edge.store import Store
+from edge.store.atrest import AtRestError, AtRestKey
 
 log = logging.getLogger("borderpost.ui")
 
@@ -74,6 +75,9 @@ class Options:
             max_failures=ui.max_failures, lockout_s=ui.lockout_s, secure_cookies=ui.secure_cookies,
             queue_max_age_s=ui.queue_max_age_s,
         )
+
+
+ATREST_KEY = "queue_samples.key"   # beside the store: the key sealing queued photos and prints
 
 
 def doc_key(number: str | None) -> str | None:
@@ -129,7 +133,8 @@ class Hub:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.kiosks: dict[str, Session] = {}
-        self.images: dict[str, dict[str, bytes]] = {}     # code -> name -> JPEG/PNG bytes (memory only)
+        self.images: dict[str, dict[str, bytes]] = {}     # code -> name -> JPEG/PNG bytes (recent ones; queued
+                                                           # ones are also sealed in their row: images_of)
         self.portraits: dict[str, np.ndarray] = {}         # kiosk session code -> document portrait
         self.last_frame: bytes | None = None               # latest camera JPEG, for the kiosk preview
         self.scanned: tuple[int, str] = (0, "")           # (count, code) of the last document scanned at the booth
@@ -139,6 +144,11 @@ class Hub:
         self._test_read: queue.Queue[str] | None = None   # a technician's test read waits here
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        try:
+            self.atrest: AtRestKey | None = AtRestKey.load_or_create(cfg.store.path.with_name(ATREST_KEY))
+        except (AtRestError, OSError) as exc:   # photos then live in memory only, as before: say so, go on
+            log.error("queued photos will not survive a restart: %s", exc)
+            self.atrest = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -164,6 +174,21 @@ class Hub:
             except Exception:  # the kiosk must keep running; the log says what broke
                 log.exception("ui tick failed")
 
+    def images_of(self, code: str) -> dict[str, bytes]:
+        """A transaction's photos and prints: from memory while recent, else from the queue row's sealed copy
+        (after a restart, or once `max_image_sets` newer transactions pushed them out of memory)."""
+        got = self.images.get(code)
+        if got is not None or self.atrest is None:
+            return got or {}
+        row = self.store.conn.execute("SELECT samples FROM queue WHERE code = ?", (code,)).fetchone()
+        if row is None or row[0] is None:
+            return {}
+        try:
+            return self.atrest.open_samples(row[0], code)
+        except AtRestError as exc:
+            log.warning("transaction %s: photos not readable: %s", code, exc)
+            return {}
+
     def expire_queue(self, now: float | None = None) -> int:
         """Record transactions nobody decided within `queue_max_age_s` (outcome handover, by 'kiosk'), so the
         document data does not wait in the queue forever and the agency still learns of the traveller."""
@@ -176,7 +201,7 @@ class Hub:
                     post=self.cfg.identity.post, device=self.cfg.identity.device, role="kiosk", transaction=q.code,
                     document=q.document, face=q.face, fingerprints=q.fingerprints, alerts=q.alerts,
                     decision=Decision(outcome="handover", by="kiosk", reason_codes=["queue.expired"]))
-                self.recorder.record_crossing(crossing, actor="kiosk")
+                self.recorder.record_crossing(crossing, samples=self.images_of(q.code) or None, actor="kiosk")
                 with self.store.transaction() as tx:
                     self.store.conn.execute("DELETE FROM queue WHERE code = ?", (q.code,))
                     tx.audit("kiosk", "queue.expired", q.code, {})
@@ -362,11 +387,13 @@ class Hub:
                 "document": s.document.model_dump(mode="json") if s.document else None,
                 "face": s.face.model_dump(mode="json") if s.face else None,
                 "fingerprints": [f.model_dump(mode="json") for f in s.fingerprints]}
+        images = self.images.get(s.code)
+        sealed = self.atrest.seal_samples(images, s.code) if images and self.atrest is not None else None
         with self.store.transaction() as tx:
             self.store.conn.execute(
-                "INSERT INTO queue(code, created_at, ending, data, doc_key) VALUES (?,?,?,?,?)",
+                "INSERT INTO queue(code, created_at, ending, data, doc_key, samples) VALUES (?,?,?,?,?,?)",
                 (s.code, time.time(), s.ending.value if s.ending else "handover", json.dumps(data),
-                 doc_key(s.document.document_number if s.document else None)),
+                 doc_key(s.document.document_number if s.document else None), sealed),
             )
             tx.audit("kiosk", "kiosk.queued", s.code, {"ending": s.ending.value if s.ending else None,
                                                       "reasons": s.reasons})
@@ -445,7 +472,7 @@ class Hub:
                 alerts=q.alerts,
                 decision=Decision(outcome=outcome, by=officer, reason_codes=reasons, note=note.strip() or None),
             )
-            rec = self.recorder.record_crossing(crossing, samples=self.images.get(code) or None, actor=officer)
+            rec = self.recorder.record_crossing(crossing, samples=self.images_of(code) or None, actor=officer)
             with self.store.transaction() as tx:
                 self.store.conn.execute("DELETE FROM queue WHERE code = ?", (code,))
                 tx.audit(officer, "booth.decided", code, {"outcome": outcome, "event": rec.event_id})

@@ -6,7 +6,7 @@ import sqlite3
 
 import sqlite_utils
 
-LATEST = 3
+LATEST = 4
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -86,7 +86,13 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["commands_seen"].add_column("result", bytes)
 
 
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
+def _v4(db: sqlite_utils.Database) -> None:
+    """A queued kiosk transaction's photos and prints, sealed with the device's at-rest key (edge.store.atrest):
+    they outlive a restart between kiosk and booth, and go with the row when it is decided or expires."""
+    db["queue"].add_column("samples", bytes)
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 
 
 def migrate(conn: sqlite3.Connection) -> int:

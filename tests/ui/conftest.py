@@ -111,8 +111,10 @@ def start_post(cfg: Config, options: Options | None = None) -> Post:
             server = UIServer(cfg, station.devices, port=0, options=options or Options(),
                               portrait_provider=simulated_portrait(cfg))
             server.attach(station)
-            server.accounts.add(*OFFICER[:1], "Officer One", "officer", OFFICER[1])
-            server.accounts.add(*TECH[:1], "Tech One", "technician", TECH[1])
+            for (account, password), name, role in ((OFFICER, "Officer One", "officer"),
+                                                    (TECH, "Tech One", "technician")):
+                if server.accounts.get(account) is None:   # a post restarted on the same store keeps its accounts
+                    server.accounts.add(account, name, role, password)
             server.start()
             post.server, post.station = server, station
         except BaseException as exc:

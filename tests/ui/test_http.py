@@ -412,3 +412,40 @@ def test_websocket_upgrades_are_not_served(make_post):
     for path in ("/kiosk/stream", "/booth/stream", "/ws"):
         r = httpx.get(f"{post.url}{path}", headers=headers, timeout=5, follow_redirects=False)
         assert r.status_code != 101 and r.status_code in (303, 403, 404), (path, r.status_code)
+
+
+def test_queued_photos_survive_a_restart_sealed_and_still_reach_the_agency(make_post, tmp_path):
+    """A power cut between kiosk and booth: the officer still sees the photos, which waited sealed in the
+    queue row (never in clear in the store), and the decision still sends the agency its sealed samples."""
+    import sqlite3
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    agency = tmp_path / "agency_x25519.pem"
+    agency.write_bytes(X25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    extra = f'\n[keys]\nagency_encryption_public_key = "{agency}"\n'
+    post = make_post(extra=extra)
+    kiosk_to_document(post)
+    post.present()
+    s = only_session(post)
+    assert wait_until(lambda: s.finished, 30) and s.ending.value == "complete"
+    live = post.hub.images[s.code]["face_live.jpg"]
+    post.stop()
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        (blob,) = db.execute("SELECT samples FROM queue WHERE code = ?", (s.code,)).fetchone()
+    assert blob and live not in blob and b"JFIF" not in blob
+
+    again = make_post(extra=extra)
+    assert s.code not in again.hub.images                            # nothing in memory: it comes from the row
+    officer = sign_in(again)
+    view = officer.get(f"/booth/t/{s.code}")
+    assert view.status_code == 200 and "face_live.jpg" in view.text
+    assert officer.get(f"/booth/t/{s.code}/img/face_live.jpg").content == live
+    r = officer.post(f"/booth/t/{s.code}/decide", data={"csrf": token(view.text), "outcome": "admit",
+                                                       "direction": "entry", "note": ""})
+    assert r.status_code == 200
+    kinds = [row["kind"] for row in again.hub.store.listing(limit=10)]
+    assert kinds.count("biometrics") == 1
+    assert again.hub.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0   # gone with the row
