@@ -104,7 +104,8 @@ def _serial(vid: str, pid: str, **kw) -> Dev:
     return Dev("tty", kernel_number="0", parents={"idVendor": vid, "idProduct": pid}, **kw)
 
 
-@pytest.mark.parametrize(("vid", "pid"), [("0403", "6001"), ("10c4", "ea60"), ("067b", "2303")])
+@pytest.mark.parametrize(("vid", "pid"), [("0403", "6001"), ("10c4", "ea60"), ("067b", "2303"), ("1a86", "7523"),
+                                          ("0db5", "0139")])
 def test_mrz_reader_named_grouped_and_hidden_from_modemmanager(rules, vid: str, pid: str) -> None:
     d = evaluate(rules, _serial(vid, pid))
     assert d.symlinks == ["borderpost/mrz0"]
@@ -119,12 +120,27 @@ def test_unknown_serial_device_untouched(rules) -> None:
 
 
 def test_fingerprint_sensor(rules) -> None:
-    d = evaluate(rules, Dev("usb", attrs={"idVendor": "1162", "idProduct": "2200", "busnum": "1", "devnum": "7"},
+    d = evaluate(rules, Dev("usb", attrs={"idVendor": "05ba", "idProduct": "000a", "busnum": "1", "devnum": "7"},
                             env={"DEVTYPE": "usb_device"}))
     assert d.symlinks == ["borderpost/finger-1-7"] and d.group == "borderpost" and d.mode == "0660"
-    iface = evaluate(rules, Dev("usb", attrs={"idVendor": "1162", "idProduct": "2200"},
+    iface = evaluate(rules, Dev("usb", attrs={"idVendor": "05ba", "idProduct": "000a"},
                                 env={"DEVTYPE": "usb_interface"}))
     assert iface.symlinks == []
+
+
+def test_every_usb_id_a_backend_drives_is_reachable_by_the_service_user(rules) -> None:
+    """The service runs without the dialout group and with DeviceAllow: a device the backend knows but the
+    rules leave root-only would be 'permission denied' on the first real one."""
+    from drivers.backends import _finger_uareu4000_wire as uru
+    from drivers.backends.mrz_serial import KNOWN_USB_READERS
+
+    for pid in uru.MODELS:
+        d = evaluate(rules, Dev("usb", attrs={"idVendor": f"{uru.VENDOR_ID:04x}", "idProduct": f"{pid:04x}",
+                                              "busnum": "1", "devnum": "2"}, env={"DEVTYPE": "usb_device"}))
+        assert (d.env.get("BORDERPOST_ROLE"), d.group) == ("finger", "borderpost"), f"05ba:{pid:04x}"
+    for (vid, pid) in KNOWN_USB_READERS:
+        d = evaluate(rules, _serial(f"{vid:04x}", f"{pid if pid is not None else 0x1234:04x}"))
+        assert (d.env.get("BORDERPOST_ROLE"), d.group) == ("mrz", "borderpost"), f"{vid:04x}"
 
 
 def test_uvc_camera_capture_node_only(rules) -> None:
