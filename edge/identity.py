@@ -12,6 +12,8 @@ from typing import TypeVar
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge.fsutil import fsync_dir
+
 T = TypeVar("T")
 
 
@@ -46,15 +48,6 @@ class DeviceKey:
     def public_b64(self) -> str:
         raw = self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return base64.b64encode(raw).decode()
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename or link inside `directory` survive a power cut."""
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def load_key(path: Path) -> DeviceKey:
@@ -101,7 +94,7 @@ def _create_key_exclusively(path: Path, key: Ed25519PrivateKey) -> None:
             return
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def load_or_create_key(path: Path) -> DeviceKey:

@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge.fsutil import atomic_write, ensure_dir, fsync_dir, shred_and_remove
 from edge.provision.bundle import BUNDLE_DIR, MANIFEST, MEMBERS, Bundle, BundleError, load_bundle
-from edge.provision.fsutil import atomic_write, ensure_dir, fsync_dir, shred_and_remove
 
 log = logging.getLogger(__name__)
 

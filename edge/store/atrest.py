@@ -19,20 +19,14 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from edge.fsutil import fsync_dir
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
 
 class AtRestError(Exception):
     """The key or a blob cannot be used; the message says which and why."""
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class AtRestKey:
@@ -56,7 +50,7 @@ class AtRestKey:
             with contextlib.suppress(FileExistsError):   # another process made it first: theirs is the key
                 os.link(tmp, path)
             tmp.unlink()
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         try:
             return cls(path.read_bytes())
         except OSError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def fsync_dir(path: Path) -> None:
+    """Make a rename or link inside the directory `path` survive a power cut."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
