@@ -5,8 +5,8 @@ session (complete or handed over) is written to the `queue` table in one transac
 entry; an officer's decision turns it into a signed crossing event (the recorder's transaction) and then
 removes it from the queue. If the process dies between the two, the queue hides any code that already
 has a crossing event and `reconcile()` removes it at start: nothing is decided twice, nothing is lost.
-Images (portrait, live photo, fingerprints) stay in memory only, and go into the crossing as samples
-(sealed to the agency when its key is configured).
+Images (portrait, live photo, fingerprints) go into the crossing as samples (sealed to the agency when its
+key is configured); while a transaction waits for an officer they are kept sealed in its queue row.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -136,6 +138,8 @@ class Hub:
         self.images: dict[str, dict[str, bytes]] = {}     # code -> name -> JPEG/PNG bytes (recent ones; queued
                                                            # ones are also sealed in their row: images_of)
         self.portraits: dict[str, np.ndarray] = {}         # kiosk session code -> document portrait
+        self.portrait_jobs: dict[str, Future] = {}         # kiosk session code -> the provider at work
+        self._portrait_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-portrait")
         self.last_frame: bytes | None = None               # latest camera JPEG, for the kiosk preview
         self.scanned: tuple[int, str] = (0, "")           # (count, code) of the last document scanned at the booth
         self.queue_version = 0                             # bumped when the queue changes (booth live updates)
@@ -158,6 +162,7 @@ class Hub:
 
     def stop(self) -> None:
         self._stop.set()
+        self._portrait_pool.shutdown(wait=False, cancel_futures=True)
         with self.changed:
             self.changed.notify_all()
         if self._ticker:
@@ -173,6 +178,25 @@ class Hub:
                     self.expire_queue()
             except Exception:  # the kiosk must keep running; the log says what broke
                 log.exception("ui tick failed")
+
+    def portrait_of(self, code: str, timeout: float) -> np.ndarray | None:
+        """The document portrait of a kiosk session, waiting up to `timeout` for the provider still at work
+        (it started when the document was read, so it is usually done by the time a face is captured)."""
+        with self.lock:
+            got, job = self.portraits.get(code), self.portrait_jobs.get(code)
+        if got is not None or job is None:
+            return got
+        try:
+            got = job.result(timeout=timeout)
+        except (FutureTimeout, CancelledError):
+            return None
+        except Exception:   # a provider bug: no portrait, the traveller goes to an officer
+            log.exception("portrait provider failed")
+            return None
+        with self.lock:
+            if got is not None and code in self.portrait_jobs:
+                self.portraits[code] = got
+        return got
 
     def images_of(self, code: str) -> dict[str, bytes]:
         """A transaction's photos and prints: from memory while recent, else from the queue row's sealed copy
@@ -348,9 +372,8 @@ class Hub:
         else:
             s.document_read(doc, now)
             if self.portrait_provider is not None:
-                portrait = self.portrait_provider(doc)
-                if portrait is not None:
-                    self.portraits[s.code] = portrait
+                # off the hub's lock: imaging the page takes up to seconds, the booth must not wait for it
+                self.portrait_jobs[s.code] = self._portrait_pool.submit(self.portrait_provider, doc)
         log.info("session %s: document taken (valid=%s)", s.code, doc.valid)
         self._after_change(s)
 
@@ -377,6 +400,9 @@ class Hub:
             return
         s._written = True  # type: ignore[attr-defined]
         self.portraits.pop(s.code, None)
+        job = self.portrait_jobs.pop(s.code, None)
+        if job is not None:
+            job.cancel()
         if s.ending is Ending.ABANDONED:
             self.images.pop(s.code, None)
             if s.started:

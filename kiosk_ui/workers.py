@@ -20,6 +20,10 @@ from drivers.contract import CaptureResult, Device, DeviceKind
 from edge.events.model import FaceResult, FingerResult
 from edge.session import Session, SessionError, Step
 
+# How long the face step waits for the document portrait still being made (a page camera's provider gives
+# up after its own 3 s; it started when the document was read, so it is usually long done).
+PORTRAIT_WAIT_S = 5.0
+
 log = logging.getLogger("borderpost.ui.workers")
 
 
@@ -153,7 +157,7 @@ class Workers:
     def _compare(self, s: Session, analyzer: Any, result: Any) -> FaceResult:
         report = result.report
         quality = round(float(report.score), 1) if report is not None else None
-        portrait = self.hub.portraits.get(s.code)
+        portrait = self.hub.portrait_of(s.code, timeout=PORTRAIT_WAIT_S)
         if portrait is None:      # the page camera's reason (e.g. page.other_document) goes into the record
             why = getattr(self.hub.portrait_provider, "reason", None)
             reason = why(s.document) if callable(why) else None

@@ -449,3 +449,30 @@ def test_queued_photos_survive_a_restart_sealed_and_still_reach_the_agency(make_
     kinds = [row["kind"] for row in again.hub.store.listing(limit=10)]
     assert kinds.count("biometrics") == 1
     assert again.hub.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0   # gone with the row
+
+
+def test_a_slow_portrait_does_not_hold_the_booth(make_post):
+    """Imaging the data page takes up to seconds: it must run off the hub's lock (officers keep working), and
+    the face step waits for it."""
+    import threading
+
+    post = make_post()
+    stand_in = post.hub.portrait_provider
+    started, release = threading.Event(), threading.Event()
+
+    def slow(doc):
+        started.set()
+        release.wait(10)
+        return stand_in(doc)
+
+    post.hub.portrait_provider = slow
+    kiosk_to_document(post)
+    post.present()
+    assert started.wait(10)
+    assert post.hub.lock.acquire(timeout=1.0)        # the booth, the queue and other kiosks are not blocked
+    post.hub.lock.release()
+    officer = sign_in(post)
+    assert officer.get("/booth").status_code == 200
+    release.set()
+    s = only_session(post)
+    assert wait_until(lambda: s.finished, 30) and s.face.match is True    # compared with the late portrait
