@@ -174,8 +174,9 @@ class UIServer:
 class PagePortraitProvider:
     """The hub's portrait provider on a post with a page camera: image the data page, take its portrait.
 
-    Called in the hub's thread (under its lock) when the reader delivers a document, so it is bounded:
-    grabbing frames and `portrait_from_page` together take at most `timeout` seconds, else no portrait.
+    Called by the hub's portrait worker (off its lock) when the reader delivers a document; still bounded,
+    as the face step waits for it: grabbing frames and `portrait_from_page` together take at most `timeout`
+    seconds, else no portrait.
     The reason for a missing portrait is kept for that document only (`reason(doc)`); the log says the
     outcome and the time, never the MRZ or the image.
     """
