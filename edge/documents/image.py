@@ -42,6 +42,7 @@ class ReadOutcome:
     seconds: float
     attempts: int = 0
     problem: str | None = None    # why no MRZ could be read at all (no file, not an image, no band)
+    band_box: tuple[float, float, float, float] | None = None   # where the MRZ is: x0, y0, x1, y1 in image px
 
 
 # -- locating the band -------------------------------------------------------------------------
@@ -49,6 +50,7 @@ class ReadOutcome:
 class Band:
     image: np.ndarray     # deskewed grey crop of the MRZ, scaled to ~TARGET_PITCH_PX character pitch
     lines: int            # how many MRZ lines the locator saw
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)   # x0, y0, x1, y1 of its lines in page px
 
 
 def _line_blobs(gray: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float], float]]:
@@ -123,6 +125,7 @@ def locate_band(gray: np.ndarray) -> Band | None:
     if lines is None:
         return None
     group, scale, pts = lines.rects, lines.scale, lines.corners
+    (bx0, by0), (bx1, by1) = pts.min(axis=0), pts.max(axis=0)
     angle = float(np.median([r[2] for r in group]))
     centre = pts.mean(axis=0)
     rot = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, 1.0)
@@ -141,7 +144,7 @@ def locate_band(gray: np.ndarray) -> Band | None:
     pitch = float(np.median([r[1][0] for r in group])) / scale / chars
     f = TARGET_PITCH_PX / max(1.0, pitch)
     crop = cv2.resize(crop, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA)
-    return Band(crop, len(group))
+    return Band(crop, len(group), (float(bx0), float(by0), float(bx1), float(by1)))
 
 
 # -- OCR ---------------------------------------------------------------------------------------
@@ -216,7 +219,7 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
         if fused is not None and _score(fused) > _score(best):
             best = fused
     assert best is not None
-    return ReadOutcome(best, time.perf_counter() - t0, tries)
+    return ReadOutcome(best, time.perf_counter() - t0, tries, band_box=band.box)
 
 
 def read_mrz_file(path: Path, today=None, attempts: int | None = None) -> ReadOutcome:

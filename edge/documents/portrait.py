@@ -98,7 +98,8 @@ def same_document(doc: DocumentSummary, number: str | None, birth_date: str | No
 
 
 def mrz_band_box(gray: np.ndarray) -> tuple[float, float, float, float] | None:
-    """The MRZ band's axis-aligned box (x0, y0, x1, y1) in page pixels, found as `image.locate_band` finds it."""
+    """The MRZ band's axis-aligned box (x0, y0, x1, y1) in page pixels, found as `image.locate_band` finds it
+    (for a frame nobody OCRs: the technician's page-camera check)."""
     lines = mrz_image.band_lines(gray)
     if lines is None:
         return None
@@ -186,10 +187,9 @@ def portrait_from_page(page_bgr: Any, doc: DocumentSummary, analyzer: Any,
         return fail("page.other_document" if verified else "page.mrz_unreadable")
     try:
         faces = detect_faces(analyzer, page)
-        band = mrz_band_box(cv2.cvtColor(page, cv2.COLOR_BGR2GRAY))
     except cv2.error:
         return fail("page.no_face")
-    face = choose_face(faces, band)
+    face = choose_face(faces, outcome.band_box)   # the band the OCR just found, not searched for again
     if face is None:
         return fail("page.no_face")
     crop = level(crop_portrait(page, face.box))
