@@ -201,15 +201,14 @@ def capture_cmd(device_name: str | None, timeout: float, out: Path | None, simul
     analyzer = _analyzer(models_dir, config_path)
     devices = open_devices(cfg, force_simulated=simulated)
     try:
-        cams = devices.of_kind(DeviceKind.CAMERA)
         if device_name is not None:
-            cams = [d for d in cams if d.name == device_name]
+            cam = next((d for d in devices.of_kind(DeviceKind.CAMERA) if d.name == device_name), None)
         else:   # the default is a face camera, not the one that images the document page
-            cams = [d for d in cams if d.name != cfg.policy.portrait_camera]
-        if not cams or cams[0].device is None:
+            cam = devices.first(DeviceKind.CAMERA, exclude=cfg.policy.portrait_camera)
+        if cam is None or cam.device is None:
             fail(f"no camera{' named ' + device_name if device_name else ''} in the config could be opened")
         result: AutoCaptureResult | None = None
-        for item in auto_capture(cams[0].device, analyzer, timeout=timeout):
+        for item in auto_capture(cam.device, analyzer, timeout=timeout):
             if isinstance(item, AutoCaptureResult):
                 result = item
             elif as_json:
