@@ -137,8 +137,7 @@ class Hub:
         self.kiosks: dict[str, Session] = {}
         self.images: dict[str, dict[str, bytes]] = {}     # code -> name -> JPEG/PNG bytes (recent ones; queued
                                                            # ones are also sealed in their row: images_of)
-        self.portraits: dict[str, np.ndarray] = {}         # kiosk session code -> document portrait
-        self.portrait_jobs: dict[str, Future] = {}         # kiosk session code -> the provider at work
+        self.portrait_jobs: dict[str, Future] = {}         # kiosk session code -> its document portrait (coming)
         self._portrait_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-portrait")
         self.last_frame: bytes | None = None               # latest camera JPEG, for the kiosk preview
         self.scanned: tuple[int, str] = (0, "")           # (count, code) of the last document scanned at the booth
@@ -183,20 +182,16 @@ class Hub:
         """The document portrait of a kiosk session, waiting up to `timeout` for the provider still at work
         (it started when the document was read, so it is usually done by the time a face is captured)."""
         with self.lock:
-            got, job = self.portraits.get(code), self.portrait_jobs.get(code)
-        if got is not None or job is None:
-            return got
+            job = self.portrait_jobs.get(code)
+        if job is None:
+            return None
         try:
-            got = job.result(timeout=timeout)
+            return job.result(timeout=timeout)     # a finished job keeps its result: no second copy needed
         except (FutureTimeout, CancelledError):
             return None
         except Exception:   # a provider bug: no portrait, the traveller goes to an officer
             log.exception("portrait provider failed")
             return None
-        with self.lock:
-            if got is not None and code in self.portrait_jobs:
-                self.portraits[code] = got
-        return got
 
     def images_of(self, code: str) -> dict[str, bytes]:
         """A transaction's photos and prints: from memory while recent, else from the queue row's sealed copy
@@ -399,7 +394,6 @@ class Hub:
         if getattr(s, "_written", False):
             return
         s._written = True  # type: ignore[attr-defined]
-        self.portraits.pop(s.code, None)
         job = self.portrait_jobs.pop(s.code, None)
         if job is not None:
             job.cancel()

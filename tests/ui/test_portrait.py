@@ -97,7 +97,7 @@ def test_a_page_of_another_document_is_not_used(make_post, tmp_path, models, cap
     assert s.ending.value == "handover"
     assert s.reasons == ["face.not_compared", "page.other_document"]   # the officer sees a possible swap
     assert s.face is not None and s.face.match is None and s.face.feedback == ["page.other_document"]
-    assert s.code not in post.hub.portraits and "face_portrait.jpg" not in post.hub.images.get(s.code, {})
+    assert s.code not in post.hub.portrait_jobs and "face_portrait.jpg" not in post.hub.images.get(s.code, {})
     assert "document page portrait: page.other_document" in caplog.text    # logged, without personal data
     number = s.document.document_number
     assert number and number not in caplog.text and read[1][:20] not in caplog.text
