@@ -93,8 +93,9 @@ def parse_line(line: str) -> AuthorizedKey:
         blob = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("the key is not valid base64") from None
-    if _blob_type(blob) != kind:
-        raise ValueError(f"the key data is a {_blob_type(blob)!r} key, the line says {kind!r}")
+    inner = _blob_type(blob)
+    if inner != kind:
+        raise ValueError(f"the key data is a {inner!r} key, the line says {kind!r}")
     if not kind.startswith("sk-"):   # cryptography cannot load FIDO (sk-) keys; their type was checked above
         try:
             key = serialization.load_ssh_public_key(f"{kind} {b64}".encode())
