@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml hatch_build.py edge/documents/_mrzscan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m edge finger nbis-compat
 	rm -f $(VENV)/.installed-*
 	touch $@
 
