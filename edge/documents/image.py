@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -21,17 +20,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from drivers import safe_image
 from edge.documents.checkdigit import MRZ_ALPHABET
 from edge.documents.choices import steer
 from edge.documents.mrz import MrzResult, parse_mrz
 from edge.documents.ocr import OcrUnavailable, ocr_band, ocr_symbols
 from edge.documents.steer import correct_ocr, fuse
 
-MAX_IMAGE_BYTES = 30 * 1024 * 1024
-MAX_PIXELS = 60_000_000
-# OpenCV refuses to decode images declaring more pixels than this (a small file can declare a huge
-# image: a decompression bomb would exhaust a Pi's memory). Read at the first decode.
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+MAX_IMAGE_BYTES = safe_image.MAX_BYTES
+MAX_PIXELS = safe_image.MAX_PIXELS   # checked from the file's header before decoding (drivers.safe_image)
 WORK_WIDTH = 900
 TARGET_PITCH_PX = 28     # character pitch the legacy engine reads OCR-B best at (W is read as N below ~24)
 
@@ -230,19 +227,9 @@ def read_mrz_file(path: Path, today=None, attempts: int | None = None) -> ReadOu
         return ReadOutcome(parse_mrz("", today), time.perf_counter() - t0, 0, problem)
 
     try:
-        size = path.stat().st_size
-        if size == 0:
-            return fail("image: empty file")
-        if size > MAX_IMAGE_BYTES:
-            return fail(f"image: {size} bytes is larger than the {MAX_IMAGE_BYTES}-byte limit")
-        data = np.frombuffer(path.read_bytes(), np.uint8)
-    except OSError as exc:
-        return fail(f"image: cannot read file ({exc.strerror or type(exc).__name__})")
-    img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        return fail("image: not a decodable image")
-    if img.size > MAX_PIXELS:
-        return fail(f"image: {img.shape[1]}x{img.shape[0]} pixels is too large")
+        img = safe_image.read_file(path, gray=True, max_pixels=MAX_PIXELS, max_bytes=MAX_IMAGE_BYTES)
+    except safe_image.ImageRejected as exc:
+        return fail(f"image: {str(exc).removeprefix(path.name + ': ')}")
     try:
         out = read_mrz_array(img, today, attempts)
     except (OcrUnavailable, subprocess.SubprocessError, cv2.error) as exc:
