@@ -34,7 +34,10 @@ def test_quality_bad_print_exits_1_with_feedback(tmp_path: Path):
     r = run("quality", "--json", "--components", str(p))
     assert r.exit_code == 1
     (o,) = json.loads(r.output)
-    assert o["feedback"] == ["finger.place_finger"] and "components" in o
+    assert o["feedback"] == ["finger.place_finger"] and "native" in o
+    r = run("quality", "--json", "--algorithm", "fast", "--components", str(p))
+    (o,) = json.loads(r.output)
+    assert r.exit_code == 1 and o["feedback"] == ["finger.place_finger"] and "components" in o
 
 
 def test_quality_unreadable_file_exits_2(tmp_path: Path):

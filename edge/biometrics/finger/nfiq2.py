@@ -132,7 +132,11 @@ def assess(gray: np.ndarray, ppi: float = NATIVE_PPI, threshold: float = DEFAULT
     q = minutiae.quality()
     actionable = {v.name: float(v.value) for v in q.actionable}
     native = {v.name: float(v.value) for v in q.features}
-    keys = feedback(actionable)
+    # NFIQ 2 stops before its actionable measures on an empty or uniform image: judge those two the same way
+    keys = feedback(actionable or {"EmptyImageOrContrastTooLow": float(gray.mean()), "UniformImage": float(gray.std()),
+                                   "FingerprintImageWithMinutiae": float(len(minutiae.get()))})
+    if "finger.place_finger" in keys:     # nothing on the glass: the other advice would only confuse
+        keys = ("finger.place_finger",)
     score = float(q.score)
     acceptable = score >= threshold and not keys
     if not acceptable and not keys:
