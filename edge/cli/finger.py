@@ -70,7 +70,8 @@ def quality_cmd(images: tuple[Path, ...], algorithm: str, ppi: float, as_json: b
             else:
                 verdict = "acceptable" if r["acceptable"] else "NOT acceptable"
                 fb = ", ".join(r["feedback"]) or "-"
-                click.echo(f"{r['image']}: score {r['score']:.0f} ({r.get('algorithm', algorithm)}) {verdict}; feedback: {fb}")
+                alg = r.get("algorithm", algorithm)
+                click.echo(f"{r['image']}: score {r['score']:.0f} ({alg}) {verdict}; feedback: {fb}")
     raise SystemExit(code)
 
 
