@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from drivers import safe_image
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
@@ -157,9 +159,11 @@ def make_player(source: str, width: int, height: int, fps: float, script: list[S
     paths = source_images(source)
     images = []
     for p in paths:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is not None:
-            images.append(compose(img, width, height))
+        try:
+            img = safe_image.read_file(p)
+        except safe_image.ImageRejected:
+            continue
+        images.append(compose(img, width, height))
     if paths and not images:
         raise OSError(f"no readable image in {source!r}")
     if source != "synthetic" and not paths:

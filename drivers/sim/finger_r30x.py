@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from drivers import safe_image
 from drivers.backends import finger_r30x as proto
 from drivers.backends.finger_r30x import Cmd, Config, Pid
 
@@ -60,8 +61,11 @@ def load_images(spec: list[np.ndarray | str | Path] | str | Path | None) -> list
         paths = sorted(p.glob("*.png")) + sorted(p.glob("*.bmp")) if p.is_dir() else sorted(
             Path(x) for x in glob.glob(str(p)))
         for f in paths:
-            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-            if img is not None and img.dtype == np.uint8:
+            try:
+                img = safe_image.read_file(f, unchanged=True)
+            except safe_image.ImageRejected:
+                continue
+            if img.dtype == np.uint8:
                 out.append(img)
     return out
 
