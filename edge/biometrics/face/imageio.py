@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from drivers import safe_image
 from edge.biometrics.face.errors import FaceError
 
 MAX_PIXELS = 50_000_000          # a 20 MP photo is fine; a decompression bomb is not
@@ -27,6 +28,11 @@ class ImageLoadError:
 
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray | ImageLoadError:
+    try:
+        safe_image.check(data, max_pixels)
+    except safe_image.ImageRejected as exc:
+        kind = FaceError.IMAGE_TOO_LARGE if "larger than" in str(exc) else FaceError.IMAGE_UNREADABLE
+        return ImageLoadError(kind, str(exc))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from drivers import safe_image
 from edge.biometrics.finger.quality import InvalidImage, to_gray
 
 MAX_PIXELS = 4_000_000          # a 500 ppi ten-print slap is ~1600x1500; anything far bigger is not a print
@@ -16,6 +17,10 @@ MAX_PIXELS = 4_000_000          # a 500 ppi ten-print slap is ~1600x1500; anythi
 
 def decode(data: bytes) -> np.ndarray:
     """Bytes of a PNG/BMP/TIFF/JPEG/PGM (8 or 16 bit, grey or colour) to grey uint8; raises InvalidImage."""
+    try:
+        safe_image.check(data, MAX_PIXELS)
+    except safe_image.ImageRejected as exc:
+        raise InvalidImage("wrong-size" if "larger than" in str(exc) else "unreadable", str(exc)) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
