@@ -68,11 +68,13 @@ def simulated_portrait(cfg: Config):
         if dev.backend == "camera_sim" and dev.simulated:
             paths = source_images(str(dev.settings.get("source", "synthetic")))
             if paths:
-                import cv2
+                from drivers import safe_image
 
-                img = cv2.imread(str(paths[0]))
-                if img is not None:
-                    return lambda _doc: img
+                try:
+                    img = safe_image.read_file(paths[0])
+                except safe_image.ImageRejected:
+                    return None
+                return lambda _doc: img
     return None
 
 
