@@ -3,34 +3,49 @@
 SQLite in WAL mode with `synchronous=FULL`: a committed crossing survives a power cut. The station
 and the uplink each open their own connection; the uplink notices new rows through
 `PRAGMA data_version`, which changes only when another connection commits (cheap to poll).
+Every SQLite error leaves here as a StoreError with one line (edge.store.integrity words them); damage found
+while running makes the store refuse new crossings and runs the integrity check again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
-import os
+import logging
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
-from edge import sdnotify
-from edge.store.schema import migrate
+from edge.store import integrity, opening
+from edge.store.errors import StorageFull, StoreError
+from edge.store.highwater import HighWater, Loss, loss
+from edge.store.reserve import RESERVE_BYTES, Reserve
+
+log = logging.getLogger("borderpost.store")
+F = TypeVar("F", bound=Callable[..., Any])
+SEQUENCE_LOSS_KEY = "sequence_loss"   # meta: numbers committed once and missing since (a lost WAL), JSON
 
 
-class StoreError(Exception):
-    """The store cannot be used (corrupt, unreadable, newer schema); the message says what to do."""
+def _guarded(method: F) -> F:
+    """SQLite errors in a Store method become StoreError (damage: re-checked, and the store is marked damaged)."""
 
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise self._fault(exc, method.__name__) from None
 
-class StorageFull(StoreError):
-    """No new crossing can be recorded until space is freed; what is stored is intact."""
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -51,123 +66,40 @@ class Stats:
     oldest_pending_age_s: float | None
     db_size_bytes: int
     next_seq: int
+    sequence_loss: dict[str, Any] | None = None   # see edge.store.highwater
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total, "pending": self.pending, "delivered": self.delivered, "parked": self.parked,
             "purged": self.purged, "oldest_pending_age_s": self.oldest_pending_age_s,
-            "db_size_bytes": self.db_size_bytes, "next_seq": self.next_seq,
+            "db_size_bytes": self.db_size_bytes, "next_seq": self.next_seq, "sequence_loss": self.sequence_loss,
         }
 
 
-WAL_SIZE_LIMIT = 16 * 2**20
+WAL_SIZE_LIMIT = opening.WAL_SIZE_LIMIT
 PURGE_BATCH = 2000         # rows per retention transaction
 REPLAY_MEMORY_S = 86400.0  # command ids are remembered this long (a command is valid for minutes, see commands)
 
 
-def _make_private(path: Path) -> None:
-    """The database, its WAL (recent crossings in clear) and its shared-memory file: owner only.
-
-    A new database file is created 0600 before SQLite opens it, so SQLite creates the -wal and -shm files
-    with the same mode; an existing one is tightened (when we own it).
-    """
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from None
-        else:
-            try:
-                if os.geteuid() == 0:
-                    # root (a technician's sudo) creates it for the owner of its directory, the service user;
-                    # SQLite gives the -wal and -shm files the database file's owner
-                    d = path.parent.stat()
-                    os.fchown(fd, d.st_uid, d.st_gid)
-            finally:
-                os.close(fd)
-    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        try:
-            if f.exists() and f.stat().st_mode & 0o077:
-                os.chmod(f, 0o600)
-        except PermissionError:
-            pass  # not ours (someone else's copy): open it anyway, the service's own files are right
-
-
-def _check_access(path: Path) -> None:
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise StoreError(f"{path}: permission denied (the store belongs to the service user: run this as that "
-                         "user or with sudo); the file was left untouched")
-
-
-BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-CHECKED_KEY = "integrity_checked_boot"   # meta: the boot in which quick_check last passed
-PROGRESS_EVERY = 200_000                 # SQLite VM steps between progress calls during the check (~10 ms)
-
-
-def boot_id() -> str | None:
-    """This boot's id (Linux): a store checked since the last power cut need not be read through again."""
-    try:
-        return BOOT_ID.read_text().strip() or None
-    except OSError:
-        return None
-
-
-class _Progress:
-    """Tells systemd the check is alive, at most once a second, so a slow SD card is not a restart loop."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.last = path, -1.0
-
-    def __call__(self) -> int:
-        now = time.monotonic()
-        if self.last < 0 or now - self.last >= 1.0:
-            self.last = now
-            sdnotify.notify_extend_timeout(30, f"checking the store's integrity ({self.path.name})")
-        return 0   # non-zero would abort the check
-
-
-def _check_integrity(path: Path, boot: str | None) -> bool:
-    """Open read-only and check, so a damaged file is reported and never 'repaired' by overwriting.
-
-    Reads the whole file, so it runs once per boot: after a power cut (a new boot) it always runs. Returns
-    whether it ran (the caller then records the boot).
-    """
-    try:
-        ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            if boot is not None:
-                with suppress(sqlite3.Error):   # no meta yet, or unreadable: check
-                    row = ro.execute("SELECT value FROM meta WHERE key = ?", (CHECKED_KEY,)).fetchone()
-                    if row is not None and row[0] == boot:
-                        return False
-            ro.set_progress_handler(_Progress(path), PROGRESS_EVERY)
-            result = ro.execute("PRAGMA quick_check").fetchone()[0]
-        finally:
-            ro.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a usable SQLite database ({exc}); it was left untouched - "
-                         "move it aside to start with an empty store, or restore it from a copy") from None
-    if result != "ok":
-        raise StoreError(f"{path}: database is damaged ({result}); it was left untouched - "
-                         "move it aside or restore it from a copy")
-    return True
-
-
 class Store:
-    def __init__(self, conn: sqlite3.Connection, path: Path, max_db_bytes: int, min_free_bytes: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, max_db_bytes: int, min_free_bytes: int,
+                 *, read_only: bool = False, reserve: Reserve | None = None) -> None:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.path = path
         self.max_db_bytes = max_db_bytes
         self.min_free_bytes = min_free_bytes
+        self.read_only = read_only
+        self.reserve = reserve or Reserve(path, 0)
+        self.damaged: str | None = None       # set when damage is met while running: no new crossings
+        self.highwater = HighWater(path, read_only=read_only)
         self._data_version = -1
 
     @classmethod
     def open(cls, path: Path | str, *, max_db_mb: int = 2048, min_free_mb: int = 200,
-             busy_timeout_ms: int = 10000, synchronous: str = "FULL") -> Store:
-        """Open (creating or migrating) the store.
+             busy_timeout_ms: int = 10000, synchronous: str = "FULL", read_only: bool = False,
+             reserve_bytes: int = RESERVE_BYTES) -> Store:
+        """Open (creating or migrating) the store; `read_only` for commands that only read (never writes).
 
         `synchronous="NORMAL"` is for the uplink's connection only: what it writes (delivered marks) may be
         lost on a power cut, which can only cause a duplicate publish, never a lost event.
@@ -175,95 +107,186 @@ class Store:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
         path = Path(path)
-        boot, checked = boot_id(), False
-        if path.exists():
-            if path.is_dir():
-                raise StoreError(f"{path}: is a directory, expected the store's SQLite file")
-            _check_access(path)
-            if path.stat().st_size:
-                checked = _check_integrity(path, boot)
-        else:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"{path.parent}: cannot create the store's directory: {exc.strerror}") from None
-        _make_private(path)
+        limits = (max_db_mb * 1024 * 1024, min_free_mb * 1024 * 1024)
+        if read_only:
+            return cls(opening.open_read_only(path), path, *limits, read_only=True)
+        reserve = Reserve(path, reserve_bytes)
+        conn = opening.open_writable(path, busy_timeout_ms, synchronous, reserve)
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                   timeout=busy_timeout_ms / 1000)
-            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise StoreError(f"{path}: cannot use WAL journal mode (got {mode})")
-            conn.execute(f"PRAGMA synchronous = {synchronous}")
-            # after a checkpoint resets the WAL, cut its file back to this (default: it keeps its largest size)
-            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn)
-            if checked and boot is not None:
-                conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (CHECKED_KEY, boot))
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the store: {exc}") from None
-        except RuntimeError as exc:
-            raise StoreError(f"{path}: {exc}") from None
-        _make_private(path)
-        return cls(conn, path, max_db_mb * 1024 * 1024, min_free_mb * 1024 * 1024)
+            store = cls(conn, path, *limits, reserve=reserve)
+        except OSError as exc:
+            conn.close()
+            raise StoreError(f"{path}: cannot open its sequence mark ({exc.strerror or exc})") from None
+        reserve.take()   # best effort: when the disk has no room for it, capacity_problem() says so
+        store._settle_sequence()
+        return store
 
     def close(self) -> None:
+        self.highwater.close()
         self.conn.close()
+
+    # ---------------------------------------------------------------- errors and health
+    def _fault(self, exc: sqlite3.DatabaseError, doing: str) -> StoreError:
+        """The StoreError for an SQLite error met while `doing`; damage is checked again and remembered."""
+        if integrity.is_full(exc):
+            return StorageFull(f"storage full: {exc}; nothing of this write was kept")
+        if integrity.is_damage(exc):
+            problem = None
+            try:
+                ro = sqlite3.connect(opening._uri(self.path), uri=True)
+                try:
+                    problem = integrity.quick_check(ro, self.path)
+                finally:
+                    ro.close()
+            except sqlite3.Error as again:
+                problem = str(again)
+            self.damaged = integrity.damaged_message(self.path, problem or str(exc))
+            log.error("%s", self.damaged)
+            return StoreError(self.damaged)
+        return StoreError(f"{self.path}: {doing.strip('_')}: {exc}")
+
+    def sequence_loss(self) -> dict[str, Any] | None:
+        """Numbers once committed that this database no longer holds (a lost WAL), as recorded; None if none."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (SEQUENCE_LOSS_KEY,)).fetchone()
+        except sqlite3.Error:
+            row = None
+        if row is not None:
+            return json.loads(row[0])
+        if self.read_only:
+            found = self._loss_now()
+            return None if found is None else found.to_dict()
+        return None
+
+    def _loss_now(self) -> Loss | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+        return loss(self.highwater.mark, int(row[0])) if row else None
+
+    def _settle_sequence(self) -> None:
+        """At open: numbers at or below the high-water mark are never handed out again; a loss is reported."""
+        found = self._loss_now()
+        if found is None:
+            return
+        detail = found.to_dict()
+        msg = (f"sequence numbers {found.first}-{found.last} were "
+               f"{'committed' if found.certain else 'handed out'} but are not in {self.path} (its WAL was lost or "
+               "an older copy was restored): they will not be reused; the agency is told in telemetry")
+        log.error("%s", msg)
+        try:
+            with self.transaction() as tx:
+                tx.conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(found.last + 1),))
+                tx.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                (SEQUENCE_LOSS_KEY, json.dumps(detail)))
+                tx.audit("store", "store.sequence_loss", "", detail)
+        except StoreError as exc:   # next_seq() still keeps above the mark
+            log.error("could not record the sequence loss in the store: %s", exc)
+
+    def health(self) -> dict[str, Any]:
+        """What the station, the UIs and telemetry show about the store (no personal data)."""
+        problem = None if self.read_only else self.capacity_problem()
+        return {
+            "storage_full": problem is not None and self.damaged is None, "problem": problem,
+            "damaged": self.damaged, "sequence_loss": self.sequence_loss(), "read_only": self.read_only,
+            "delivery_reserve_held": self.reserve.held,
+        }
 
     # ---------------------------------------------------------------- writing
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT). A disk-full error rolls back and says so."""
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT). A disk-full error rolls back and says so.
+
+        Sequence numbers handed out inside are written to the high-water mark (fsynced) before the commit.
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"store is busy or unwritable: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self._fault(exc, "begin a write") from None
         tx = Transaction(self)
         try:
             yield tx
+            if tx.max_seq:
+                self.highwater.allocate(tx.max_seq)
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             self._rollback()
-            if _is_full(exc):
-                raise StorageFull(f"storage full: {exc}; nothing of this write was kept") from None
-            raise StoreError(f"write failed and was rolled back: {exc}") from None
+            fault = self._fault(exc, "write")
+            if not isinstance(fault, StorageFull) and self.damaged is None:
+                fault = StoreError(f"write failed and was rolled back: {exc}")
+            raise fault from None
+        except OSError as exc:   # the high-water mark could not be made durable: nothing is committed
+            self._rollback()
+            raise StoreError(f"{self.highwater.path}: cannot record the sequence mark ({exc.strerror or exc}); "
+                             "nothing of this write was kept") from None
         except BaseException:
             self._rollback()
             raise
+        if tx.max_seq:
+            with contextlib.suppress(OSError):   # losing it only makes a later loss look uncertain
+                self.highwater.committed(tx.max_seq)
 
     def _rollback(self) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass   # SQLite may have ended it already; the caller reports the real error
+
+    def _delivery_write(self, write: Callable[[], Any]) -> Any:
+        """Delivery bookkeeping: on a full disk the reserve is released and the write tried once more.
+
+        Delivery is what frees space, so it must go on when nothing else can be written.
+        """
+        try:
+            return write()
+        except StorageFull:
+            if not self.reserve.release():
+                raise
+            log.warning("storage full: the delivery reserve was released so PUBACKs can still be recorded; "
+                        "no new crossings are taken until space is freed")
+            self.conn.execute("PRAGMA wal_autocheckpoint = 64")   # keep the WAL small while space is short
+            return write()
 
     def capacity_problem(self) -> str | None:
         """Why new crossings must not be taken now, or None. Checked before a crossing starts.
 
         The limit applies to the pages holding data: pages freed by retention are reused by SQLite (the file does
         not shrink without VACUUM) and the WAL is transient, so counting either would keep a purged store 'full'.
-        The disk itself is guarded by the free-space check.
+        The disk itself is guarded by the free-space check, and by the delivery reserve: while it is not held
+        (released for PUBACKs, or no room to take it) only delivery may write.
         """
+        if self.damaged:
+            return self.damaged
+        if self.read_only:
+            return f"{self.path}: opened read-only"
         size = self.data_bytes()
         if size >= self.max_db_bytes:
             return f"database is {size // 2**20} MB, at its limit of {self.max_db_bytes // 2**20} MB"
         free = shutil.disk_usage(self.path.parent).free
         if free < self.min_free_bytes:
             return f"only {free // 2**20} MB free on disk, below {self.min_free_bytes // 2**20} MB"
+        if not self.reserve.take():
+            return (f"only {free / 2**20:.1f} MB free on disk: the space kept for delivery is in use "
+                    "(delivered events are purged at retention; free other files to take crossings again)")
         return None
 
     def ensure_capacity(self) -> None:
         problem = self.capacity_problem()
         if problem:
+            if self.damaged:
+                raise StoreError(problem)
             raise StorageFull(f"storage full: {problem}")
 
     # ---------------------------------------------------------------- outbox (uplink side)
+    @_guarded
     def changed(self) -> bool:
         """True when another connection committed since the last call (first call: True)."""
         v = self.conn.execute("PRAGMA data_version").fetchone()[0]
         changed, self._data_version = v != self._data_version, v
         return changed
 
+    @_guarded
     def pending(self, after_seq: int = 0, limit: int = 500, max_bytes: int | None = None) -> list[Pending]:
         """Pending events after `after_seq` in order: at most `limit`, and (when given) no more payload bytes than
         `max_bytes` beyond the first event, so a backlog of large events is not read into memory at once."""
@@ -296,21 +319,29 @@ class Store:
         if not seqs:
             return
         times = at if at is not None else [time.time()] * len(seqs)
-        with self.transaction():
-            self.conn.executemany(
-                "UPDATE events SET state = 'delivered', delivered_at = ? WHERE seq = ? AND state = 'pending'",
-                list(zip(times, seqs, strict=True)),
-            )
+        rows = list(zip(times, seqs, strict=True))
+
+        def write() -> None:
+            with self.transaction():
+                self.conn.executemany(
+                    "UPDATE events SET state = 'delivered', delivered_at = ? WHERE seq = ? AND state = 'pending'",
+                    rows)
+
+        self._delivery_write(write)
 
     def park(self, seq: int, reason: str) -> bool:
         """Park a pending event the broker refused; False if it is no longer pending (e.g. a copy was delivered)."""
-        with self.transaction() as tx:
-            n = self.conn.execute("UPDATE events SET state = 'parked', park_reason = ? WHERE seq = ? "
-                                  "AND state = 'pending'", (reason, seq)).rowcount
-            if n:
-                tx.audit("uplink", "event.parked", str(seq), {"reason": reason})
-        return bool(n)
+        def write() -> int:
+            with self.transaction() as tx:
+                n = self.conn.execute("UPDATE events SET state = 'parked', park_reason = ? WHERE seq = ? "
+                                      "AND state = 'pending'", (reason, seq)).rowcount
+                if n:
+                    tx.audit("uplink", "event.parked", str(seq), {"reason": reason})
+            return n
 
+        return bool(self._delivery_write(write))
+
+    @_guarded
     def requeue_from(self, seq: int) -> int:
         """Mark delivered (and parked) events from `seq` on as pending again: the `resend` command."""
         with self.transaction() as tx:
@@ -322,12 +353,14 @@ class Store:
         return n
 
     # ---------------------------------------------------------------- reading
+    @_guarded
     def data_bytes(self) -> int:
         """Bytes of the database's pages that hold data (excluding free pages and the WAL)."""
         pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
         free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
         return (pages - free) * self.conn.execute("PRAGMA page_size").fetchone()[0]
 
+    @_guarded
     def db_size_bytes(self) -> int:
         """On-disk size: the database file and its WAL."""
         page_count = self.conn.execute("PRAGMA page_count").fetchone()[0]
@@ -335,6 +368,7 @@ class Store:
         wal = self.path.with_name(self.path.name + "-wal")
         return page_count * page_size + (wal.stat().st_size if wal.exists() else 0)
 
+    @_guarded
     def stats(self) -> Stats:
         counts = dict(self.conn.execute("SELECT state, count(*) FROM events GROUP BY state").fetchall())
         oldest = self.conn.execute("SELECT min(created_at) FROM events WHERE state = 'pending'").fetchone()[0]
@@ -346,6 +380,7 @@ class Store:
             db_size_bytes=self.db_size_bytes(), next_seq=next_seq,
         )
 
+    @_guarded
     def listing(self, pending_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
         """Events for people to read: ids, states and the non-personal summary only."""
         where = "WHERE state = 'pending'" if pending_only else ""
@@ -359,13 +394,16 @@ class Store:
                         "delivered_at": delivered, "park_reason": reason, **json.loads(summary or "{}")})
         return out
 
+    @_guarded
     def payload(self, event_id: str) -> bytes | None:
         row = self.conn.execute("SELECT payload FROM events WHERE id = ?", (event_id,)).fetchone()
         return row[0] if row else None
 
+    @_guarded
     def audit_entries(self, limit: int = 200) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit]))
 
+    @_guarded
     def verify_audit_chain(self) -> bool:
         prev = ""
         for row in self.db.query("SELECT * FROM audit ORDER BY id"):
@@ -375,6 +413,7 @@ class Store:
         return True
 
     # ---------------------------------------------------------------- devices and commands
+    @_guarded
     def set_device_status(self, name: str, backend: str, status: str, detail: str = "") -> None:
         self.conn.execute(
             "INSERT INTO device_status(name, backend, status, detail, updated_at) VALUES (?,?,?,?,?) "
@@ -383,9 +422,11 @@ class Store:
             (name, backend, status, detail, time.time()),
         )
 
+    @_guarded
     def device_statuses(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT name, status FROM device_status").fetchall())
 
+    @_guarded
     def command_done(self, command_id: str) -> tuple[bool, bytes | None]:
         """(done before, the signed answer kept for it): a replay, or the broker delivering it again."""
         row = self.conn.execute("SELECT result FROM commands_seen WHERE id = ?", (command_id,)).fetchone()
@@ -398,12 +439,17 @@ class Store:
         table does not grow for the life of the appliance.
         """
         now = time.time()
-        with self.transaction():
-            self.conn.execute("DELETE FROM commands_seen WHERE at < ?", (now - REPLAY_MEMORY_S,))
-            self.conn.execute("INSERT OR REPLACE INTO commands_seen(id, at, result) VALUES (?, ?, ?)",
-                              (command_id, now, result))
+
+        def write() -> None:
+            with self.transaction():
+                self.conn.execute("DELETE FROM commands_seen WHERE at < ?", (now - REPLAY_MEMORY_S,))
+                self.conn.execute("INSERT OR REPLACE INTO commands_seen(id, at, result) VALUES (?, ?, ?)",
+                                  (command_id, now, result))
+
+        self._delivery_write(write)
 
     # ---------------------------------------------------------------- retention
+    @_guarded
     def purge(self, delivered_days: float, biometric_days: float, now: float | None = None) -> dict[str, int]:
         """Delete delivered events past retention; drop biometric payloads past theirs (delivered or not)."""
         now = time.time() if now is None else now
@@ -433,11 +479,6 @@ class Store:
         return {"delivered_deleted": gone, "biometric_purged": bio}
 
 
-def _is_full(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
-
-
 def _audit_hash(prev: str, row: dict[str, Any]) -> str:
     body = json.dumps([prev, row["at"], row["actor"], row["action"], row["subject"], row["detail"]],
                       separators=(",", ":"), ensure_ascii=False)
@@ -450,10 +491,14 @@ class Transaction:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.conn = store.conn
+        self.max_seq = 0   # the highest number handed out here (to the high-water mark before commit)
 
     def next_seq(self) -> int:
-        seq = int(self.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+        """The next sequence number: never one at or below the high-water mark, whatever the database says."""
+        stored = int(self.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+        seq = max(stored, self.store.highwater.floor())
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
+        self.max_seq = max(self.max_seq, seq)
         return seq
 
     def add_event(self, *, seq: int, event_id: str, kind: str, topic: str, payload: bytes,

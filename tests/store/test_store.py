@@ -300,14 +300,14 @@ def test_integrity_check_runs_once_per_boot_and_keeps_systemd_waiting(tmp_path, 
     is not killed by TimeoutStartSec; later opens in the same boot (CLI, restarts, the UI) do not read it again."""
     import socket
 
-    from edge.store import db
+    from edge.store import integrity
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(str(tmp_path / "notify"))
     listener.settimeout(0.05)
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
-    monkeypatch.setattr(db, "PROGRESS_EVERY", 1000)
-    monkeypatch.setattr(db, "boot_id", lambda: "boot-1")
+    monkeypatch.setattr(integrity, "PROGRESS_EVERY", 1000)
+    monkeypatch.setattr(integrity, "boot_id", lambda: "boot-1")
 
     def heard() -> list[str]:
         out = []
@@ -330,7 +330,7 @@ def test_integrity_check_runs_once_per_boot_and_keeps_systemd_waiting(tmp_path, 
     assert heard() == []                                         # same boot: not read through again
     data = (tmp_path / "s.db").read_bytes()
     (tmp_path / "s.db").write_bytes(data[: len(data) // 3])
-    monkeypatch.setattr(db, "boot_id", lambda: "boot-2")         # the power cut
+    monkeypatch.setattr(integrity, "boot_id", lambda: "boot-2")         # the power cut
     with pytest.raises(StoreError, match=r"damaged|not a usable"):
         Store.open(tmp_path / "s.db", min_free_mb=0)
     listener.close()
