@@ -56,6 +56,18 @@ class FingerResult(_Strict):
     feedback: list[str] = []
 
 
+class CheckVerdict(_Strict):
+    """One check's finding about the traveller (`edge.lane.checks`): what the kiosk may say, what the officer sees."""
+
+    check: str = Field(description="the check's id, e.g. 'document.expiry', 'alerts.watchlist'")
+    outcome: Literal["pass", "warn", "fail", "not_run"]
+    reason_codes: list[str] = []
+    message: str | None = Field(
+        None, description="traveller-safe message key for the kiosk; never reveals why an officer must see them")
+    detail: dict[str, str | int | float | bool | None] = Field(
+        {}, description="what the officer sees at the booth (never shown to the traveller)")
+
+
 class Decision(_Strict):
     outcome: Literal["admit", "refuse", "refer", "handover", "abandoned", "recorded"]
     by: str = Field(description="'kiosk', or the officer's id")
@@ -77,6 +89,7 @@ class Crossing(_Strict):
     fingerprints: list[FingerResult] = []
     decision: Decision
     alerts: list[str] = []
+    checks: list[CheckVerdict] = Field([], description="every check's verdict, in the order the lane ran them")
     biometric_samples: str | None = Field(
         None, description="id of the sealed biometric event that goes with this crossing, if samples were sent"
     )
