@@ -1,0 +1,172 @@
+"""Write what the ingest verified: events once (by id), crossings' rows, quarantine, sequence gaps — one transaction.
+
+The caller acknowledges the broker only after `write` returned (the commit), so a crash loses nothing: the
+broker delivers again, and the id makes the second copy a no-op. A second copy whose signature differs is
+different content under the same id: the first stays, the second goes to quarantine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from central import db
+from central.rows import crossing_row
+from central.verify import CONFLICT, Accepted, Quarantined
+
+QUARANTINE_KEEP_BYTES = 64 * 1024
+
+
+@dataclass
+class Batch:
+    accepted: list[tuple[Accepted, str, float]] = field(default_factory=list)   # (event, raw JSON, received_at)
+    quarantined: list[tuple[Quarantined, str, bytes, float]] = field(default_factory=list)  # (+ topic, payload)
+
+
+@dataclass
+class Written:
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    gaps_opened: int = 0
+    gaps_filled: int = 0
+
+
+def _insert(engine: Engine, table: sa.Table):  # type: ignore[no-untyped-def]
+    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+class EventStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.partitions = db.Partitions()
+        self.pseudonym_key = bytes.fromhex(db.setting(engine, "pseudonym_key", lambda: os.urandom(32).hex()))
+
+    def write(self, batch: Batch) -> Written:
+        out = Written()
+        rows = {a.event_id: crossing_row(a.event, self.pseudonym_key)
+                for a, _, _ in batch.accepted if a.kind == "crossing"}
+        self.partitions.ensure(self.engine, {r["day"] for r in rows.values()})
+        with self.engine.begin() as conn:
+            new_ids = self._insert_events(conn, batch, out)
+            fresh = [r for eid, r in rows.items() if eid in new_ids]
+            if fresh:
+                conn.execute(db.crossings.insert(), fresh)
+            self._sequences(conn, [(a, rec) for a, _, rec in batch.accepted if a.event_id in new_ids], out)
+            quarantined = list(batch.quarantined)
+            quarantined += self._conflicts(conn, batch, new_ids)
+            if quarantined:
+                conn.execute(db.quarantine.insert(), [
+                    {"received_at": rec, "topic": topic[:500], "event_id": q.event_id, "reason_code": q.reason_code,
+                     "reason": q.reason, "payload": payload[:QUARANTINE_KEEP_BYTES]}
+                    for q, topic, payload, rec in quarantined])
+            out.quarantined = len(quarantined)
+        out.stored = len(new_ids)
+        return out
+
+    def _insert_events(self, conn: Connection, batch: Batch, out: Written) -> set[str]:
+        seen: set[str] = set()
+        values = []
+        for a, raw, rec in batch.accepted:
+            if a.event_id in seen:
+                continue
+            seen.add(a.event_id)
+            values.append({"id": a.event_id, "post": a.post, "device": a.device, "seq": a.seq, "kind": a.kind,
+                           "time": a.event["time"], "received_at": rec, "signature": a.event["signature"],
+                           "payload": raw})
+        if not values:
+            return set()
+        stmt = _insert(self.engine, db.events).values(values).on_conflict_do_nothing(index_elements=["id"])
+        inserted = {r[0] for r in conn.execute(stmt.returning(db.events.c.id))}
+        out.duplicates = len(batch.accepted) - len(inserted)
+        return inserted
+
+    def _conflicts(self, conn: Connection, batch: Batch, new_ids: set[str]) -> list[tuple[Quarantined, str, bytes,
+                                                                                            float]]:
+        """Copies whose id was already stored (now or before) with another signature: different content."""
+        others = [(a, raw, rec) for a, raw, rec in batch.accepted]
+        ids = list({a.event_id for a, _, _ in others})
+        stored = dict(conn.execute(sa.select(db.events.c.id, db.events.c.signature)
+                                   .where(db.events.c.id.in_(ids))).all()) if ids else {}
+        out = []
+        for a, raw, rec in others:
+            sig = stored.get(a.event_id)
+            if sig is not None and sig != a.event["signature"]:
+                out.append((Quarantined(CONFLICT, "same id as a stored event, different content: the first is kept",
+                                        a.event_id), f"{a.post}/{a.device}", raw.encode(), rec))
+        return out
+
+    def _sequences(self, conn: Connection, fresh: list[tuple[Accepted, float]], out: Written) -> None:
+        """Per device: a sequence above the highest seen + 1 opens a gap; one at or below it may fill one."""
+        by_device: dict[tuple[str, str], list[int]] = {}
+        last: dict[tuple[str, str], float] = {}
+        for a, rec in fresh:
+            by_device.setdefault((a.post, a.device), []).append(a.seq)
+            last[(a.post, a.device)] = max(last.get((a.post, a.device), 0.0), rec)
+        pg = conn.dialect.name == "postgresql"
+        for (post, device) in sorted(by_device):   # one order everywhere: no deadlock between ingest processes
+            where = (db.fleet.c.post == post, db.fleet.c.device == device)
+            conn.execute(_insert(self.engine, db.fleet).values(post=post, device=device, high_seq=0)
+                         .on_conflict_do_nothing(index_elements=["post", "device"]))
+            query = sa.select(db.fleet.c.high_seq).where(*where)
+            high = conn.execute(query.with_for_update() if pg else query).scalar_one()
+            for seq in sorted(set(by_device[(post, device)])):
+                if seq > high + 1:
+                    conn.execute(db.gaps.insert().values(post=post, device=device, from_seq=high + 1,
+                                                         to_seq=seq - 1, opened_at=time.time(), resends=0))
+                    out.gaps_opened += 1
+                if seq > high:
+                    high = seq
+                else:
+                    out.gaps_filled += self._fill(conn, post, device, seq)
+            seen = last[(post, device)]
+            conn.execute(db.fleet.update().where(*where).values(
+                high_seq=high, last_event_at=seen,
+                last_seen=sa.case((db.fleet.c.last_seen > seen, db.fleet.c.last_seen), else_=seen)))
+
+    @staticmethod
+    def _fill(conn: Connection, post: str, device: str, seq: int) -> int:
+        gap = conn.execute(sa.select(db.gaps).where(db.gaps.c.post == post, db.gaps.c.device == device,
+                                                    db.gaps.c.from_seq <= seq, db.gaps.c.to_seq >= seq)
+                           ).mappings().first()
+        if gap is None:
+            return 0
+        conn.execute(db.gaps.delete().where(db.gaps.c.id == gap["id"]))
+        keep = {k: gap[k] for k in ("post", "device", "opened_at", "resend_at", "resends")}
+        if gap["from_seq"] <= seq - 1:
+            conn.execute(db.gaps.insert().values(**keep, from_seq=gap["from_seq"], to_seq=seq - 1))
+        if seq + 1 <= gap["to_seq"]:
+            conn.execute(db.gaps.insert().values(**keep, from_seq=seq + 1, to_seq=gap["to_seq"]))
+        return 1 if gap["from_seq"] == gap["to_seq"] else 0
+
+    # ------------------------------------------------------------------ fleet messages (not stored events)
+    def fleet_update(self, post: str, device: str, kind: str, data: dict[str, Any], received_at: float,
+                     live: bool = True) -> None:
+        """`live` is False for a retained status replayed by the broker: it says nothing of when the device spoke."""
+        values: dict[str, Any] = {"last_seen": received_at} if live else {}
+        if kind == "status":
+            values.update(status=data.get("state"), status_at=received_at, version=data.get("version"))
+        elif kind == "telemetry":
+            values.update(telemetry=json.dumps(data, sort_keys=True), telemetry_at=received_at)
+        with self.engine.begin() as conn:
+            conn.execute(_insert(self.engine, db.fleet).values(post=post, device=device, high_seq=0)
+                         .on_conflict_do_nothing(index_elements=["post", "device"]))
+            conn.execute(db.fleet.update().where(db.fleet.c.post == post, db.fleet.c.device == device)
+                         .values(**values))
+
+    def command_result(self, data: dict[str, Any], received_at: float) -> bool:
+        cid = data.get("command_id")
+        if not isinstance(cid, str):
+            return False
+        with self.engine.begin() as conn:
+            return bool(conn.execute(db.commands.update().where(db.commands.c.id == cid).values(
+                result_ok=bool(data.get("ok")), result=json.dumps({"result": data.get("result"),
+                                                                   "error": data.get("error")}),
+                result_at=received_at)).rowcount)
