@@ -1,19 +1,19 @@
 """Serial MRZ reader framing: how readers put an MRZ on the wire, and a pure incremental decoder.
 
-The serial backend feeds whatever bytes arrive (split anywhere, with line noise) into `FrameDecoder`;
-the simulator uses `encode()` to produce a profile's exact bytes. Profiles are documented, with the
-reader families they fit, in docs/documents.md ("MRZ readers").
+The serial backend feeds whatever bytes arrive (split anywhere, with line noise) into `FrameDecoder`.
+`encode()` is the host-side view of a profile (tests, the contract suite); the simulator writes its
+bytes from its own table so a mistake here cannot hide on both sides. Profiles are documented, with
+the reader families they fit, in docs/devices.md ("An MRZ reader profile").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.documents.checkdigit import MRZ_ALPHABET
-
 STX, ETX = b"\x02", b"\x03"
 MAX_PENDING = 4096          # bytes: a frame that long is not an MRZ; drop it as garbage
 MRZ_SHAPES = {(3, 30), (2, 36), (2, 44)}
+MRZ_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<")  # ICAO 9303 part 3: the MRZ character set
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Serial / USB-serial MRZ readers (pyserial), one backend for every supported framing profile.
 
 A background thread owns the port: it opens it (a device path, a /dev/serial/by-id link or any
-pyserial URL), decodes frames with `edge.documents.framing`, queues MRZ texts, and when the port
+pyserial URL), decodes frames with `drivers.mrz_framing`, queues MRZ texts, and when the port
 disappears it reports `disconnected` and reopens with `drivers.backoff.Backoff` until it is back.
 `capture()` only waits on that queue, so an unplugged reader never blocks or crashes the station.
 MRZ text is personal data: nothing here logs it.
@@ -35,7 +35,7 @@ from drivers.contract import (
     Status,
     StatusReport,
 )
-from edge.documents.framing import PROFILES, FrameDecoder
+from drivers.mrz_framing import PROFILES, FrameDecoder
 
 log = logging.getLogger(__name__)
 

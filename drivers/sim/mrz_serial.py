@@ -16,15 +16,43 @@ import tempfile
 import threading
 import time
 import tty
+from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.backends.mrz_serial import MrzSerialConfig
-from edge.documents.framing import PROFILES, encode
+
+
+@dataclass(frozen=True)
+class Wire:
+    """What one reader family puts on the wire, written down from its manual, independently of the decoder."""
+
+    before: bytes = b""          # once, before the first line
+    line_end: bytes = b"\r"
+    after: bytes = b""           # once, after the last line's terminator
+    init: bytes = b""            # the host's enable command; nothing is sent before it
+    init_ack: bytes = b""
+    times: int = 1               # swipe readers send each read twice
+
+
+# Byte for byte what the reader families of docs/devices.md send (tests/drivers/golden_mrz.py holds examples).
+WIRE: dict[str, Wire] = {
+    "cr": Wire(line_end=b"\r", after=b"\r"),
+    "crlf": Wire(line_end=b"\r\n", after=b"\r\n"),
+    "stx_etx": Wire(before=b"\x02", line_end=b"\r", after=b"\x03"),
+    "prefix_suffix": Wire(before=b"MRZ:", line_end=b"\r\n", after=b"#\r\n"),
+    "init": Wire(line_end=b"\r", after=b"\r", init=b"\x1bE\r", init_ack=b"\x06\r"),
+    "swipe_twice": Wire(line_end=b"\r\n", after=b"\r\n", times=2),
+}
+
+
+def wire_bytes(wire: Wire, lines: list[str]) -> bytes:
+    one = wire.before + b"".join(ln.encode("ascii", "replace") + wire.line_end for ln in lines) + wire.after
+    return one * wire.times
 
 
 class MrzReaderSim:
     def __init__(self, config: MrzSerialConfig) -> None:
-        self.profile = PROFILES[config.profile]
+        self.profile = WIRE[config.profile]
         self._dir = Path(tempfile.mkdtemp(prefix="borderpost-mrz-"))
         self.link = self._dir / "mrz0"
         self.config = config.model_copy(update={"port": str(self.link)})
@@ -72,13 +100,13 @@ class MrzReaderSim:
         """
         if not self._enabled.wait(timeout=3.0):
             return
-        self.write_raw(encode(self.profile, lines), split=split, gap=gap)
+        self.write_raw(wire_bytes(self.profile, lines), split=split, gap=gap)
 
     def present_partial(self, lines: list[str], fraction: float = 0.5) -> None:
         """The first `fraction` of a document's bytes (then `unplug()` for a reader pulled mid-MRZ)."""
         if not self._enabled.wait(timeout=3.0):
             return
-        data = encode(self.profile, lines)
+        data = wire_bytes(self.profile, lines)
         self.write_raw(data[: int(len(data) * fraction)])
 
     def write_raw(self, data: bytes, split: int | None = None, gap: float = 0.002) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from drivers.backends.mrz_serial import MrzSerial, MrzSerialConfig
 from drivers.contract import CaptureResult, ErrorCode, Status
+from drivers.mrz_framing import PROFILES
 from drivers.sim.mrz_serial import MrzReaderSim, start
 from edge.documents import parse_mrz
-from edge.documents.framing import PROFILES
 from edge.documents.synth import make_mrz
 from tests.drivers.contract import DeviceContractTests, Rig, wait_for_status
 
@@ -110,7 +110,7 @@ def test_repeated_read_is_reported_once(sim: MrzReaderSim, device: MrzSerial) ->
 
 def test_unplugged_mid_document_reports_and_recovers(sim: MrzReaderSim, device: MrzSerial) -> None:
     _ready(device)
-    sim.present_partial(make_mrz("TD3", rng=random.Random(8)), fraction=0.6 / sim.profile.repeats)
+    sim.present_partial(make_mrz("TD3", rng=random.Random(8)), fraction=0.6 / sim.profile.times)
     time.sleep(0.1)
     sim.unplug()
     result = device.capture(timeout=2)
