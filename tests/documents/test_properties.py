@@ -8,9 +8,9 @@ import random
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from drivers.mrz_framing import PROFILES, FrameDecoder, encode
 from edge.documents import parse_mrz
 from edge.documents.checkdigit import MRZ_ALPHABET, char_value
-from edge.documents.framing import PROFILES, FrameDecoder, encode
 from edge.documents.layout import LAYOUTS
 from edge.documents.synth import STATES, make_mrz
 
