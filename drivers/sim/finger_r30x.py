@@ -34,7 +34,7 @@ MODES = ("bad-checksum", "garbage", "stall", "partial-frame", "short-image", "re
 
 @lru_cache(maxsize=4)
 def _synthetic(n: int, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
-    from edge.biometrics.finger import synth  # late: the backend must not need the quality package
+    from drivers.sim import finger_synth as synth  # late: only image-less simulators need it
 
     return tuple(synth.master(200 + i, shape) for i in range(n))
 
