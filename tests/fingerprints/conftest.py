@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.biometrics.finger import synth
+from drivers.sim import finger_synth as synth
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fingerprints"
 REAL = sorted(FIXTURES.glob("p*.png"))

@@ -9,7 +9,7 @@ import cv2
 import pytest
 from click.testing import CliRunner
 
-from edge.biometrics.finger import synth
+from drivers.sim import finger_synth as synth
 from edge.cli import root
 from tests.conftest import write_config
 from tests.fingerprints.conftest import REAL
