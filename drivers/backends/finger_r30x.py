@@ -4,8 +4,10 @@ The module speaks a documented packet protocol: header EF 01, a 4-byte module ad
 (01 command, 02 data, 07 acknowledge, 08 end of data), a 2-byte length (payload + checksum), the
 payload and a 2-byte checksum (sum of id, length and payload bytes). Every command is answered by an
 acknowledge whose first byte is a confirmation code. The image is fetched with GenImg (01) until a
-finger is on the glass, then UpImage (0A): an acknowledge followed by data packets carrying 256×288
-pixels at 4 bits each (high nibble first), the last one marked 08.
+finger is on the glass, then UpImage (0A): an acknowledge followed by data packets carrying the sensor's
+pixels at 4 bits each (high nibble first), the last one marked 08. The image size is the module's own:
+R503-class modules state it in ReadProdInfo (192×192 on an R503); older ones (R305, R307, FPM10A),
+which refuse that command, have the datasheet's 256×288.
 
 Bad bytes (wrong checksum, framing, short image) come back as PROTOCOL_ERROR and the port is flushed,
 so the next capture works; a vanished port is DISCONNECTED and is reopened with backoff.
@@ -40,7 +42,7 @@ log = logging.getLogger("borderpost.drivers.finger_r30x")
 HEADER = b"\xef\x01"
 DEFAULT_ADDRESS = 0xFFFFFFFF
 MAX_PAYLOAD = 512               # the largest data packet is 256 bytes; anything longer is garbage
-IMAGE_W, IMAGE_H = 256, 288
+IMAGE_W, IMAGE_H = 256, 288     # R305/R307/FPM10A: modules without ReadProdInfo
 
 
 class Pid(IntEnum):
@@ -133,7 +135,7 @@ def decode(buf: bytes | bytearray) -> tuple[Packet, int] | None:
 
 
 def pack_image(img: np.ndarray) -> bytes:
-    """256×288 uint8 → 4-bit packed bytes (high nibble = left pixel), as the module sends it."""
+    """uint8 image → 4-bit packed bytes (high nibble = left pixel), as the module sends it."""
     q = (img.astype(np.uint16) >> 4).astype(np.uint8).reshape(-1)
     return bytes((q[0::2] << 4) | q[1::2])
 
@@ -256,10 +258,18 @@ class R30xFingerprint(LazyOpenDevice):
             return {}
         if confirm != 0 or len(d) < 46:
             return {}
+        width, height = int.from_bytes(d[38:40], "big"), int.from_bytes(d[40:42], "big")
+        if not (16 <= width <= 1024 and 16 <= height <= 1024 and width % 2 == 0):
+            raise PacketError("bad-length", f"ReadProdInfo sensor size {width}x{height}")
         text = lambda b: b.split(b"\0")[0].decode("ascii", "replace").strip()  # noqa: E731
         return {"model": text(d[0:16]), "batch": text(d[16:20]), "serial": text(d[20:28]),
                 "hardware": f"{d[28]}.{d[29]}", "sensor": text(d[30:38]),
-                "width": int.from_bytes(d[38:40], "big"), "height": int.from_bytes(d[40:42], "big")}
+                "width": width, "height": height}
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the module's images: its own ReadProdInfo answer, else the R305/R307 size."""
+        return (self._product.get("width") or IMAGE_W, self._product.get("height") or IMAGE_H)
 
     def _ensure(self) -> bool:
         if self._ser is not None:
@@ -322,7 +332,8 @@ class R30xFingerprint(LazyOpenDevice):
         if confirm != 0:
             raise PacketError("refused", f"UpImage: {CONFIRMATION.get(confirm, hex(confirm))}")
         data = bytearray()
-        limit = IMAGE_W * IMAGE_H // 2
+        width, height = self.image_size
+        limit = width * height // 2
         while True:
             p = self._read_packet(self.cfg.reply_timeout)
             if p.pid not in (Pid.DATA, Pid.END):
@@ -331,13 +342,13 @@ class R30xFingerprint(LazyOpenDevice):
             if len(data) > limit:
                 raise PacketError("bad-length", f"image longer than {limit} bytes")
             if p.pid == Pid.END:
-                return unpack_image(bytes(data))
+                return unpack_image(bytes(data), width, height)
 
     # ---- contract -------------------------------------------------------------------------------
 
     def info(self) -> DeviceInfo:
         p = self._params
-        extra: dict[str, Any] = {"port": self.cfg.port, "image": [IMAGE_W, IMAGE_H], "ppi": 500}
+        extra: dict[str, Any] = {"port": self.cfg.port, "image": list(self.image_size), "ppi": 500}
         if p:
             extra.update(library_size=p.library_size, packet_size=p.packet_size, security_level=p.security_level)
         return DeviceInfo(DeviceKind.FINGERPRINT, self.name, make="ZhianTec/Grow",

@@ -25,8 +25,44 @@ import cv2
 import numpy as np
 
 from drivers import safe_image
-from drivers.backends import finger_r30x as proto
-from drivers.backends.finger_r30x import Cmd, Config, Pid
+from drivers.backends.finger_r30x import Config
+
+# The module's side of the wire, written from the ZhianTec/Grow R30x and R503 datasheets rather than shared with
+# the driver's packet code (tests/drivers/golden_r30x.py holds the datasheets' packet examples for both sides).
+HEADER = b"\xef\x01"
+PID_COMMAND, PID_DATA, PID_ACK, PID_END = 0x01, 0x02, 0x07, 0x08
+GEN_IMG, UP_IMAGE, READ_SYS_PARA, VFY_PWD, TEMPLATE_NUM, READ_PROD_INFO, HANDSHAKE = (
+    0x01, 0x0A, 0x0F, 0x13, 0x1D, 0x3C, 0x40)
+SENSOR_SIZE = {"R305": (256, 288), "R307": (256, 288), "R503": (192, 192)}   # width, height per datasheet
+
+
+def packet(pid: int, payload: bytes, address: int) -> bytes:
+    """EF 01, address (4, big-endian), packet id, length = payload + 2, payload, sum of id..payload (2 bytes)."""
+    length = len(payload) + 2
+    body = bytes([pid]) + length.to_bytes(2, "big") + payload
+    return HEADER + address.to_bytes(4, "big") + body + (sum(body) & 0xFFFF).to_bytes(2, "big")
+
+
+def next_command(buf: bytearray) -> tuple[str, int, bytes] | None:
+    """Take one host packet off `buf`: ("ok", address, payload), ("bad", 0, b"") or None (need more bytes)."""
+    if len(buf) < 9:
+        return None
+    length = int.from_bytes(buf[7:9], "big")
+    if buf[:2] != HEADER or buf[6] != PID_COMMAND or not 3 <= length <= 256:
+        return "bad", 0, b""
+    if len(buf) < 9 + length:
+        return None
+    body, got = bytes(buf[6 : 7 + length]), int.from_bytes(buf[7 + length : 9 + length], "big")
+    address = int.from_bytes(buf[2:6], "big")
+    del buf[: 9 + length]
+    return ("ok" if sum(body) & 0xFFFF == got else "bad"), address, body[3:]
+
+
+def pack_nibbles(img: np.ndarray) -> bytes:
+    """UpImage data: one byte holds two pixels, the left one in the high nibble (4-bit grey)."""
+    grey4 = img.reshape(-1) // 16
+    return (grey4[0::2] * 16 + grey4[1::2]).astype(np.uint8).tobytes()
+
 
 IMAGE_FAULTS = ("partial-frame", "short-image", "refuse-image")
 MODES = ("bad-checksum", "garbage", "stall", "partial-frame", "short-image", "refuse-image")
@@ -39,7 +75,7 @@ def _synthetic(n: int, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
     return tuple(synth.master(200 + i, shape) for i in range(n))
 
 
-def synthetic_images(n: int = 3, shape: tuple[int, int] = (proto.IMAGE_H, proto.IMAGE_W)) -> list[np.ndarray]:
+def synthetic_images(n: int = 3, shape: tuple[int, int] = (288, 256)) -> list[np.ndarray]:
     """Synthetic prints (never a real person's), generated once per process."""
     return list(_synthetic(n, shape))
 
@@ -70,15 +106,16 @@ def load_images(spec: list[np.ndarray | str | Path] | str | Path | None) -> list
     return out
 
 
-def fit(img: np.ndarray) -> np.ndarray:
-    """Any grey print → the module's 256×288 frame (centre crop / pad with white)."""
+def fit(img: np.ndarray, size: tuple[int, int] = (256, 288)) -> np.ndarray:
+    """Any grey print → the sensor's frame of `size` (width, height): centre crop / pad with white."""
     if img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    out = np.full((proto.IMAGE_H, proto.IMAGE_W), 255, np.uint8)
+    fw, fh = size
+    out = np.full((fh, fw), 255, np.uint8)
     h, w = img.shape
-    ch, cw = min(h, proto.IMAGE_H), min(w, proto.IMAGE_W)
+    ch, cw = min(h, fh), min(w, fw)
     y0, x0 = (h - ch) // 2, (w - cw) // 2
-    oy, ox = (proto.IMAGE_H - ch) // 2, (proto.IMAGE_W - cw) // 2
+    oy, ox = (fh - ch) // 2, (fw - cw) // 2
     out[oy : oy + ch, ox : ox + cw] = img[y0 : y0 + ch, x0 : x0 + cw]
     return out
 
@@ -91,8 +128,12 @@ class R30xSimulation:
         self.config = config.model_copy(update={"port": self.path})
         self.address = config.address
         self.password = config.password
+        if model not in SENSOR_SIZE:
+            raise ValueError(f"unknown R30x model {model!r} (known: {', '.join(SENSOR_SIZE)})")
+        self.size = SENSOR_SIZE[model]
         given = load_images(images)
-        self._images = [fit(i) for i in given] if given else synthetic_images()
+        self._images = [fit(i, self.size) for i in given] if given else [
+            fit(i, self.size) for i in synthetic_images(shape=(self.size[1], self.size[0]))]
         self._next_image = 0
         self._finger_held: np.ndarray | None = None
         self._presented: deque[np.ndarray] = deque()
@@ -111,7 +152,7 @@ class R30xSimulation:
 
     def _pick(self, image: np.ndarray | None) -> np.ndarray:
         if image is not None:
-            return fit(image)
+            return fit(image, self.size)
         img = self._images[self._next_image % len(self._images)]
         self._next_image += 1
         return img
@@ -179,23 +220,21 @@ class R30xSimulation:
             except OSError:
                 return
             while buf:
-                try:
-                    got = proto.decode(buf)
-                except proto.PacketError:
-                    # like the module: answer "packet receive error" and drop to the next header
-                    self._send(fd, self._ack(0x01))
-                    nxt = buf.find(proto.HEADER, 1)
-                    del buf[: nxt if nxt > 0 else len(buf)]
-                    continue
+                got = next_command(buf)
                 if got is None:
                     break
-                packet, used = got
-                del buf[:used]
-                if packet.address == self.address and packet.pid == Pid.COMMAND and packet.payload:
-                    self._handle(fd, packet.payload[0], packet.payload[1:])
+                verdict, address, payload = got
+                if verdict == "bad":
+                    # like the module: answer "packet receive error" and drop to the next header
+                    self._send(fd, self._ack(0x01))
+                    nxt = buf.find(HEADER, 1)
+                    del buf[: nxt if nxt > 0 else len(buf)]
+                    continue
+                if address == self.address and payload:
+                    self._handle(fd, payload[0], payload[1:])
 
     def _ack(self, code: int, data: bytes = b"") -> bytes:
-        return proto.encode(Pid.ACK, bytes([code]) + data, self.address)
+        return packet(PID_ACK, bytes([code]) + data, self.address)
 
     def _send(self, fd: int, data: bytes) -> None:
         with contextlib.suppress(OSError):
@@ -206,7 +245,7 @@ class R30xSimulation:
         with self._lock:
             if not self._faults:
                 return None
-            if self._faults[0] in IMAGE_FAULTS and cmd != Cmd.UP_IMAGE:
+            if self._faults[0] in IMAGE_FAULTS and cmd != UP_IMAGE:
                 return None
             return self._faults.popleft()
 
@@ -226,24 +265,24 @@ class R30xSimulation:
         self._send(fd, reply)
 
     def _reply(self, fd: int, cmd: int, params: bytes, fault: str | None) -> bytes | None:
-        if cmd == Cmd.VFY_PWD:
+        if cmd == VFY_PWD:
             ok = len(params) == 4 and int.from_bytes(params, "big") == self.password
             return self._ack(0x00 if ok else 0x13)
-        if cmd == Cmd.READ_SYS_PARA:
+        if cmd == READ_SYS_PARA:
             size_code = {32: 0, 64: 1, 128: 2, 256: 3}[self.packet_size]
             data = (b"\x00\x00" + b"\x00\x09" + (1000).to_bytes(2, "big") + b"\x00\x03"
                     + self.address.to_bytes(4, "big") + size_code.to_bytes(2, "big") + b"\x00\x06")
             return self._ack(0x00, data)
-        if cmd == Cmd.READ_PROD_INFO:
+        if cmd == READ_PROD_INFO:
             if self.model != "R503":
                 return self._ack(0x01)  # an R307 does not know this command
             info = (b"R503".ljust(16, b"\0") + b"B001" + b"SIM00042" + bytes([1, 2]) + b"OPTICAL\0"
-                    + proto.IMAGE_W.to_bytes(2, "big") + proto.IMAGE_H.to_bytes(2, "big")
+                    + self.size[0].to_bytes(2, "big") + self.size[1].to_bytes(2, "big")
                     + (384).to_bytes(2, "big") + (200).to_bytes(2, "big"))
             return self._ack(0x00, info)
-        if cmd in (Cmd.HANDSHAKE, Cmd.TEMPLATE_NUM):
-            return self._ack(0x00, b"\x00\x00" if cmd == Cmd.TEMPLATE_NUM else b"")
-        if cmd == Cmd.GEN_IMG:
+        if cmd in (HANDSHAKE, TEMPLATE_NUM):
+            return self._ack(0x00, b"\x00\x00" if cmd == TEMPLATE_NUM else b"")
+        if cmd == GEN_IMG:
             with self._lock:
                 if self._presented:
                     self._captured = self._presented.popleft()
@@ -252,7 +291,7 @@ class R30xSimulation:
                 else:
                     return self._ack(0x02)
             return self._ack(0x00)
-        if cmd == Cmd.UP_IMAGE:
+        if cmd == UP_IMAGE:
             if self._captured is None or fault == "refuse-image":
                 return self._ack(0x15)
             self._upload(fd, self._captured, fault)
@@ -260,7 +299,7 @@ class R30xSimulation:
         return self._ack(0x19)  # no such command
 
     def _upload(self, fd: int, img: np.ndarray, fault: str | None) -> None:
-        data = proto.pack_image(img)
+        data = pack_nibbles(img)
         if fault == "short-image":
             data = data[: len(data) - 3 * self.packet_size]
         chunks = [data[i : i + self.packet_size] for i in range(0, len(data), self.packet_size)]
@@ -269,7 +308,7 @@ class R30xSimulation:
         out = bytearray(self._ack(0x00))
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1 and fault != "partial-frame"
-            out += proto.encode(Pid.END if last else Pid.DATA, chunk, self.address)
+            out += packet(PID_END if last else PID_DATA, chunk, self.address)
         self._send(fd, bytes(out))
 
 

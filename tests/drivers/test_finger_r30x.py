@@ -13,6 +13,7 @@ from drivers import registry
 from drivers.backends import finger_r30x as r30x
 from drivers.contract import CaptureResult, ErrorCode, Status
 from drivers.sim import finger_r30x as sim_mod
+from tests.drivers import golden_r30x as golden
 from tests.drivers.contract import DeviceContractTests, Rig, wait_for_status
 
 
@@ -213,3 +214,66 @@ class TestR30xHardware(DeviceContractTests):
         yield Rig(d, present=lambda: print("\n>>> place a finger on the module"), no_sample_possible=False,
                   capture_timeout=30.0)
         d.close()
+
+
+# ---- golden bytes from the datasheets, on both sides --------------------------------------------
+
+CMD_CODES = {"GenImg": (0x01, b""), "UpImage": (0x0A, b""), "ReadSysPara": (0x0F, b""),
+             "VfyPwd(0)": (0x13, b"\0\0\0\0"), "ReadProdInfo": (0x3C, b"")}
+ACK_CODES = {"ok": 0x00, "no finger": 0x02, "wrong password": 0x13}
+
+
+@pytest.mark.parametrize("name", sorted(golden.COMMANDS))
+def test_driver_writes_the_datasheet_command(name):
+    code, params = CMD_CODES[name]
+    assert r30x.command(code, params) == golden.COMMANDS[name]
+
+
+@pytest.mark.parametrize("name", sorted(golden.COMMANDS))
+def test_simulator_reads_the_datasheet_command(name):
+    buf = bytearray(golden.COMMANDS[name])
+    verdict, address, payload = sim_mod.next_command(buf)
+    code, params = CMD_CODES[name]
+    assert (verdict, address, payload) == ("ok", 0xFFFFFFFF, bytes([code]) + params) and not buf
+
+
+@pytest.mark.parametrize("name", sorted(golden.ACKS))
+def test_simulator_writes_the_datasheet_acknowledge(name):
+    assert sim_mod.packet(sim_mod.PID_ACK, bytes([ACK_CODES[name]]), 0xFFFFFFFF) == golden.ACKS[name]
+
+
+@pytest.mark.parametrize("name", sorted(golden.ACKS))
+def test_driver_reads_the_datasheet_acknowledge(name):
+    packet, used = r30x.decode(golden.ACKS[name])
+    assert (packet.pid, packet.payload, used) == (r30x.Pid.ACK, bytes([ACK_CODES[name]]), 12)
+
+
+def test_simulator_flags_a_command_with_a_bad_checksum():
+    damaged = bytearray(golden.COMMANDS["GenImg"][:-1] + b"\x06")
+    assert sim_mod.next_command(damaged)[0] == "bad"
+
+
+def test_image_nibbles_agree_between_simulator_and_driver():
+    img = np.arange(192 * 192, dtype=np.uint32).reshape(192, 192).astype(np.uint8)
+    data = sim_mod.pack_nibbles(img)
+    assert data[:2] == bytes([0x00, 0x00]) and data[8] == 0x11   # pixels 16 and 17 are grey 1: 0x11
+    assert np.array_equal(r30x.unpack_image(data, 192, 192), (img >> 4) * 17)
+
+
+def test_r503_images_are_192_square_as_the_module_says():
+    s = sim_mod.start(r30x.Config(reply_timeout=0.5), model="R503")
+    d = r30x.R30xFingerprint(s.config)
+    d.open()
+    try:
+        assert d.info().extra["image"] == [192, 192]
+        s.present()
+        r = d.capture(3.0)
+        assert r.ok, r.detail
+        assert r.sample.data.shape == (192, 192)
+    finally:
+        d.close()
+        s.close()
+
+
+def test_r307_images_keep_the_datasheet_size(sim, dev):
+    assert dev.info().extra["image"] == [256, 288]
