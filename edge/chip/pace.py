@@ -137,7 +137,8 @@ def perform_pace(
     if shared is None:
         raise ProtocolError("PACE: shared secret is the point at infinity")
     k = shared[0].to_bytes(curve.size, "big")
-    keys = SessionKeys(cipher, crypto.kdf(k, crypto.KDF_ENC, cipher, bits), crypto.kdf(k, crypto.KDF_MAC, cipher, bits), 0)
+    keys = SessionKeys(cipher, crypto.kdf(k, crypto.KDF_ENC, cipher, bits),
+                       crypto.kdf(k, crypto.KDF_MAC, cipher, bits), 0)
 
     t_ifd = auth_token(keys.ks_mac, info.oid, pk_ic_bytes, cipher)
     t_ic = _expect(_ga(channel, 0x85, t_ifd, True, "mutual authentication"), 0x86, "mutual authentication")
