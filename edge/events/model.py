@@ -123,6 +123,7 @@ class Telemetry(_Strict):
     disk_free_mb: float
     storage_full: bool
     devices: dict[str, str] = {}
+    commands_dropped: int = 0   # commands the uplink shed unanswered since it started (a flood on cmd/)
 
 
 class CommandResult(_Strict):
