@@ -8,7 +8,9 @@ Everything runs against a private mosquitto started here (needs `mosquitto` inst
     process) and its ratio to (a) — goal >= 0.7;
 (c) record→PUBACK latency p50/p99 at 20 events/s, recorder and uplink in separate processes — goal p99 < 50 ms;
 (d) the uplink process's peak resident memory while draining the backlog;
-(e) SQLite single-row commit rate with synchronous=FULL on this disk, and the recording path's rate against it.
+(e) SQLite single-row commit rate with synchronous=FULL on this disk, and the recording path's rate against it;
+(f) record→PUBACK latency at 50 events/s while 10,000 signed commands arrive on the command topic, against the
+    same run without the flood (`--flood-only` runs just this part).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,9 +42,9 @@ from edge.store import Store  # noqa: E402
 from tests.support.broker import Mosquitto  # noqa: E402
 
 
-def config_text(d: Path, url: str, window: int) -> str:
+def config_text(d: Path, url: str, window: int, keys: str = "") -> str:
     return (f'[identity]\npost="bench"\ndevice="d1"\nsigning_key="{d}/key.pem"\n'
-            f'[store]\npath="{d}/store.db"\nmin_free_mb=0\n'
+            f'[keys]\n{keys}\n[store]\npath="{d}/store.db"\nmin_free_mb=0\n'
             f'[broker]\nurl="{url}"\ninflight_window={window}\ntelemetry_interval_s=3600\n')
 
 
@@ -147,9 +151,10 @@ def drain(cfg_path: Path, db: Path, n: int) -> tuple[float, int]:
     return n / (end - (first or t0)), rss
 
 
-def latency(d: Path, url: str, window: int, seconds: float, rate: float = 20.0) -> list[float]:
+def latency(d: Path, url: str, window: int, seconds: float, rate: float = 20.0, keys: str = "",
+            during: Callable[[], None] | None = None) -> list[float]:
     cfg_path = d / "config.toml"
-    cfg_path.write_text(config_text(d, url, window))
+    cfg_path.write_text(config_text(d, url, window, keys))
     cfg = parse(cfg_path.read_text())
     store = Store.open(cfg.store.path, min_free_mb=0)
     rec = Recorder(cfg, store)
@@ -157,6 +162,8 @@ def latency(d: Path, url: str, window: int, seconds: float, rate: float = 20.0) 
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.5)  # connected
+        if during is not None:
+            threading.Thread(target=during, daemon=True).start()
         n = int(seconds * rate)
         t_next = time.monotonic()
         for i in range(n):
@@ -169,9 +176,51 @@ def latency(d: Path, url: str, window: int, seconds: float, rate: float = 20.0) 
         rows = store.conn.execute("SELECT delivered_at - created_at FROM events WHERE state='delivered'").fetchall()
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            print("the uplink did not stop within 10 s of SIGTERM: killed", file=sys.stderr)
+            proc.kill()
+            proc.wait()
         store.close()
     return [r[0] * 1000 for r in rows]
+
+
+def flood(port: int, agency_key: Any, n: int = 10_000) -> Callable[[], None]:
+    """N validly signed `ping` commands (distinct ids), sent after a second by mosquitto's own C client in its own
+    process (`mosquitto_pub -l`, one message a line): the flood costs the broker and the uplink, not this process."""
+    from edge.uplink import commands
+
+    lines = b"".join(commands.sign("ping", {}, "bench/d1", agency_key, f"flood-{i}") + b"\n" for i in range(n))
+
+    def run() -> None:
+        time.sleep(1.0)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-V", "mqttv5",
+                        "-t", "borderpost/v1/bench/d1/cmd/ping", "-l"], input=lines, check=True, timeout=120)
+
+    return run
+
+
+def flood_latency(tmp_path: Path, url: str, port: int, window: int, seconds: float) -> dict[str, float]:
+    """(f): the same 50 events/s with and without a command flood, in one run."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    agency = Ed25519PrivateKey.generate()
+    pub = tmp_path / "agency_cmd.pub"
+    pub.write_bytes(agency.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    keys = f'agency_command_public_key="{pub}"'
+    out: dict[str, float] = {}
+    for name, during in (("quiet", None), ("flood", flood(port, agency))):
+        (tmp_path / name).mkdir()
+        lat = latency(tmp_path / name, url, window, seconds, rate=50.0, keys=keys, during=during)
+        out[f"f_{name}_recorded"] = int(seconds * 50.0)
+        out[f"f_{name}_delivered_within_30s_after"] = len(lat)
+        out[f"f_{name}_record_to_puback_p50_ms"] = round(statistics.median(lat), 2)
+        out[f"f_{name}_record_to_puback_p99_ms"] = round(pct(lat, 99), 2)
+        out[f"f_{name}_record_to_puback_max_ms"] = round(max(lat), 2)
+    return out
 
 
 def sqlite_ceiling(d: Path, seconds: float = 3.0) -> float:
@@ -214,13 +263,21 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--latency-seconds", type=float, default=15.0)
+    ap.add_argument("--flood-seconds", type=float, default=15.0)
+    ap.add_argument("--flood-only", action="store_true", help="run only (f), the command-flood latency")
+    ap.add_argument("--broker-queue", type=int, default=0,
+                    help="the broker's per-client queue (max_queued_messages; 0 unlimited, mosquitto's default 1000)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     out: dict[str, float | int] = {}
     with tempfile.TemporaryDirectory(prefix="bp-bench-") as tmp:
         tmp_path = Path(tmp)
-        broker = Mosquitto(tmp_path / "broker", persistence=False).start()
+        broker = Mosquitto(tmp_path / "broker", persistence=False, max_queued=args.broker_queue).start()
         try:
+            (tmp_path / "flood").mkdir()
+            out.update(flood_latency(tmp_path / "flood", broker.url, broker.port, args.window, args.flood_seconds))
+            if args.flood_only:
+                raise SystemExit(_print(out, args.json))
             (tmp_path / "backlog").mkdir()
             cfg_path, size = fill_backlog(tmp_path / "backlog", broker.url, args.window, args.events)
             out["payload_bytes"] = size
@@ -242,7 +299,11 @@ def main() -> None:
                                                         / out["e_sqlite_full_commits_per_s"], 3)
         finally:
             broker.stop()
-    if args.json:
+    _print(out, args.json)
+
+
+def _print(out: dict[str, float | int], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(out))
     else:
         for k, v in out.items():

@@ -12,6 +12,13 @@ later would one day acknowledge a different event. A refused publish (reason cod
 with its reason, not retried forever. After a disconnect everything unacknowledged is sent again:
 duplicates keep their event id. paho's own reconnect is off: a dropped client must never come back
 with our client id and take over the session of the client that replaced it.
+
+Commands never compete with delivery. They wait in their own queue (not the PUBACK queue) and are answered
+at a limited rate after each round of PUBACKs and publishes. The broker may send only COMMAND_QUEUE of them
+unacknowledged (MQTT v5 Receive Maximum in CONNECT), so a flood stays at the broker instead of filling the
+socket ahead of our PUBACKs; while the queue is over half full, the oldest are acknowledged unanswered at a
+bounded rate (shed), counted in `commands_dropped` (state, telemetry, a log line every few seconds). A flood
+of 10,000 commands stalled crossings for tens of seconds when commands and PUBACKs shared one queue.
 """
 
 from __future__ import annotations
@@ -58,6 +65,10 @@ MAX_INCOMING_PACKET = 4 * commands.MAX_BYTES  # what the broker may send us: com
 FETCH_BYTES = 4 * 2**20          # pending events read ahead from the store at most (at least one)
 MAX_INFLIGHT_BYTES = 16 * 2**20  # payload bytes published and not yet acknowledged at most (at least one event)
 MAX_OTHER_INFLIGHT = 1000  # unacknowledged status/command results tracked (a broker that never acks them)
+COMMAND_QUEUE = 64         # commands the broker may send us unacknowledged (our Receive Maximum)
+COMMAND_RATE = 20.0        # commands answered per second at most (a burst of COMMAND_RATE at once)
+SHED_RATE = 200.0          # commands dropped unanswered per second at most while the queue is over half full
+DROP_LOG_EVERY_S = 10.0    # how often a flood of dropped commands is logged
 
 
 def publish_packet_size(topic: str, payload: bytes) -> int:
@@ -76,6 +87,7 @@ class UplinkState:
     parked: int = 0
     reconnects: int = 0
     rejected_commands: int = 0
+    commands_dropped: int = 0
     started: float = field(default_factory=time.time)
 
 
@@ -91,6 +103,13 @@ class Uplink:
         self.state = UplinkState()
         self.backoff = Backoff(initial=0.5, maximum=60.0)
         self._events: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
+        self._commands: queue.Queue[tuple[int, tuple[str, bytes, int, int, bool]]] = queue.Queue(COMMAND_QUEUE)
+        self._command_budget = commands.TokenBucket(COMMAND_RATE)
+        self._shed_budget = commands.TokenBucket(SHED_RATE)
+        self._shed = 0
+        self._overflowed = 0
+        self._drops_logged = 0
+        self._next_drop_log = 0.0
         self._wake = threading.Event()
         self._client: mqtt.Client | None = None
         self._generation = 0
@@ -134,6 +153,7 @@ class Uplink:
             oldest_pending_age_s=stats.oldest_pending_age_s, db_size_mb=round(stats.db_size_bytes / 2**20, 3),
             disk_free_mb=round(shutil.disk_usage(self.store.path.parent).free / 2**20, 1),
             storage_full=self.store.capacity_problem() is not None, devices=self.store.device_statuses(),
+            commands_dropped=self.state.commands_dropped,
         )
 
     # ------------------------------------------------------------------ connection
@@ -158,9 +178,21 @@ class Uplink:
         client.on_connect = lambda c, u, f, rc, p: self._events.put(("connect", gen, (rc, p)))
         client.on_disconnect = lambda c, u, f, rc, p: self._post(("disconnect", gen, rc))
         client.on_publish = lambda c, u, mid, rc, p: self._post(("puback", gen, (mid, rc, time.time())))
-        client.on_message = lambda c, u, msg: self._post(("message", gen, (msg.topic, msg.payload, msg.mid, msg.qos,
-                                                                             bool(msg.dup))))
+        client.on_message = lambda c, u, msg: self._queue_command(c, gen, msg)
         return client
+
+    def _queue_command(self, client: mqtt.Client, gen: int, msg: mqtt.MQTTMessage) -> None:
+        """In paho's thread: queue a command for the uplink's loop. A full queue means the broker ignored our Receive
+        Maximum: the command is acknowledged and dropped (unacknowledged, it would come back on the next connection)."""
+        try:
+            self._commands.put_nowait((gen, (msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.dup))))
+        except queue.Full:
+            self._overflowed += 1   # only paho's thread writes it; the loop adds it to the state
+            if msg.qos > 0:
+                with contextlib.suppress(Exception):
+                    client.ack(msg.mid, msg.qos)
+            return
+        self._wake.set()
 
     def _post(self, item: tuple[str, int, Any]) -> None:
         self._events.put(item)
@@ -220,6 +252,7 @@ class Uplink:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = b.session_expiry_s
         props.MaximumPacketSize = MAX_INCOMING_PACKET  # the broker drops bigger commands instead of sending them
+        props.ReceiveMaximum = COMMAND_QUEUE           # a command flood waits at the broker, not in our socket
         try:
             client.connect(b.host, b.port, keepalive=b.keepalive, clean_start=False, properties=props)
         except (OSError, ssl.SSLError, ValueError) as exc:
@@ -326,6 +359,7 @@ class Uplink:
             self._handle_events()
             if self._client is not None:
                 self._fill_window()
+                self._handle_commands()
                 self._maybe_telemetry()
         except (StoreError, sqlite3.Error) as exc:
             self._acked.clear()
@@ -358,8 +392,6 @@ class Uplink:
             elif kind == "disconnect":
                 self._flush_acks()
                 self._drop_connection(str(data))
-            elif kind == "message":
-                self._on_command(*data)
         if len(self._acked) >= ACK_BATCH or (self._acked and time.monotonic() - self._last_flush > ACK_FLUSH_S):
             self._flush_acks()
         if self._client is not None and self.backoff.attempts and \
@@ -461,6 +493,36 @@ class Uplink:
         self._client.publish(self.topics.telemetry, payload, qos=0)
 
     # ------------------------------------------------------------------ commands
+    def _handle_commands(self) -> None:
+        """Answer queued commands while the rate allows; shed the oldest while the queue stays over half full."""
+        while self._client is not None and not self._commands.empty() and self._command_budget.take():
+            item = self._next_command()
+            if item is not None:
+                self._on_command(*item)
+        while self._client is not None and self._commands.qsize() > COMMAND_QUEUE // 2 and self._shed_budget.take():
+            item = self._next_command()
+            if item is not None:
+                self._shed += 1
+                _topic, _payload, mid, qos, _dup = item
+                if qos > 0:
+                    self._client.ack(mid, qos)
+        dropped = self.state.commands_dropped = self._shed + self._overflowed
+        if dropped != self._drops_logged and time.monotonic() >= self._next_drop_log:
+            log.warning("command flood: %d commands dropped unanswered (%d in all since start)",
+                        dropped - self._drops_logged, dropped)
+            self._drops_logged = dropped
+            self._next_drop_log = time.monotonic() + DROP_LOG_EVERY_S
+
+    def _next_command(self) -> tuple[str, bytes, int, int, bool] | None:
+        """The oldest queued command of this connection (older ones are unacknowledged: the broker resends them)."""
+        while True:
+            try:
+                gen, data = self._commands.get_nowait()
+            except queue.Empty:
+                return None
+            if gen == self._generation:
+                return data
+
     def _on_command(self, topic: str, payload: bytes, mid: int = 0, qos: int = 0, dup: bool = False) -> None:
         """Answer one command, then acknowledge it (paho's manual ack).
 

@@ -24,6 +24,25 @@ MAX_SKEW_S = 120.0       # ... and one from too far in the future
 MAX_BYTES = 16 * 1024
 
 
+class TokenBucket:
+    """At most `rate` per second on average, `burst` (default: one second's worth) at once."""
+
+    def __init__(self, rate: float, burst: float | None = None, now: float | None = None) -> None:
+        self.rate = rate
+        self.burst = rate if burst is None else burst
+        self._tokens = self.burst
+        self._at = time.monotonic() if now is None else now
+
+    def take(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
 @dataclass(frozen=True)
 class Command:
     id: str

@@ -32,6 +32,7 @@ class Mosquitto:
     port: int = field(default_factory=free_port)
     persistence: bool = True
     extra: Iterable[str] = ()
+    max_queued: int = 0     # per-client queue (0: unlimited; mosquitto's own default is 1000)
     proc: subprocess.Popen | None = None
 
     @property
@@ -47,7 +48,7 @@ class Mosquitto:
             "user root",
             "set_tcp_nodelay true",
             "max_inflight_messages 0",
-            "max_queued_messages 0",
+            f"max_queued_messages {self.max_queued}",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.directory}/",
             "autosave_interval 1",

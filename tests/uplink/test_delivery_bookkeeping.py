@@ -281,8 +281,8 @@ def test_a_command_when_the_store_is_busy_is_answered_not_dropped(tmp_path, monk
     monkeypatch.setattr(up.store, "command_done", busy)
     results = []
     up._result = lambda result, **_: results.append(result)
-    up._post(("message", up._generation, (up.topics.of("cmd/ping"),
-                                          commands.sign("ping", {}, "post-t/dev-t", agency, "p1"), 7, 1, False)))
+    up._commands.put((up._generation, (up.topics.of("cmd/ping"),
+                                       commands.sign("ping", {}, "post-t/dev-t", agency, "p1"), 7, 1, False)))
     up._iterate()
     assert up._client is fake and fake.acked == [(7, 1)]
     assert len(results) == 1 and not results[0].ok and "try again" in results[0].error
