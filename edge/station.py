@@ -1,15 +1,13 @@
-"""The station: reads devices, turns each traveller into a crossing event, writes it to the store.
+"""The station: the post's main loop. It polls the document reader and hands each read to the lane.
 
-In `auto` mode (an unattended lane, the demo and `simulate`) every document read is one crossing:
-the MRZ is parsed and checked, the face and fingerprints are taken when the post has those devices
-and asks for them, and the result is recorded. The kiosk and booth UIs drive the same pieces through
-the transaction state machine instead.
+A read a kiosk session (or a technician's test, or the booth) takes is theirs; every other read is one
+traveller in auto mode (an unattended lane, the demo and `simulate`): the lane runs the whole crossing
+(document, chip, face and fingerprints when the post has those devices, the checks) and records it.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -18,27 +16,14 @@ from dataclasses import dataclass, field
 from drivers.contract import DeviceKind
 from edge.config import Config
 from edge.devices import DeviceSet
-from edge.documents import parse_mrz
-from edge.events.model import Crossing, Decision, DocumentSummary
+from edge.lane.document import document_summary, new_transaction_code
+from edge.lane.lane import Lane
 from edge.recorder import Recorded, Recorder
 from edge.store import StorageFull, Store
 
+__all__ = ["Station", "StationState", "document_summary", "new_transaction_code"]
+
 log = logging.getLogger("borderpost.station")
-
-TRANSACTION_ALPHABET = "ACDEFGHJKLMNPQRTUVWXY3479"  # no look-alikes (0/O, 1/I, 5/S, 8/B, 2/Z)
-
-
-def new_transaction_code() -> str:
-    """Short code a traveller can read out and an officer can type: e.g. 'K7QX-M4TA'."""
-    chars = "".join(secrets.choice(TRANSACTION_ALPHABET) for _ in range(8))
-    return f"{chars[:4]}-{chars[4:]}"
-
-
-def document_summary(mrz_text: str, source: str) -> DocumentSummary:
-    result = parse_mrz(mrz_text)
-    data = result.to_dict()
-    fields = set(DocumentSummary.model_fields) - {"source"}
-    return DocumentSummary(**{k: data.get(k) for k in fields if k in data}, source=source)
 
 
 @dataclass
@@ -51,11 +36,13 @@ class StationState:
 
 
 class Station:
-    def __init__(self, cfg: Config, store: Store, recorder: Recorder, devices: DeviceSet) -> None:
+    def __init__(self, cfg: Config, store: Store, recorder: Recorder, devices: DeviceSet,
+                 lane: Lane | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.recorder = recorder
         self.devices = devices
+        self.lane = lane or Lane(cfg, store, recorder, devices)
         self.state = StationState()
         self._next_status = 0.0
         self.on_recorded: Callable[[Recorded], None] | None = None
@@ -64,27 +51,16 @@ class Station:
         self.on_document: Callable[[str, str], bool] | None = None
 
     def record_document(self, mrz_text: str, source: str) -> Recorded | None:
-        """One traveller in auto mode: the document read, checked and recorded as a crossing."""
-        doc = document_summary(mrz_text, source)
-        alerts = [] if doc.valid else ["document.invalid"]
-        if doc.expired:
-            alerts.append("document.expired")
-        outcome = "recorded" if doc.valid and not doc.expired else "handover"
-        crossing = Crossing(
-            post=self.cfg.identity.post, device=self.cfg.identity.device, role=self.cfg.identity.role,
-            transaction=new_transaction_code(), document=doc, alerts=alerts,
-            decision=Decision(outcome=outcome, by="kiosk",
-                              reason_codes=[] if outcome == "recorded" else alerts),
-        )
+        """One traveller in auto mode: the lane runs and records the crossing (None: the store is full)."""
         try:
-            rec = self.recorder.record_crossing(crossing)
+            rec = self.lane.auto_crossing(mrz_text, source)
         except StorageFull as exc:
             self.state.storage_full = str(exc)
             log.error("%s: crossing not taken", exc)
             return None
         self.state.storage_full = None
         self.state.recorded += 1
-        log.info("crossing recorded: seq %d id %s (%s)", rec.sequence, rec.event_id, outcome)
+        log.info("crossing recorded: seq %d id %s", rec.sequence, rec.event_id)
         if self.on_recorded:
             self.on_recorded(rec)
         return rec
@@ -94,7 +70,8 @@ class Station:
             report = d.status()
             status = report.status.value if report else "error"
             detail = (report.detail if report else d.error) or ""
-            self.store.set_device_status(d.name, d.backend, status, detail[:200])
+            with self.lane.lock:          # the lane's UIs share this store connection
+                self.store.set_device_status(d.name, d.backend, status, detail[:200])
 
     def step(self, read_timeout: float = 0.2) -> None:
         """One pass of the main loop: poll the document reader, keep device status current."""
@@ -107,8 +84,10 @@ class Station:
         if reader is None or reader.device is None:
             time.sleep(read_timeout)
             return
-        if self.store.capacity_problem():
-            self.state.storage_full = self.store.capacity_problem()
+        with self.lane.lock:
+            problem = self.store.capacity_problem()
+        if problem:
+            self.state.storage_full = problem
             time.sleep(read_timeout)
             return
         result = reader.device.capture(timeout=read_timeout)

@@ -1,7 +1,7 @@
 """The officer's booth: /booth. Sign-in, the post's queue, one transaction, and the decision.
 
 Every view of a transaction and every decision is written to the hash-chained audit log with the
-officer's id; the decision itself is a signed crossing event (see `Hub.decide`).
+officer's id; the decision itself is a signed crossing event (see `Lane.decide`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kiosk_ui.hub import OUTCOMES, REFUSAL_CODES, DecisionError
+from edge.lane.queue import OUTCOMES, REFUSAL_CODES, DecisionError
 from kiosk_ui.security import issue_token
 from kiosk_ui.web import UI, Denied
 
@@ -56,7 +56,7 @@ def signin_routes(ui: UI, r: APIRouter, role: str, base: str, template: str, hom
     async def signout(request: Request) -> Response:
         ws = ui.session(request, role)
         await ui.form(request, ws, {})
-        ui.hub.audit(ws.user or "?", "signout", ws.user or "", {"role": role})
+        ui.lane.audit(ws.user or "?", "signout", ws.user or "", {"role": role})
         ui.sessions.drop(ws.id)
         return RedirectResponse(f"{base}/signin", status_code=303)
 
@@ -69,7 +69,7 @@ def signin_routes(ui: UI, r: APIRouter, role: str, base: str, template: str, hom
 
 def router(ui: UI) -> APIRouter:
     r = APIRouter(prefix="/booth")
-    hub = ui.hub
+    lane = ui.lane
     signin_routes(ui, r, "officer", "/booth", "booth/signin.html", "/booth")
 
     def common(ws) -> dict:
@@ -80,9 +80,9 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "officer")
         lang = ui.language(request, ws)
         ws.lang = lang
-        hub.audit(ws.user or "?", "booth.queue_viewed", "", {})
+        lane.audit(ws.user or "?", "booth.queue_viewed", "", {})
         now = time.time()
-        items = [(q, int(now - q.created_at)) for q in hub.queue()]
+        items = [(q, int(now - q.created_at)) for q in lane.queue()]
         message = request.query_params.get("m")
         code = request.query_params.get("code", "")
         resp = ui.render(request, "booth/queue.html", lang, csrf=issue_token(ws), items=items,
@@ -95,8 +95,8 @@ def router(ui: UI) -> APIRouter:
     async def find(request: Request) -> Response:
         ws = ui.session(request, "officer")
         form = await ui.form(request, ws, {"q": 200})
-        q = hub.find(str(form.get("q", "")))
-        hub.audit(ws.user or "?", "booth.search", q.code if q else "", {"found": q is not None})
+        q = lane.find(str(form.get("q", "")))
+        lane.audit(ws.user or "?", "booth.search", q.code if q else "", {"found": q is not None})
         if q is None:
             return RedirectResponse("/booth?m=booth.not_found", status_code=303)
         return RedirectResponse(f"/booth/t/{q.code}", status_code=303)
@@ -106,12 +106,12 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "officer")
         if not CODE.match(code):
             raise Denied(404, "malformed transaction code")
-        q = hub.get(code)
+        q = lane.get(code)
         if q is None:
             return RedirectResponse("/booth?m=booth.not_found", status_code=303)
-        hub.audit(ws.user or "?", "booth.viewed", code, {})
+        lane.audit(ws.user or "?", "booth.viewed", code, {})
         lang = ui.language(request, ws)
-        images = sorted(hub.images_of(code))
+        images = sorted(lane.images_of(code))
         doc = q.document
         fields = [(f, getattr(doc, f), f in LTR_FIELDS) for f in DOC_FIELDS] if doc else []
         error = request.query_params.get("e")
@@ -125,10 +125,10 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "officer")
         if not CODE.match(code) or not IMAGE.match(name):
             raise Denied(404, "no such image")
-        blob = hub.images_of(code).get(name)
+        blob = lane.images_of(code).get(name)
         if blob is None:
             raise Denied(404, "no such image")
-        hub.audit(ws.user or "?", "booth.image_viewed", code, {"image": name})
+        lane.audit(ws.user or "?", "booth.image_viewed", code, {"image": name})
         return Response(blob, media_type="image/png" if name.endswith(".png") else "image/jpeg",
                         headers={"cache-control": "no-store"})
 
@@ -145,7 +145,7 @@ def router(ui: UI) -> APIRouter:
                 or any(x not in REFUSAL_CODES for x in reasons) or len(reasons) != len(set(reasons)):
             raise Denied(422, "tampered decision form")
         try:
-            await asyncio.to_thread(hub.decide, code, ws.user or "?", outcome, reasons=reasons,
+            await asyncio.to_thread(lane.decide, code, ws.user or "?", outcome, reasons=reasons,
                                     note=str(form.get("note", "")), direction=direction)
         except DecisionError as exc:
             if str(exc) == "booth.need_reason":
@@ -158,8 +158,8 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "officer", touch=False)   # live updates are not officer activity
 
         def snapshot() -> dict:
-            return {"queue": hub.queue_version, "idle_left": round(ui.sessions.idle_left(ws)),
-                    "scan": list(hub.scanned)}
+            return {"queue": lane.queue_version, "idle_left": round(ui.sessions.idle_left(ws)),
+                    "scan": list(lane.scanned)}
 
         return ui.stream(request, ws, snapshot)
 

@@ -6,21 +6,19 @@ technician data, and the booth and console refuse the kiosk's session.
 
 from __future__ import annotations
 
-import random
-from datetime import date
-
 import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from drivers.contract import DeviceKind
-from edge.session import Ending, SessionError, Step
+from edge.lane import demo
+from edge.lane.lane import KIOSK_ACTIONS
+from edge.lane.session import Ending, SessionError, Step
 from kiosk_ui import i18n
 from kiosk_ui.security import issue_token
 from kiosk_ui.web import UI, Denied
 
-ACTIONS = ("language", "set_language", "cancel", "help", "more_time", "finish")
-STEP_NUMBER = {Step.LANGUAGE: 1, Step.DOCUMENT: 2, Step.FACE: 3, Step.FINGERS: 4, Step.RESULT: 5}
+ACTIONS = KIOSK_ACTIONS
+STEP_NUMBER = {Step.LANGUAGE: 1, Step.DOCUMENT: 2, Step.CHIP: 2, Step.FACE: 3, Step.FINGERS: 4, Step.RESULT: 5}
 
 
 def qr_data_uri(code: str) -> str:
@@ -30,7 +28,7 @@ def qr_data_uri(code: str) -> str:
 
 def router(ui: UI) -> APIRouter:
     r = APIRouter(prefix="/kiosk")
-    hub = ui.hub
+    lane = ui.lane
 
     def kiosk_session(request: Request, create: bool = True):
         try:
@@ -44,18 +42,16 @@ def router(ui: UI) -> APIRouter:
     @r.get("")
     async def page(request: Request) -> Response:
         ws, fresh = kiosk_session(request)
-        s = hub.kiosk(ws.id)
+        s = lane.kiosk(ws.id)
         asked = request.query_params.get("lang")
         if asked in i18n.LANGUAGES and asked != s.language and s.step is not Step.LANGUAGE:
             s.set_language(asked)
         lang = asked if asked in i18n.LANGUAGES else (s.language if s.step is not Step.LANGUAGE else ws.lang)
-        lang = i18n.normalise(lang, hub.cfg.ui.default_language)
+        lang = i18n.normalise(lang, lane.cfg.ui.default_language)
         ws.lang = lang
-        tick = s.peek(hub.clock())
-        device = hub.devices.first(DeviceKind.FINGERPRINT if s.step is Step.FINGERS else DeviceKind.MRZ)
-        simulated = device is not None and hasattr(device.simulation,
-                                                   "finger_on" if s.step is Step.FINGERS else "present")
-        total = 5 if hub.rules.fingerprints else 4
+        tick = s.peek(lane.clock())
+        simulated = lane.kiosk_devices(s.step)["simulated"]
+        total = 5 if lane.rules.fingerprints else 4
         number = min(STEP_NUMBER[s.step], total)
         finger = s.next_finger() if s.step is Step.FINGERS else None
         resp = ui.render(
@@ -78,7 +74,7 @@ def router(ui: UI) -> APIRouter:
         if name not in ACTIONS or (arg is not None and arg not in i18n.LANGUAGES):
             raise Denied(422, "unknown kiosk action")
         try:
-            s = hub.kiosk_action(ws.id, str(name), str(arg) if arg else None)
+            s = lane.kiosk_action(ws.id, str(name), str(arg) if arg else None)
         except SessionError:
             return RedirectResponse("/kiosk", status_code=303)   # a stale screen: just show the current one
         if name in ("language", "set_language") and arg:
@@ -101,19 +97,13 @@ def router(ui: UI) -> APIRouter:
         """Demo only (simulated reader): put a synthetic passport on the reader, valid or expired."""
         ws = ui.session(request, "kiosk")
         form = await ui.form(request, ws, {"kind": 10})
-        reader = hub.devices.first(DeviceKind.MRZ)
-        if reader is None or not hasattr(reader.simulation, "present"):
-            raise Denied(404, "no simulated reader")
         kind = form.get("kind")
         if kind not in ("valid", "expired"):
             raise Denied(422, "unknown sample document")
-        from edge.documents.synth import make_mrz
-
-        rng = random.Random()
-        today = date.today()
-        expiry = date(today.year - 2, 3, 31) if kind == "expired" else date(today.year + 6, 6, 30)
-        fields = {"expiry_date": expiry}
-        reader.simulation.present(make_mrz("TD3", rng=rng, **fields))
+        try:
+            demo.present_document(lane.devices, kind)
+        except demo.NotSimulated as exc:
+            raise Denied(404, str(exc)) from None
         return RedirectResponse("/kiosk", status_code=303)
 
     @r.post("/sim/finger")
@@ -121,17 +111,17 @@ def router(ui: UI) -> APIRouter:
         """Demo only (simulated sensor): a synthetic finger rests on the sensor."""
         ws = ui.session(request, "kiosk")
         await ui.form(request, ws, {})
-        sensor = hub.devices.first(DeviceKind.FINGERPRINT)
-        if sensor is None or not hasattr(sensor.simulation, "finger_on"):
-            raise Denied(404, "no simulated fingerprint sensor")
-        sensor.simulation.finger_on()
+        try:
+            demo.finger_on(lane.devices)
+        except demo.NotSimulated as exc:
+            raise Denied(404, str(exc)) from None
         return RedirectResponse("/kiosk", status_code=303)
 
     @r.get("/camera.jpg")
     async def camera(request: Request) -> Response:
         ws = ui.session(request, "kiosk")
-        s = hub.kiosk(ws.id)
-        frame = hub.last_frame if s.step is Step.FACE else None
+        s = lane.kiosk(ws.id)
+        frame = lane.last_frame if s.step is Step.FACE else None
         if not frame:
             return Response(status_code=204)
         return Response(frame, media_type="image/jpeg", headers={"cache-control": "no-store"})
@@ -141,8 +131,8 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "kiosk")
 
         def snapshot() -> dict:
-            s = hub.kiosk(ws.id)
-            t = s.peek(hub.clock()) if not s.finished else None
+            s = lane.kiosk(ws.id)
+            t = s.peek(lane.clock()) if not s.finished else None
             lang = s.language if s.step is not Step.LANGUAGE else ws.lang
             return {"code": s.code, "step": s.step.value, "warn": bool(t and t.warn),
                     "remaining": round(t.remaining) if t else None,

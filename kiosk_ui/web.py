@@ -20,9 +20,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
+from edge.lane.lane import Lane
 from kiosk_ui import i18n
 from kiosk_ui.accounts import Accounts
-from kiosk_ui.hub import Hub
 from kiosk_ui.security import (
     COOKIES,
     PATHS,
@@ -50,14 +50,14 @@ class Denied(Exception):
 
 
 class UI:
-    """What the route modules share: the hub, accounts, sessions and rendering."""
+    """What the route modules share: the lane, accounts, sessions and rendering."""
 
-    def __init__(self, hub: Hub, accounts: Accounts) -> None:
-        self.hub = hub
+    def __init__(self, lane: Lane, accounts: Accounts) -> None:
+        self.lane = lane
         self.accounts = accounts
-        self.options = hub.options
-        self.sessions = WebSessions(hub.options.officer_idle_s, max_kiosks=hub.options.max_kiosk_screens,
-                                    on_evict=hub.forget_kiosk)
+        self.options = lane.options
+        self.sessions = WebSessions(lane.options.officer_idle_s, max_kiosks=lane.options.max_kiosk_screens,
+                                    on_evict=lane.forget_kiosk)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["isolate"] = i18n.isolate
         self.streams = 0
@@ -71,7 +71,7 @@ class UI:
         if ws is not None and ws.lang in i18n.LANGUAGES and ws.lang != "":
             return ws.lang
         cookie = request.cookies.get(LANG_COOKIE)
-        return i18n.normalise(cookie, self.hub.cfg.ui.default_language)
+        return i18n.normalise(cookie, self.lane.cfg.ui.default_language)
 
     def remember_language(self, response: Response, lang: str) -> None:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", httponly=True, samesite="strict",
@@ -160,10 +160,10 @@ class UI:
                                  headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
 
-def create_app(hub: Hub, accounts: Accounts) -> FastAPI:
+def create_app(lane: Lane, accounts: Accounts) -> FastAPI:
     from kiosk_ui import booth, kiosk, tech
 
-    ui = UI(hub, accounts)
+    ui = UI(lane, accounts)
     app = FastAPI(title="borderpost", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ui = ui
 
@@ -190,5 +190,5 @@ def create_app(hub: Hub, accounts: Accounts) -> FastAPI:
     app.include_router(kiosk.router(ui))
     app.include_router(booth.router(ui))
     app.include_router(tech.router(ui))
-    app.add_middleware(SecurityMiddleware, max_body=hub.options.max_body_bytes)
+    app.add_middleware(SecurityMiddleware, max_body=lane.options.max_body_bytes)
     return app

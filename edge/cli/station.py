@@ -44,7 +44,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         from kiosk_ui.service import UIServer
 
         try:
-            ui = UIServer(cfg, devices, key=key, info_logs=True)
+            ui = UIServer(cfg, station.lane, info_logs=True)
             ui.attach(station)
             ui.start()
         except (RuntimeError, OSError) as exc:
@@ -55,4 +55,5 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
     finally:
         if ui is not None:
             ui.stop()
+        station.lane.stop()
         devices.close()

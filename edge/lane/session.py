@@ -1,6 +1,8 @@
-"""One traveller's transaction as an explicit state machine, shared by the kiosk and the booth.
+"""One traveller's transaction as an explicit state machine, shared by auto mode, the kiosk and the booth.
 
-language -> document -> face -> fingerprints (when the post asks) -> result. Every step has a
+language -> document -> chip (when the post reads chips) -> face (when the post takes one) -> fingerprints
+(when the post asks) -> checks -> result. The post's checks (`edge.lane.checks`) run when their stage is
+done: a failing check hands the traveller over with its reason codes. Every step has a
 deadline with a warning before it fires, a retry budget, and cancel. Whenever the kiosk cannot help
 (expired, invalid or unreadable document, no face match, no usable print, a device missing) the
 session ends in a hand-over to an officer with the reason. The machine is pure: the caller passes
@@ -12,14 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from edge.events.model import Crossing, Decision, DocumentSummary, FaceResult, FingerResult
+from edge.lane.checks import Check, Context, Stage, Verdict, default_checks, run_check
 
 
 class Step(StrEnum):
     LANGUAGE = "language"
     DOCUMENT = "document"
+    CHIP = "chip"
     FACE = "face"
     FINGERS = "fingers"
     RESULT = "result"          # terminal: `ending` says how it ended
@@ -41,6 +45,7 @@ class Timing:
 
     language: float = 90.0
     document: float = 60.0
+    chip: float = 30.0
     face: float = 45.0
     fingers: float = 60.0
     result: float = 30.0           # the final screen resets the kiosk after this
@@ -58,6 +63,9 @@ class Rules:
     face_match_required: bool = True
     retries: int = 2
     timing: Timing = field(default_factory=Timing)
+    face: bool = True                  # take a live face (auto mode: only when the post has a camera)
+    chip: bool = False                 # read the document's chip (a chip reader and a chip step are present)
+    checks: tuple[Check, ...] = field(default_factory=default_checks)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ class Session:
     ending: Ending | None = None
     reasons: list[str] = field(default_factory=list)   # hand-over / abandon reason codes
     document: DocumentSummary | None = None
+    chip: Any = None                                    # the chip step's result (edge.chip)
     face: FaceResult | None = None
     fingerprints: list[FingerResult] = field(default_factory=list)
     tries: dict[str, int] = field(default_factory=dict)
@@ -91,6 +100,9 @@ class Session:
     entered_at: float = 0.0
     deadline: float = 0.0
     version: int = 0                                    # bumped on every change: the UIs' live updates
+    verdicts: dict[str, Verdict] = field(default_factory=dict)   # check id -> verdict, in the order run
+    attended: bool = False                              # a walk-up at a booth (no kiosk screen)
+    written: bool = False                               # the lane has queued or recorded it
 
     def __post_init__(self) -> None:
         self._enter(self.step, self.now)
@@ -110,7 +122,41 @@ class Session:
     def _end(self, ending: Ending, now: float, reasons: list[str] | None = None) -> None:
         self.ending = ending
         self.reasons = sorted(set(self.reasons) | set(reasons or []))
+        self._run_checks(None)          # every check not yet run, on what is known: the record has them all
         self._enter(Step.RESULT, now)
+
+    def context(self) -> Context:
+        return Context(document=self.document, chip=self.chip, face=self.face,
+                       fingerprints=tuple(self.fingerprints), fingers_required=self.rules.fingerprints,
+                       face_match_required=self.rules.face_match_required)
+
+    def _run_checks(self, stage: Stage | None) -> list[str]:
+        """Run the stage's checks not yet run (None: all remaining); the reason codes of those that failed."""
+        ctx = self.context()
+        failed: list[str] = []
+        for check in self.rules.checks:
+            if check.id in self.verdicts or (stage is not None and check.stage is not stage):
+                continue
+            v = self.verdicts[check.id] = run_check(check, ctx)
+            if v.outcome == "fail":
+                failed.extend(v.reason_codes or [f"{check.id}.fail"])
+        return failed
+
+    def _after_stage(self, stage: Stage, now: float) -> bool:
+        """Run a stage's checks; False (and a hand-over) when one failed."""
+        failed = self._run_checks(stage)
+        if failed:
+            self._end(Ending.HANDOVER, now, failed)
+            return False
+        return True
+
+    def _complete(self, now: float) -> None:
+        if self._after_stage(Stage.FINAL, now):
+            self._end(Ending.COMPLETE, now)
+
+    def message(self) -> str | None:
+        """The traveller-safe message of the first failed check (the kiosk's result screen)."""
+        return next((v.message for v in self.verdicts.values() if v.outcome == "fail" and v.message), None)
 
     def _retry_or_handover(self, now: float, reason: str, feedback: tuple[str, ...] = ()) -> bool:
         """Count a failed try; False (and a hand-over) once the budget is spent."""
@@ -155,12 +201,30 @@ class Session:
         """A document was read and checked. Invalid or expired: an officer must see it."""
         self._expect(Step.DOCUMENT)
         self.document = doc
-        if doc.expired:
-            self._end(Ending.HANDOVER, now, ["document.expired"])
-        elif not doc.valid:
-            self._end(Ending.HANDOVER, now, ["document.invalid"])
+        if not self._after_stage(Stage.DOCUMENT, now):
+            return
+        if self.rules.chip:
+            self._enter(Step.CHIP, now)
         else:
+            self._after_chip(now)
+
+    def chip_read(self, result: Any, now: float) -> None:
+        """The chip step's result (read, authenticated or not: the chip checks judge it)."""
+        self._expect(Step.CHIP)
+        self.chip = result
+        if self._after_stage(Stage.CHIP, now):
+            self._after_chip(now)
+
+    def chip_unreadable(self, now: float) -> bool:
+        """No chip answered or it could not be read: try again, or hand over."""
+        self._expect(Step.CHIP)
+        return self._retry_or_handover(now, "chip.unreadable", ("chip.try_again",))
+
+    def _after_chip(self, now: float) -> None:
+        if self.rules.face:
             self._enter(Step.FACE, now)
+        else:
+            self._after_face(now)
 
     def document_unreadable(self, now: float) -> bool:
         """The reader saw a document but no usable MRZ: try again, or hand over."""
@@ -202,7 +266,7 @@ class Session:
         if self.rules.fingerprints:
             self._enter(Step.FINGERS, now)
         else:
-            self._end(Ending.COMPLETE, now)
+            self._complete(now)
 
     def next_finger(self) -> str | None:
         """The finger the post still wants, or None when all are taken."""
@@ -221,11 +285,11 @@ class Session:
             return
         self.fingerprints.append(result)
         if self.next_finger() is None:
-            self._end(Ending.COMPLETE, now)
+            self._complete(now)
         else:
             self._enter(Step.FINGERS, now)
 
-    def device_unavailable(self, kind: Literal["document", "face", "finger"], now: float) -> None:
+    def device_unavailable(self, kind: Literal["document", "chip", "face", "finger"], now: float) -> None:
         """The step's device is missing or broken: nobody can do this step here; an officer can."""
         if self.finished:
             return
@@ -280,7 +344,7 @@ class Session:
         """The crossing event's payload for this session with the given decision."""
         return Crossing(post=post, device=device, role=role, transaction=self.code, direction=direction,
                         document=self.document, face=self.face, fingerprints=list(self.fingerprints),
-                        decision=decision, alerts=self.alerts())
+                        decision=decision, alerts=self.alerts(), checks=list(self.verdicts.values()))
 
     def abandoned_crossing(self, *, post: str, device: str) -> Crossing:
         return self.crossing(post=post, device=device,

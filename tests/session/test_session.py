@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.events.model import Decision, DocumentSummary, FaceResult, FingerResult
-from edge.session import Ending, Rules, Session, SessionError, Step, Timing
+from edge.lane.session import Ending, Rules, Session, SessionError, Step, Timing
 
 GOOD_DOC = DocumentSummary(format="TD3", valid=True, expired=False, nationality="UTO")
 EXPIRED = DocumentSummary(format="TD3", valid=True, expired=True)

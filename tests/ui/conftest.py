@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from edge.config import Config, parse
-from kiosk_ui.hub import Options
-from kiosk_ui.service import UIServer, simulated_portrait
+from edge.lane.options import Options
+from kiosk_ui.service import UIServer
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -76,9 +76,9 @@ class Post:
         return self.server.url
 
     @property
-    def hub(self):
+    def lane(self):
         assert self.server is not None
-        return self.server.hub
+        return self.server.lane
 
     def present(self, expired: bool = False, seed: int | None = None, **fields) -> None:
         """Put a synthetic passport on the simulated reader (a new one each time: readers drop repeats)."""
@@ -88,7 +88,7 @@ class Post:
         from edge.documents.synth import make_mrz
 
         fields.setdefault("expiry_date", date(2020, 1, 31) if expired else date(2034, 6, 30))
-        reader = self.hub.devices.first(DeviceKind.MRZ)
+        reader = self.lane.devices.first(DeviceKind.MRZ)
         reader.simulation.present(make_mrz("TD3", rng=random.Random(seed), **fields))
 
     def stop(self) -> None:
@@ -108,8 +108,7 @@ def start_post(cfg: Config, options: Options | None = None) -> Post:
 
     def on_ready(station) -> None:
         try:
-            server = UIServer(cfg, station.devices, port=0, options=options or Options(),
-                              portrait_provider=simulated_portrait(cfg))
+            server = UIServer(cfg, station.lane, port=0, options=options or Options())
             server.attach(station)
             for (account, password), name, role in ((OFFICER, "Officer One", "officer"),
                                                     (TECH, "Tech One", "technician")):

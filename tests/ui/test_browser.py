@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from drivers.contract import DeviceKind
-from edge.session import Timing
+from edge.lane.session import Timing
 from kiosk_ui import i18n
-from kiosk_ui.hub import Options
+from edge.lane.options import Options
 from tests.support.broker import Collector
 from tests.ui.conftest import ARTIFACTS, OFFICER, wait_until
 
@@ -102,7 +102,7 @@ def test_kiosk_screens_in_every_language_are_accessible(make_post, kiosk_page, l
     shot(page, f"kiosk-{lang}-2-document")
     assert axe_serious(page) == []
 
-    camera = post.hub.devices.first(DeviceKind.CAMERA).simulation
+    camera = post.lane.devices.first(DeviceKind.CAMERA).simulation
     camera.no_face()                                     # the face step first asks the traveller to step in
     post.present()
     wait_step(page, "face")
@@ -114,7 +114,7 @@ def test_kiosk_screens_in_every_language_are_accessible(make_post, kiosk_page, l
     camera.present()
     wait_step(page, "result")
     code = page.inner_text("#code")
-    assert code == next(iter(post.hub.kiosks.values())).code
+    assert code == next(iter(post.lane.kiosks.values())).code
     assert page.inner_text("h1").strip().endswith(t("result.complete.title"))
     assert page.get_attribute("img.qr", "src").startswith("data:image/svg+xml")
     shot(page, f"kiosk-{lang}-4-result")
@@ -174,7 +174,7 @@ def test_expired_document_is_handed_to_an_officer(make_post, kiosk_page):
     wait_step(page, "result")
     assert i18n.translate("en", "result.handover.title") in page.inner_text("h1")
     shot(page, "kiosk-en-handover")
-    q = post.hub.queue()
+    q = post.lane.queue()
     assert len(q) == 1 and q[0].alerts == ["document.expired"] and q[0].code == page.inner_text("#code")
 
 
@@ -190,7 +190,7 @@ def test_idle_timeout_warns_then_resets(make_post, kiosk_page):
     shot(page, "kiosk-fr-timeout-warning")
     wait_step(page, "language", timeout=15_000)
     assert page.get_attribute("body", "data-code") != first
-    assert post.hub.queue() == []          # nobody's document was read: nothing to record
+    assert post.lane.queue() == []          # nobody's document was read: nothing to record
 
 
 def test_more_time_keeps_the_session(make_post, kiosk_page):
@@ -265,12 +265,12 @@ def test_booth_opens_the_transaction_when_its_document_is_scanned(make_post, off
     kiosk_to_document(post)
     post.present(seed=11)
     presented = time.monotonic()
-    assert wait_until(lambda: post.hub.queue(), 30)
-    code = post.hub.queue()[0].code
+    assert wait_until(lambda: post.lane.queue(), 30)
+    code = post.lane.queue()[0].code
     page = officer_page
     sign_in_officer(page, post.url)
     page.wait_for_timeout(max(0, 2300 - (time.monotonic() - presented) * 1000))  # past the reader's repeat window
-    post.hub.kiosks.clear()                        # no kiosk waits: the read is the officer's scan
+    post.lane.kiosks.clear()                        # no kiosk waits: the read is the officer's scan
     post.present(seed=11)
     page.wait_for_url(f"**/booth/t/{code}", timeout=10_000)
     assert page.is_visible("section.decision")

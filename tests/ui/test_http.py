@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from drivers.contract import DeviceKind
-from kiosk_ui.hub import Options
+from edge.lane.options import Options
 from tests.support.broker import Collector
 from tests.ui.conftest import OFFICER, TECH, wait_until
 
@@ -45,7 +45,7 @@ def kiosk_to_document(post, lang: str = "en") -> httpx.Client:
 
 
 def only_session(post):
-    sessions = list(post.hub.kiosks.values())
+    sessions = list(post.lane.kiosks.values())
     assert len(sessions) == 1
     return sessions[0]
 
@@ -70,7 +70,7 @@ def test_kiosk_to_booth_decision_reaches_the_broker(make_post, broker):
         assert officer.get(f"/booth/t/{s.code}/img/face_live.jpg").headers["content-type"] == "image/jpeg"
         r = officer.post(f"/booth/t/{s.code}/decide", data={"csrf": token(view.text), "outcome": "admit",
                                                            "direction": "entry", "note": "ok"})
-        assert r.status_code == 200 and s.code not in [q.code for q in post.hub.queue()]
+        assert r.status_code == 200 and s.code not in [q.code for q in post.lane.queue()]
 
         def arrived(c):
             for p in c.payloads("events/crossing"):
@@ -83,9 +83,9 @@ def test_kiosk_to_booth_decision_reaches_the_broker(make_post, broker):
         data = arrived(collector)
         assert data["decision"] == {"outcome": "admit", "by": OFFICER[0], "reason_codes": [], "note": "ok"}
         assert data["direction"] == "entry" and data["face"]["match"] is True
-        actions = [(e["actor"], e["action"]) for e in post.hub.store.audit_entries()]
+        actions = [(e["actor"], e["action"]) for e in post.lane.store.audit_entries()]
         assert (OFFICER[0], "booth.viewed") in actions and (OFFICER[0], "booth.decided") in actions
-        assert (OFFICER[0], "crossing.recorded") in actions and post.hub.store.verify_audit_chain()
+        assert (OFFICER[0], "crossing.recorded") in actions and post.lane.store.verify_audit_chain()
     finally:
         collector.close()
 
@@ -97,7 +97,7 @@ def test_expired_document_is_handed_over_and_cancel_records_abandoned(make_post)
     s = only_session(post)
     assert wait_until(lambda: s.finished, 10)
     assert s.ending.value == "handover" and s.reasons == ["document.expired"]
-    q = post.hub.get(s.code)
+    q = post.lane.get(s.code)
     assert q is not None and q.alerts == ["document.expired"]
 
 
@@ -136,11 +136,11 @@ def test_tampered_fields_are_refused(make_post):
     assert c.post("/kiosk/action", data={"csrf": token(page.text), "action": "help",
                                          "role": "officer"}).status_code == 422
     officer = sign_in(post)
-    post.hub.kiosks.clear()
+    post.lane.kiosks.clear()
     k = kiosk_to_document(post)
     post.present(expired=True)
-    assert wait_until(lambda: post.hub.queue(), 10)
-    code = post.hub.queue()[0].code
+    assert wait_until(lambda: post.lane.queue(), 10)
+    code = post.lane.queue()[0].code
     view = officer.get(f"/booth/t/{code}")
     bad = officer.post(f"/booth/t/{code}/decide", data={"csrf": token(view.text), "outcome": "admit",
                                                        "direction": "sideways"})
@@ -152,7 +152,7 @@ def test_tampered_fields_are_refused(make_post):
     view = officer.get(f"/booth/t/{code}")
     no_reason = officer.post(f"/booth/t/{code}/decide", data={"csrf": token(view.text), "outcome": "refuse",
                                                              "direction": "entry"})
-    assert no_reason.url.query == b"e=booth.need_reason" and post.hub.get(code) is not None
+    assert no_reason.url.query == b"e=booth.need_reason" and post.lane.get(code) is not None
     k.close()
 
 
@@ -185,7 +185,7 @@ def test_cookie_of_another_role_is_refused(make_post):
 def test_path_traversal_and_unknown_images_are_404(make_post):
     post = make_post()
     officer = sign_in(post)
-    for path in ("/static/../hub.py", "/static/%2e%2e/hub.py", "/static/..%2fhub.py",
+    for path in ("/static/../web.py", "/static/%2e%2e/web.py", "/static/..%2fweb.py",
                  "/booth/t/ACDE-FGHJ/img/..%2f..%2fstore.db", "/booth/t/ACDE-FGHJ/img/face_live.jpg",
                  "/booth/t/..%2f..%2fetc/img/face_live.jpg", "/tech/camera/..%2fmrz.jpg"):
         r = officer.get(path)
@@ -311,24 +311,24 @@ def test_decision_is_taken_once_and_a_crash_between_writes_is_reconciled(make_po
     post = make_post()
     kiosk_to_document(post)
     post.present(expired=True)
-    assert wait_until(lambda: post.hub.queue(), 10)
-    code = post.hub.queue()[0].code
-    post.hub.decide(code, "officer1", "refer", reasons=[], note="", direction="exit")
-    from kiosk_ui.hub import DecisionError
+    assert wait_until(lambda: post.lane.queue(), 10)
+    code = post.lane.queue()[0].code
+    post.lane.decide(code, "officer1", "refer", reasons=[], note="", direction="exit")
+    from edge.lane.queue import DecisionError
 
     with pytest.raises(DecisionError):
-        post.hub.decide(code, "officer1", "admit", reasons=[], note="", direction="entry")
+        post.lane.decide(code, "officer1", "admit", reasons=[], note="", direction="entry")
     # simulate a crash after the crossing was recorded but before the queue row was removed
-    post.hub.store.conn.execute("INSERT INTO queue(code, created_at, ending, data) VALUES (?, 0, 'handover', '{}')",
+    post.lane.store.conn.execute("INSERT INTO queue(code, created_at, ending, data) VALUES (?, 0, 'handover', '{}')",
                                 (code,))
-    assert post.hub.queue() == [] and post.hub.reconcile() == 1
-    assert post.hub.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0
+    assert post.lane.queue() == [] and post.lane.reconcile() == 1
+    assert post.lane.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0
 
 
 def test_cancel_after_the_document_records_an_abandoned_crossing(make_post):
     post = make_post()
     k = kiosk_to_document(post)
-    post.hub.devices.first(DeviceKind.CAMERA
+    post.lane.devices.first(DeviceKind.CAMERA
                            ).simulation.no_face()
     post.present()
     s = only_session(post)
@@ -336,9 +336,9 @@ def test_cancel_after_the_document_records_an_abandoned_crossing(make_post):
     page = k.get("/kiosk")
     k.post("/kiosk/action", data={"csrf": token(page.text), "action": "cancel"})
     assert s.ending.value == "abandoned"
-    rows = post.hub.store.listing()
+    rows = post.lane.store.listing()
     assert any(r["transaction"] == s.code and r["outcome"] == "abandoned" for r in rows)
-    assert post.hub.queue() == []
+    assert post.lane.queue() == []
 
 
 def test_kiosk_session_flood_is_bounded(make_post):
@@ -346,7 +346,7 @@ def test_kiosk_session_flood_is_bounded(make_post):
     for _ in range(30):
         httpx.get(f"{post.url}/kiosk")
     ui = post.server.app.state.ui
-    assert ui.sessions.count() <= 4 and len(post.hub.kiosks) <= 4
+    assert ui.sessions.count() <= 4 and len(post.lane.kiosks) <= 4
 
 
 def test_transactions_nobody_opens_are_recorded_not_kept(make_post):
@@ -355,12 +355,12 @@ def test_transactions_nobody_opens_are_recorded_not_kept(make_post):
     post = make_post()
     kiosk_to_document(post)
     post.present(expired=True)
-    assert wait_until(lambda: post.hub.queue(), 10)
-    code = post.hub.queue()[0].code
-    assert post.hub.expire_queue(now=time.time() + 60) == 0
-    assert post.hub.expire_queue(now=time.time() + 13 * 3600) == 1
-    assert post.hub.queue() == [] and post.hub.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0
-    rows = [r for r in post.hub.store.listing() if r["transaction"] == code]
+    assert wait_until(lambda: post.lane.queue(), 10)
+    code = post.lane.queue()[0].code
+    assert post.lane.expire_queue(now=time.time() + 60) == 0
+    assert post.lane.expire_queue(now=time.time() + 13 * 3600) == 1
+    assert post.lane.queue() == [] and post.lane.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0
+    rows = [r for r in post.lane.store.listing() if r["transaction"] == code]
     assert [(r["outcome"], r["by"]) for r in rows] == [("handover", "kiosk")]
 
 
@@ -393,15 +393,15 @@ def test_attended_booth_runs_the_same_transaction_from_a_document_read_at_the_de
     post = make_post(role="booth")
     officer = sign_in(post)
     post.present()
-    assert wait_until(lambda: post.hub.queue(), 30)
-    q = post.hub.queue()[0]
+    assert wait_until(lambda: post.lane.queue(), 30)
+    q = post.lane.queue()[0]
     assert q.ending == "complete" and q.face.match is True
-    assert post.hub.scanned[1] == q.code                               # the booth screen opens it
-    assert wait_until(lambda: not post.hub.kiosks, 5)                  # no screen to reset: forgotten
+    assert post.lane.scanned[1] == q.code                               # the booth screen opens it
+    assert wait_until(lambda: not post.lane.kiosks, 5)                  # no screen to reset: forgotten
     view = officer.get(f"/booth/t/{q.code}")
     r = officer.post(f"/booth/t/{q.code}/decide", data={"csrf": token(view.text), "outcome": "admit",
                                                        "direction": "exit"})
-    assert r.status_code == 200 and post.hub.queue() == []
+    assert r.status_code == 200 and post.lane.queue() == []
 
 
 def test_websocket_upgrades_are_not_served(make_post):
@@ -431,14 +431,14 @@ def test_queued_photos_survive_a_restart_sealed_and_still_reach_the_agency(make_
     post.present()
     s = only_session(post)
     assert wait_until(lambda: s.finished, 30) and s.ending.value == "complete"
-    live = post.hub.images[s.code]["face_live.jpg"]
+    live = post.lane.images[s.code]["face_live.jpg"]
     post.stop()
     with sqlite3.connect(tmp_path / "store.db") as db:
         (blob,) = db.execute("SELECT samples FROM queue WHERE code = ?", (s.code,)).fetchone()
     assert blob and live not in blob and b"JFIF" not in blob
 
     again = make_post(extra=extra)
-    assert s.code not in again.hub.images                            # nothing in memory: it comes from the row
+    assert s.code not in again.lane.images                            # nothing in memory: it comes from the row
     officer = sign_in(again)
     view = officer.get(f"/booth/t/{s.code}")
     assert view.status_code == 200 and "face_live.jpg" in view.text
@@ -446,18 +446,18 @@ def test_queued_photos_survive_a_restart_sealed_and_still_reach_the_agency(make_
     r = officer.post(f"/booth/t/{s.code}/decide", data={"csrf": token(view.text), "outcome": "admit",
                                                        "direction": "entry", "note": ""})
     assert r.status_code == 200
-    kinds = [row["kind"] for row in again.hub.store.listing(limit=10)]
+    kinds = [row["kind"] for row in again.lane.store.listing(limit=10)]
     assert kinds.count("biometrics") == 1
-    assert again.hub.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0   # gone with the row
+    assert again.lane.store.conn.execute("SELECT count(*) FROM queue").fetchone()[0] == 0   # gone with the row
 
 
 def test_a_slow_portrait_does_not_hold_the_booth(make_post):
-    """Imaging the data page takes up to seconds: it must run off the hub's lock (officers keep working), and
+    """Imaging the data page takes up to seconds: it must run off the lane's lock (officers keep working), and
     the face step waits for it."""
     import threading
 
     post = make_post()
-    stand_in = post.hub.portrait_provider
+    stand_in = post.lane.portrait_provider
     started, release = threading.Event(), threading.Event()
 
     def slow(doc):
@@ -465,12 +465,12 @@ def test_a_slow_portrait_does_not_hold_the_booth(make_post):
         release.wait(10)
         return stand_in(doc)
 
-    post.hub.portrait_provider = slow
+    post.lane.portrait_provider = slow
     kiosk_to_document(post)
     post.present()
     assert started.wait(10)
-    assert post.hub.lock.acquire(timeout=1.0)        # the booth, the queue and other kiosks are not blocked
-    post.hub.lock.release()
+    assert post.lane.lock.acquire(timeout=1.0)        # the booth, the queue and other kiosks are not blocked
+    post.lane.lock.release()
     officer = sign_in(post)
     assert officer.get("/booth").status_code == 200
     release.set()

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from edge.biometrics.face import FEEDBACK_KEYS as FACE_KEYS
 from edge.biometrics.finger import FEEDBACK_KEYS as FINGER_KEYS
-from edge.session import Step
+from edge.lane.session import Step
 from kiosk_ui import i18n
-from kiosk_ui.hub import REFUSAL_CODES
+from edge.lane.queue import REFUSAL_CODES
 
 TEMPLATES = Path(i18n.__file__).with_name("templates")
 REASONS = {"document.expired", "document.invalid", "document.unreadable", "face.no_match", "face.low_quality",

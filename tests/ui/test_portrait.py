@@ -20,8 +20,8 @@ from drivers.contract import DeviceKind
 from edge.documents.ocr import tessdata_dir
 from edge.documents.pages import make_page
 from edge.documents.synth import make_mrz
-from kiosk_ui.hub import Options
-from kiosk_ui.service import PagePortraitProvider
+from edge.lane.options import Options
+from edge.lane.portrait import PagePortraitProvider
 from tests.faces.conftest import _models_dir_or_skip
 from tests.ui.conftest import FACES, TECH, wait_until
 from tests.ui.test_http import kiosk_to_document, only_session, sign_in
@@ -68,11 +68,11 @@ def run_traveller(make_post, tmp_path: Path, read: list[str], printed: list[str]
     # the page camera comes first in [devices]: the face step must skip it, not take the first camera
     post = make_post(Options(), extra=PAGE_CAMERA + page_device(page_file(tmp_path, printed, 21)))
     assert next(iter(post.cfg.devices)) == "page"
-    provider = post.hub.portrait_provider
+    provider = post.lane.portrait_provider
     assert isinstance(provider, PagePortraitProvider)                   # the real path, not the simulation's
-    assert post.hub.devices.first(DeviceKind.CAMERA, exclude="page").name == "camera"
+    assert post.lane.devices.first(DeviceKind.CAMERA, exclude="page").name == "camera"
     kiosk_to_document(post)
-    post.hub.devices.first(DeviceKind.MRZ).simulation.present(read)
+    post.lane.devices.first(DeviceKind.MRZ).simulation.present(read)
     s = only_session(post)
     assert wait_until(lambda: s.finished, 40), s.step
     return post, s
@@ -85,7 +85,7 @@ def test_the_page_portrait_is_compared_with_the_live_face(make_post, tmp_path, m
     assert s.face is not None and s.face.match is True and s.face.match_score is not None
     assert s.face.match_score >= s.face.threshold
     assert "face.not_compared" not in s.alerts()
-    assert "face_portrait.jpg" in post.hub.images[s.code]            # the officer sees the crop beside the live face
+    assert "face_portrait.jpg" in post.lane.images[s.code]            # the officer sees the crop beside the live face
     tech = sign_in(post, "tech", TECH)                                 # the technician's test of the page camera
     assert tech.get("/tech/camera/page.jpg").headers["content-type"] == "image/jpeg"
 
@@ -97,7 +97,7 @@ def test_a_page_of_another_document_is_not_used(make_post, tmp_path, models, cap
     assert s.ending.value == "handover"
     assert s.reasons == ["face.not_compared", "page.other_document"]   # the officer sees a possible swap
     assert s.face is not None and s.face.match is None and s.face.feedback == ["page.other_document"]
-    assert s.code not in post.hub.portrait_jobs and "face_portrait.jpg" not in post.hub.images.get(s.code, {})
+    assert s.code not in post.lane.portrait_jobs and "face_portrait.jpg" not in post.lane.images.get(s.code, {})
     assert "document page portrait: page.other_document" in caplog.text    # logged, without personal data
     number = s.document.document_number
     assert number and number not in caplog.text and read[1][:20] not in caplog.text
@@ -107,7 +107,7 @@ def test_the_technicians_page_check_says_what_is_in_view(tmp_path, models):
     import numpy as np
 
     from edge.biometrics.face import FaceAnalyzer, FaceConfig
-    from kiosk_ui.tech import page_check
+    from edge.lane.diagnostics import page_check
 
     analyzer = FaceAnalyzer(FaceConfig(models_dir=models))
     page = cv2.imread(str(page_file(tmp_path, traveller_mrz(3), 3)))
@@ -123,7 +123,7 @@ def test_the_provider_is_bounded_and_says_why_there_is_no_portrait(tmp_path, mod
     from edge.biometrics.face import FaceAnalyzer, FaceConfig
     from edge.config import parse
     from edge.devices import open_devices
-    from edge.station import document_summary
+    from edge.lane.document import document_summary
 
     lines = traveller_mrz(4)
     cfg = parse('[identity]\npost = "p"\ndevice = "d"\n[policy]\nportrait_camera = "page"\n'

@@ -1,10 +1,10 @@
-"""Pure helpers of the kiosk workers."""
+"""Pure helpers of the lane's images."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kiosk_ui.workers import crop_face
+from edge.lane.media import crop_face
 
 
 def test_crop_face_keeps_the_face_with_a_margin_and_never_fails():

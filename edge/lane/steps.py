@@ -1,0 +1,227 @@
+"""The lane's device work for the chip, face and fingerprint steps, off the web server's threads.
+
+The kiosk runs one worker thread per session step (`ensure`); auto mode calls `run` in its own thread
+and waits. The face step runs `auto_capture` (live feedback into the session, the preview frame into the
+lane), then compares the best frame with the document portrait; the finger step runs one capture
+attempt per try; the chip step calls the registered chip reader. Results go back into the session under
+the lane's lock; the session's state machine decides what happens next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from drivers.contract import CaptureResult, Device, DeviceKind
+from edge.devices import OpenDevice
+from edge.events.model import DocumentSummary, FaceResult, FingerResult
+from edge.lane.media import crop_face, jpeg, png
+from edge.lane.session import Session, SessionError, Step
+
+# How long the face step waits for the document portrait still being made (a page camera's provider gives
+# up after its own 3 s; it started when the document was read, so it is usually long done).
+PORTRAIT_WAIT_S = 5.0
+
+log = logging.getLogger("borderpost.lane.steps")
+
+# The chip step: (the chip reader device, the document read) -> the chip result the chip checks judge.
+ChipReader = Callable[[OpenDevice, DocumentSummary], Any]
+_chip_reader: ChipReader | None = None
+
+
+def register_chip_reader(reader: ChipReader | None) -> None:
+    """Install the chip step (edge.chip): the lane runs it when a `chip` device is configured."""
+    global _chip_reader
+    _chip_reader = reader
+
+
+def chip_reader() -> ChipReader | None:
+    return _chip_reader
+
+
+def chip_device(devices: Any) -> OpenDevice | None:
+    """The configured chip reader: a device named `chip` or of kind `chip`."""
+    for d in devices.devices.values():
+        if d.device is not None and (d.name == "chip" or str(d.device.kind) == "chip"):
+            return d
+    return None
+
+
+class _Tap:
+    """A camera seen through the lane: every other frame also becomes the kiosk's preview."""
+
+    def __init__(self, device: Device, lane: Any, preview_every: int = 2) -> None:
+        self.device = device
+        self.lane = lane
+        self.every = preview_every
+
+    def stream(self, duration: float | None = None) -> Iterator[CaptureResult]:
+        for i, result in enumerate(self.device.stream(duration=duration)):
+            if result.ok and result.sample is not None and i % self.every == 0:
+                self.lane.last_frame = jpeg(result.sample.data, 70)
+            yield result
+
+
+class Steps:
+    def __init__(self, lane: Any) -> None:
+        self.lane = lane
+        self._running: dict[str, threading.Thread] = {}
+        self._analyzer: Any = None
+        self._analyzer_error: str | None = None
+        self._lock = threading.Lock()
+
+    def analyzer(self) -> Any:
+        """The face analyzer, loaded once; None (with the reason logged) when its models are missing."""
+        with self._lock:
+            if self._analyzer is None and self._analyzer_error is None:
+                try:
+                    from edge.biometrics.face import FaceAnalyzer, FaceConfig
+
+                    table = self.lane.cfg.quality.get("face", {})
+                    self._analyzer = FaceAnalyzer(FaceConfig.from_quality_table(table))
+                except Exception as exc:
+                    self._analyzer_error = f"{type(exc).__name__}: {exc}"
+                    log.error("face analysis unavailable: %s", self._analyzer_error)
+            return self._analyzer
+
+    def _target(self, step: Step) -> Callable[[Session], None]:
+        return {Step.CHIP: self._chip, Step.FACE: self._face, Step.FINGERS: self._finger}[step]
+
+    def ensure(self, s: Session) -> None:
+        """Start the worker for the session's current step unless one already runs (the kiosk)."""
+        key = f"{s.code}:{s.step}"
+        t = self._running.get(key)
+        if t is not None and t.is_alive():
+            return
+        t = threading.Thread(target=self.run, args=(s,), name=f"lane-{s.step}", daemon=True)
+        self._running[key] = t
+        t.start()
+
+    def run(self, s: Session) -> None:
+        """Do the device work of the session's current step until the step is over (auto mode calls it)."""
+        step = s.step
+        try:
+            self._target(step)(s)
+        except SessionError:
+            pass  # the traveller cancelled or the step changed while the device worked
+        except Exception:
+            log.exception("lane step %s failed", step)
+            with self.lane.lock:
+                kind = {Step.CHIP: "chip", Step.FACE: "face"}.get(step, "finger")
+                s.device_unavailable(kind, self.lane.clock())
+                self.lane.after_change(s)
+
+    def _still(self, s: Session, step: Step) -> bool:
+        return s.step is step and not s.finished
+
+    def _unavailable(self, s: Session, kind: str) -> None:
+        with self.lane.lock:
+            s.device_unavailable(kind, self.lane.clock())   # type: ignore[arg-type]
+            self.lane.after_change(s)
+
+    # ---------------------------------------------------------------- chip
+    def _chip(self, s: Session) -> None:
+        lane = self.lane
+        dev, reader = chip_device(lane.devices), chip_reader()
+        if dev is None or reader is None or s.document is None:
+            self._unavailable(s, "chip")
+            return
+        while self._still(s, Step.CHIP):
+            try:
+                result = reader(dev, s.document)
+            except Exception as exc:   # the chip library's error: the traveller may try again
+                log.warning("chip read failed: %s", type(exc).__name__)
+                result = None
+            with lane.lock:
+                if not self._still(s, Step.CHIP):
+                    return
+                if result is None:
+                    s.chip_unreadable(lane.clock())
+                else:
+                    s.chip_read(result, lane.clock())
+                lane.after_change(s)
+
+    # ---------------------------------------------------------------- face
+    def _face(self, s: Session) -> None:
+        lane = self.lane
+        cam = lane.devices.first(DeviceKind.CAMERA, exclude=lane.cfg.policy.portrait_camera)  # not the page camera
+        analyzer = self.analyzer()
+        if cam is None or cam.device is None or analyzer is None:
+            self._unavailable(s, "face")
+            return
+        from edge.biometrics.face import AutoCaptureResult, auto_capture
+
+        lane.last_frame = None        # never show the previous traveller's picture
+        while self._still(s, Step.FACE):
+            result = None
+            for item in auto_capture(_Tap(cam.device, lane), analyzer, timeout=lane.options.face_attempt_s):
+                if not self._still(s, Step.FACE):
+                    return
+                if isinstance(item, AutoCaptureResult):
+                    result = item
+                else:
+                    with lane.lock:
+                        if self._still(s, Step.FACE):
+                            s.face_feedback(tuple(item.feedback[:2]))
+                            lane.changed.notify_all()
+            if result is None:
+                return
+            with lane.lock:
+                if not self._still(s, Step.FACE):
+                    return
+                if not result.ok or result.image is None:
+                    s.face_failed(tuple(result.last_feedback[:2]), lane.clock())
+                    lane.after_change(s)
+                    continue
+            face = self._compare(s, analyzer, result)
+            with lane.lock:
+                if not self._still(s, Step.FACE):
+                    return
+                face_box = result.report.face.box if result.report is not None and result.report.face else None
+                lane.images.setdefault(s.code, {})["face_live.jpg"] = jpeg(crop_face(result.image, face_box), 90)
+                s.face_captured(face, lane.clock())
+                lane.after_change(s)
+
+    def _compare(self, s: Session, analyzer: Any, result: Any) -> FaceResult:
+        report = result.report
+        quality = round(float(report.score), 1) if report is not None else None
+        portrait = self.lane.portrait_of(s.code, timeout=PORTRAIT_WAIT_S)
+        if portrait is None:      # the page camera's reason (e.g. page.other_document) goes into the record
+            why = getattr(self.lane.portrait_provider, "reason", None)
+            reason = why(s.document) if callable(why) else None
+            return FaceResult(quality=quality, acceptable=True, feedback=[reason] if reason else [])
+        self.lane.images.setdefault(s.code, {})["face_portrait.jpg"] = jpeg(portrait, 90)
+        m = analyzer.verify(result.image, portrait)
+        if m.score is None:
+            return FaceResult(quality=quality, acceptable=True, threshold=m.threshold, match=None,
+                              feedback=list(m.quality_portrait.feedback[:2]))
+        return FaceResult(quality=quality, acceptable=True, match_score=round(float(m.score), 4),
+                          threshold=m.threshold, match=bool(m.match))
+
+    # ---------------------------------------------------------------- fingerprints
+    def _finger(self, s: Session) -> None:
+        lane = self.lane
+        dev = lane.devices.first(DeviceKind.FINGERPRINT)
+        if dev is None or dev.device is None:
+            self._unavailable(s, "finger")
+            return
+        from edge.biometrics.finger import capture_finger
+
+        while self._still(s, Step.FINGERS):
+            finger = s.next_finger()
+            if finger is None:
+                return
+            cap = capture_finger(dev.device, finger, timeout=lane.options.finger_attempt_s, retries=0)
+            q = cap.quality
+            with lane.lock:
+                if not self._still(s, Step.FINGERS) or s.next_finger() != finger:
+                    return
+                if cap.image is not None and q is not None:
+                    lane.images.setdefault(s.code, {})[f"finger_{finger}.png"] = png(cap.image)
+                result = FingerResult(finger=finger, quality=round(float(q.score), 1) if q else None,
+                                      acceptable=bool(q and q.acceptable and cap.ok),
+                                      feedback=list(q.feedback[:2]) if q else ["finger.place_finger"])
+                s.finger_captured(result, lane.clock())
+                lane.after_change(s)
