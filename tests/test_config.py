@@ -140,7 +140,7 @@ def test_a_password_put_in_the_broker_url_is_not_echoed_back(tmp_path):
 
 def test_ui_settings_reach_the_kiosk_and_booth_clocks():
     """[ui] drives the kiosk's step timeouts and the officers' idle and lock-out rules; its defaults are the code's."""
-    from kiosk_ui.hub import Options
+    from edge.lane.options import Options
 
     assert Options.from_config(cfgmod.UI()) == Options()
     cfg = cfgmod.parse(MINIMAL + "[ui]\nface_timeout_s = 120\nretries = 4\nlockout_s = 900\nsecure_cookies = true\n")
