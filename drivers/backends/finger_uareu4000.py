@@ -24,6 +24,7 @@ import usb.core
 import usb.util
 from pydantic import Field
 
+from drivers import usb_backends
 from drivers.backends import _finger_uareu4000_wire as wire
 from drivers.backends._lazy_open import LazyOpenDevice
 from drivers.contract import (
@@ -53,21 +54,7 @@ class Gone(Exception):
 
 
 def _usb_backend(name: str) -> Any:
-    if name == "default":
-        return None
-    if name.startswith("sim:"):
-        from drivers.sim import finger_uareu4000 as sim  # the simulator registers its IBackend by id
-
-        return sim.lookup(name[4:])
-    if name == "libusb1":
-        import usb.backend.libusb1 as b1
-
-        return b1.get_backend()
-    if name == "libusb0":
-        import usb.backend.libusb0 as b0
-
-        return b0.get_backend()
-    raise ValueError(f"unknown usb_backend {name!r}")
+    return usb_backends.resolve(name)
 
 
 def _is_gone(exc: usb.core.USBError) -> bool:

@@ -175,7 +175,7 @@ class Simulation:
     """A running camera simulator; open the `camera_sim` backend with `.config` to watch it."""
 
     def __init__(self, config: object) -> None:
-        from drivers.backends.camera_sim import CameraSimConfig as Config  # late: it imports this module
+        from drivers.sim.camera_backend import CameraSimConfig as Config  # late: it imports this module
 
         cfg = config if isinstance(config, Config) else Config.model_validate(config)
         self.player = make_player(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.script, cfg.seconds_per_image)

@@ -26,19 +26,12 @@ import numpy as np
 import usb.backend
 import usb.core
 
+from drivers import usb_backends
 from drivers.backends import _finger_uareu4000_wire as wire
 from drivers.backends.finger_uareu4000 import Config
 
 FAULTS = ("stall", "short-read", "partial-frame", "garbage", "silence", "death-irq")
-_REGISTRY: dict[str, UareUBackend] = {}
 _ids = itertools.count(1)
-
-
-def lookup(sim_id: str) -> UareUBackend:
-    try:
-        return _REGISTRY[sim_id]
-    except KeyError:
-        raise ValueError(f"no running U.are.U simulator {sim_id!r}") from None
 
 
 def _err(code: int, text: str) -> usb.core.USBError:
@@ -349,7 +342,7 @@ class UareUSimulation:
         reader = Reader(product_id=product_id, encrypt=encrypt, hwstat=initial_hwstat, powerup_irq=powerup_irq)
         self.backend = UareUBackend(reader, imgs)
         self.id = f"uru{next(_ids)}"
-        _REGISTRY[self.id] = self.backend
+        usb_backends.register(f"sim:{self.id}", self.backend)
         self.config = config.model_copy(update={"usb_backend": f"sim:{self.id}"})
 
     def present(self, image: np.ndarray | None = None) -> None:
@@ -384,7 +377,7 @@ class UareUSimulation:
             self.backend.plugged = True
 
     def close(self) -> None:
-        _REGISTRY.pop(self.id, None)
+        usb_backends.unregister(f"sim:{self.id}")
 
 
 def start(config: Config, images: list[np.ndarray | str | Path] | str | Path | None = None,

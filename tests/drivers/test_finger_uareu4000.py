@@ -10,7 +10,7 @@ import usb.core
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers import registry
+from drivers import registry, usb_backends
 from drivers.backends import _finger_uareu4000_wire as wire
 from drivers.backends import finger_uareu4000 as uru
 from drivers.contract import CaptureResult, ErrorCode, Status
@@ -50,7 +50,7 @@ class TestUareU4000Contract(DeviceContractTests):
 
 
 def test_pyusb_find_sees_the_simulated_reader(sim):
-    backend = sim_mod.lookup(sim.id)
+    backend = usb_backends.resolve(f"sim:{sim.id}")
     d = usb.core.find(idVendor=0x05BA, idProduct=0x000A, backend=backend)
     assert d is not None
     assert d.serial_number == "SIM-0001"
