@@ -23,6 +23,7 @@ class DeviceKind(StrEnum):
     MRZ = "mrz"
     CAMERA = "camera"
     FINGERPRINT = "fingerprint"
+    CHIP = "chip"                  # contactless passport chips through PC/SC readers
 
 
 class Status(StrEnum):
