@@ -42,6 +42,7 @@ class Keys(_Model):
 
     agency_encryption_public_key: Path | None = None   # X25519, PEM
     agency_command_public_key: Path | None = None      # Ed25519, PEM
+    alert_list_public_key: Path | None = None          # Ed25519, PEM: signs alert lists (not the command key)
 
 
 class Store(_Model):
@@ -202,6 +203,30 @@ class Policy(_Model):
             raise ValueError(f"{key}: {name!r} is the only camera; the face step needs another one")
 
 
+class Alerts(_Model):
+    """Alert lists (edge.alerts): past `stale_after_hours` since the agency issued the list, officers are warned
+    (`warn`) or every traveller is handed to an officer (`hand_over`)."""
+
+    stale_after_hours: float = Field(default=48.0, gt=0)
+    stale_policy: Literal["warn", "hand_over"] = "warn"
+
+
+class History(_Model):
+    """Traveller history (edge.history): the permitted stay in days per nationality group; default_stay_days for
+    a nationality in no group."""
+
+    default_stay_days: int = Field(default=90, ge=1, le=36500)
+    stay_days: dict[str, int] = {}           # group name -> days
+    groups: dict[str, list[str]] = {}        # group name -> ICAO nationality codes
+
+    @model_validator(mode="after")
+    def _groups_have_days(self) -> History:
+        for name in self.groups:
+            if name not in self.stay_days:
+                raise ValueError(f"groups.{name}: no stay_days.{name} for this group")
+        return self
+
+
 class Config(_Model):
     identity: Identity
     keys: Keys = Keys()
@@ -210,6 +235,8 @@ class Config(_Model):
     devices: dict[str, Device] = {}
     ui: UI = UI()
     policy: Policy = Policy()
+    alerts: Alerts = Alerts()
+    history: History = History()
     quality: dict[str, dict[str, float]] = {}   # per-modality threshold overrides, see edge.biometrics
 
     @model_validator(mode="after")
