@@ -1,0 +1,268 @@
+"""The applied alert list on the appliance: its own SQLite file beside the store (alerts.db).
+
+At rest (a stolen appliance leaks no list):
+- a document entry is kept as HMAC-SHA256(index key, issuing state + ':' + folded number): its reason,
+  action, document code and holder name sealed (AES-256-GCM) with the device's at-rest key; the number and
+  state themselves are not stored. A lookup hashes the traveller's document the same way.
+- a person entry is sealed whole with the at-rest key (the entry id is the associated data, so a blob cannot
+  be moved to another id) and opened into memory when the matcher is built.
+The ids, kinds, counts, versions and dates of the list stay readable; see docs/alerts.md.
+
+Atomic: a bundle is applied in one SQLite transaction (WAL, synchronous=FULL); a kill -9 during it leaves the
+list as it was before (SQLite rolls the unfinished transaction back on the next open).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge.alerts.bundle import MAX_BUNDLE_BYTES, BundleError, open_bundle
+from edge.alerts.entries import Entry, ListError, entry_from_obj, parse_entries, parse_ops
+from edge.alerts.match import Matcher
+from edge.fsutil import fsync_dir
+from edge.store.atrest import AtRestError, AtRestKey
+
+DB_NAME = "alerts.db"
+ATREST_KEY_NAME = "queue_samples.key"     # the device's at-rest key (edge.store.atrest), shared with the kiosk queue
+INDEX_KEY_NAME = "alerts_index.key"       # keys the document hashes
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(id TEXT PRIMARY KEY, kind TEXT NOT NULL, dockey BLOB, sealed BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS entries_dockey ON entries(dockey) WHERE dockey IS NOT NULL;
+CREATE TABLE IF NOT EXISTS applied(version INTEGER PRIMARY KEY, kind TEXT NOT NULL, issued_at TEXT NOT NULL,
+    applied_at REAL NOT NULL, source TEXT NOT NULL, changes INTEGER NOT NULL);
+"""
+_DOC_SEALED_FIELDS = ("reason", "action", "document_code", "surname", "given_names", "birth_date",
+                      "nationality", "sex")
+
+
+class AlertDBError(Exception):
+    """The alert database or its keys cannot be used; one line saying why."""
+
+
+def load_secret(path: Path) -> bytes:
+    """A 32-byte device secret at `path` (mode 0600), made on first use; two processes agree on one."""
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, secrets.token_bytes(32))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+        tmp.unlink()
+        fsync_dir(path.parent)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AlertDBError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) != 32:
+        raise AlertDBError(f"{path}: a device secret is 32 bytes, found {len(data)}")
+    return data
+
+
+@dataclass(frozen=True)
+class Applied:
+    kind: str
+    version: int
+    entries: int           # entries in the list after the apply
+    changes: int           # lines of the bundle
+    seconds: float
+
+
+def parse_time(iso: str) -> float | None:
+    with contextlib.suppress(ValueError):
+        return time.mktime(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    return None
+
+
+class AlertDB:
+    """The applied list: apply bundles atomically, answer document lookups, build the person matcher."""
+
+    def __init__(self, path: Path, atrest: AtRestKey, index_key: bytes, public_key: Ed25519PublicKey | None) -> None:
+        self.path = path
+        self.atrest = atrest
+        self.index_key = index_key
+        self.public_key = public_key
+        self._lock = threading.Lock()
+        try:
+            self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise AlertDBError(f"{path}: cannot open the alert list database: {exc}") from None
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o600)
+
+    @classmethod
+    def beside(cls, store_path: Path, public_key: Ed25519PublicKey | None = None) -> AlertDB:
+        """The alert database next to the store file, with the device's keys from the same directory."""
+        d = store_path.parent
+        d.mkdir(parents=True, exist_ok=True)
+        try:
+            atrest = AtRestKey.load_or_create(d / ATREST_KEY_NAME)
+        except (AtRestError, OSError) as exc:
+            raise AlertDBError(f"{d / ATREST_KEY_NAME}: {exc}") from None
+        return cls(d / DB_NAME, atrest, load_secret(d / INDEX_KEY_NAME), public_key)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ------------------------------------------------------------ reading
+    def meta(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+
+    def version(self) -> int | None:
+        with self._lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+        return int(row[0]) if row else None
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self.conn.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall()
+        out = {"document": 0, "person": 0}
+        out.update(dict(rows))
+        return out
+
+    def status(self, now: float | None = None, stale_after_hours: float | None = None) -> dict[str, Any]:
+        """Version, entries, age (hours since the agency issued it), source, and whether it is stale."""
+        m = self.meta()
+        counts = self.counts()
+        issued = parse_time(m.get("issued_at", ""))
+        now = time.time() if now is None else now
+        age = None if issued is None else round(max(0.0, now - issued) / 3600, 2)
+        stale = None if stale_after_hours is None else (age is None or age > stale_after_hours)
+        return {"version": int(m["version"]) if "version" in m else None, "entries": sum(counts.values()),
+                "documents": counts["document"], "persons": counts["person"], "issued_at": m.get("issued_at"),
+                "applied_at": m.get("applied_at"), "age_hours": age, "source": m.get("source"),
+                "stale": stale}
+
+    def doc_key_hash(self, key: str) -> bytes:
+        return hmac.new(self.index_key, key.encode(), hashlib.sha256).digest()
+
+    def lookup_document(self, key: str) -> list[tuple[str, Entry | None]]:
+        """The document entries for a folded 'STATE:NUMBER' key (found by its keyed hash)."""
+        with self._lock:
+            rows = self.conn.execute("SELECT id, sealed FROM entries WHERE dockey=?",
+                                     (self.doc_key_hash(key),)).fetchall()
+        out = []
+        for eid, sealed in rows:
+            try:
+                obj = json.loads(self.atrest.open(sealed, f"alerts:{eid}"))
+                out.append((eid, Entry(id=eid, kind="document", **obj)))
+            except (AtRestError, ValueError, TypeError):
+                out.append((eid, None))       # still a hit: the keyed hash matched
+        return out
+
+    def entry(self, eid: str) -> Entry | None:
+        """One entry opened (a document entry without its state and number, which are not kept)."""
+        with self._lock:
+            row = self.conn.execute("SELECT kind, sealed FROM entries WHERE id=?", (eid,)).fetchone()
+        if row is None:
+            return None
+        try:
+            obj = json.loads(self.atrest.open(row[1], f"alerts:{eid}"))
+        except (AtRestError, ValueError):
+            return None
+        if row[0] == "document":
+            return Entry(id=eid, kind="document", **obj)
+        return entry_from_obj(obj)
+
+    def iter_persons(self) -> Iterator[Entry]:
+        cur = self.conn.cursor()
+        cur.execute("SELECT id, sealed FROM entries WHERE kind='person'")
+        while rows := cur.fetchmany(5000):
+            for eid, sealed in rows:
+                try:
+                    yield entry_from_obj(json.loads(self.atrest.open(sealed, f"alerts:{eid}")))
+                except AtRestError:
+                    raise AlertDBError("the alert list was sealed with another device key: import it again") from None
+
+    def matcher(self) -> Matcher:
+        """Documents through the keyed-hash index, persons opened into memory."""
+        m = Matcher(doc_lookup=self.lookup_document)
+        with self._lock:
+            for e in self.iter_persons():
+                m.persons.add(e)
+        return m
+
+    # ------------------------------------------------------------ applying
+    def _row(self, e: Entry) -> tuple[str, str, bytes | None, bytes]:
+        from edge.alerts.normalise import document_key
+
+        if e.kind == "document":
+            detail = {k: getattr(e, k) for k in _DOC_SEALED_FIELDS if getattr(e, k) is not None}
+            return (e.id, e.kind, self.doc_key_hash(document_key(e.issuing_state, e.document_number)),
+                    self.atrest.seal(json.dumps(detail).encode(), f"alerts:{e.id}"))
+        return e.id, e.kind, None, self.atrest.seal(json.dumps(e.to_dict()).encode(), f"alerts:{e.id}")
+
+    def apply_bundle(self, data: bytes, source: str, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Applied:
+        """Verify and apply a bundle in one transaction. BundleError/ListError (the reason) when refused: the
+        current list stays."""
+        if self.public_key is None:
+            raise BundleError("no alert-list key configured ([keys] alert_list_public_key): nothing can be verified")
+        started = time.monotonic()
+        bundle = open_bundle(data, self.public_key, current_version=self.version(), max_bytes=max_bytes)
+        if bundle.kind == "snapshot":
+            items: list[Any] = parse_entries(bundle.body.splitlines())
+        else:
+            items = parse_ops(bundle.body.splitlines())
+        if len(items) != bundle.entries:
+            raise ListError(f"the body has {len(items)} lines, the signed header says {bundle.entries}")
+        rows = [self._row(e) for e in items] if bundle.kind == "snapshot" else \
+            [(op.op, op.id, self._row(op.entry) if op.entry else None) for op in items]
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                row = self.conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+                from edge.alerts.bundle import check_version
+
+                check_version(bundle.header, int(row[0]) if row else None)   # another process may have applied
+                if bundle.kind == "snapshot":
+                    self.conn.execute("DELETE FROM entries")
+                    self.conn.executemany("INSERT INTO entries(id, kind, dockey, sealed) VALUES (?,?,?,?)", rows)
+                else:
+                    for op, eid, r in rows:
+                        if op == "remove":
+                            self.conn.execute("DELETE FROM entries WHERE id=?", (eid,))
+                        else:
+                            self.conn.execute("INSERT OR REPLACE INTO entries(id, kind, dockey, sealed) "
+                                              "VALUES (?,?,?,?)", r)
+                now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                meta = {"version": str(bundle.version), "issued_at": bundle.issued_at, "applied_at": now,
+                        "source": source[:200], "kind": bundle.kind}
+                self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)", meta.items())
+                self.conn.execute("INSERT INTO applied(version, kind, issued_at, applied_at, source, changes) "
+                                  "VALUES (?,?,?,?,?,?)", (bundle.version, bundle.kind, bundle.issued_at,
+                                                           time.time(), source[:200], len(items)))
+                total = self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+                self.conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+        if bundle.kind == "snapshot":
+            with contextlib.suppress(sqlite3.Error), self._lock:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return Applied(bundle.kind, bundle.version, total, len(items), time.monotonic() - started)
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())

@@ -1,0 +1,182 @@
+"""Names, dates and document numbers brought to the forms the matcher compares (pure functions).
+
+Why a skeleton of our own rather than Soundex/Metaphone/NYSIIS (jellyfish): those codes are built for
+English spellings and split the spellings that matter here (MOHAMED/MUHAMMAD/MEHMET, OUEDRAOGO/WEDRAOGO,
+DIALLO/JALLOW, CHEIKH/SHEIKH). The skeleton keeps the consonant frame after folding the letter groups that
+Arabic, French-, English- and Portuguese-based romanisations write differently.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Letters ICAO 9303 transliterates to two letters; the other recommended way drops the diacritic (MÜLLER:
+# MUELLER or MULLER). Folding both ways to one form happens in `skeleton` (AE/OE/UE -> A/O/U).
+_TWO_LETTER = {"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "Å": "AA", "Æ": "AE", "Ø": "OE", "Œ": "OE",
+               "Þ": "TH", "Ð": "D", "Đ": "D", "Ł": "L", "Ħ": "H", "Ŀ": "L", "Ĳ": "IJ", "Ñ": "N"}
+
+# Name particles that are written joined to the next name or apart (AL HASSAN / ALHASSAN / EL-HASSAN).
+PARTICLES = frozenset({
+    "AL", "EL", "UL", "AD", "AN", "AR", "AS", "ASH", "AZ", "ABU", "ABOU", "ABO", "BU", "BOU", "BEN", "BIN",
+    "BINT", "BENT", "IBN", "ABD", "ABDUL", "ABDEL", "ABDOUL", "ABDAL", "OULD", "WAD", "WALD",
+    "VAN", "VON", "DER", "DEN", "DE", "DA", "DI", "DO", "DOS", "DAS", "DEL", "DELLA", "LA", "LE", "MAC", "MC",
+})
+# Prefixes that may be dropped altogether by one agency and kept by another (AL HASSAN / HASSAN).
+DROPPABLE_PREFIXES = ("ABDUL", "ABDEL", "ABDOUL", "ABOU", "ABU", "BEN", "BIN", "IBN", "OULD", "AL", "EL",
+                      "UL", "VAN", "VON", "DE", "DA", "DI")
+
+_NOT_LETTER = re.compile(r"[^A-Z]+")
+
+
+def fold(text: str) -> str:
+    """Upper-case A-Z and spaces: diacritics removed (two-letter ICAO forms kept), '<', '-', ''' as spaces."""
+    out: list[str] = []
+    for ch in str(text).upper():
+        two = _TWO_LETTER.get(ch)
+        if two is not None:
+            out.append(two)
+            continue
+        base = unicodedata.normalize("NFKD", ch)
+        out.append("".join(c for c in base if not unicodedata.combining(c)))
+    return " ".join(_NOT_LETTER.sub(" ", "".join(out).upper()).split())
+
+
+def tokens(surname: str | None, given_names: str | None) -> list[str]:
+    """The name's tokens, particles joined to the name that follows (AL HASSAN -> ALHASSAN)."""
+    raw = (fold(surname or "") + " " + fold(given_names or "")).split()
+    out: list[str] = []
+    carry = ""
+    for t in raw:
+        if t in PARTICLES:
+            carry += t
+            continue
+        out.append(carry + t)
+        carry = ""
+    if carry:
+        out.append(carry)
+    return out
+
+
+def without_particle(token: str) -> str | None:
+    """The token without a leading particle (ALHASSAN -> HASSAN), or None when it has none."""
+    for p in DROPPABLE_PREFIXES:
+        if token.startswith(p) and len(token) - len(p) >= 3:
+            return token[len(p):]
+    return None
+
+
+# Letter groups written differently across romanisations, longest first (applied left to right).
+_GROUPS = [
+    ("OU", "U"), ("OO", "U"), ("EE", "I"), ("AE", "A"), ("OE", "O"), ("UE", "U"), ("IE", "I"),
+    ("DJ", "J"), ("DY", "J"), ("DI", "J"), ("TCH", "C"), ("TSH", "C"), ("CH", "S"), ("SH", "S"),
+    ("KH", "K"), ("GH", "G"), ("PH", "F"), ("TH", "T"), ("DH", "D"), ("CK", "K"), ("CQ", "K"),
+    ("Q", "K"), ("X", "KS"), ("Z", "S"), ("C", "K"), ("W", "U"), ("Y", "I"), ("J", "J"), ("V", "F"),
+]
+_VOWELS = frozenset("AEIOU")
+
+
+def skeleton(token: str) -> str:
+    """A spelling-tolerant key: letter groups folded, doubled letters single, vowels and inner H dropped
+    (a leading vowel kept as 'A'), a final D as T. MOHAMMED, MUHAMMAD, MOHAMED -> MMT (and MAMADOU); HUSSEIN, HUSAYN,
+    HOSSEIN -> HSN; OUEDRAOGO, WEDRAOGO -> ATRG; DIALLO, JALLOW -> JL."""
+    t = token
+    out: list[str] = []
+    i = 0
+    while i < len(t):
+        for src, dst in _GROUPS:
+            if t.startswith(src, i):
+                if src == "DI" and not (i + 2 < len(t) and t[i + 2] in _VOWELS):
+                    continue                    # DI + vowel is J (DIALLO/JALLOW, NDIAYE/NJIE)
+                if src == "C" and i + 1 < len(t) and t[i + 1] in "EI":
+                    out.append("S")
+                    i += 1
+                    break
+                out.append(dst)
+                i += len(src)
+                break
+        else:
+            out.append(t[i])
+            i += 1
+    s = "".join(out)
+    if not s:
+        return ""
+    single = [s[0]]
+    for c in s[1:]:
+        if c != single[-1]:
+            single.append(c)
+    first = "A" if single[0] in _VOWELS else single[0]
+    out_s = first + "".join(c for c in single[1:] if c not in _VOWELS and c != "H")
+    if len(out_s) > 1 and out_s.endswith("D"):
+        out_s = out_s[:-1] + "T"
+    return out_s
+
+
+# ---------------------------------------------------------------- documents
+_OCR_FOLD = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8"})
+_STATE_ALIASES = {"D": "DEU"}
+
+
+def issuing_state(code: str | None) -> str:
+    """ICAO state code, filler removed; Germany's 'D' is 'DEU'."""
+    c = "".join(ch for ch in str(code or "").upper() if ch.isalpha())
+    return _STATE_ALIASES.get(c, c)
+
+
+def document_number(number: str | None) -> str:
+    """A document number as compared: upper-case, filler and separators removed, OCR-confusable letters
+    folded to their digits (O/Q/D->0, I/L->1, Z->2, S->5, B->8), so a misread O/0 or I/1 still matches."""
+    n = "".join(ch for ch in str(number or "").upper() if ch.isalnum() and ch.isascii())
+    return n.translate(_OCR_FOLD)
+
+
+def document_key(state: str | None, number: str | None) -> str:
+    """What a document entry is keyed by: folded state, ':', folded number ('' when either is missing)."""
+    s, n = issuing_state(state), document_number(number)
+    return f"{s}:{n}" if s and n else ""
+
+
+# ---------------------------------------------------------------- dates
+_FULL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_YEAR = re.compile(r"^(\d{4})$")
+
+
+def entry_date(text: str | None) -> tuple[str, str, str] | None:
+    """An entry's birth date as (year, month, day), '' for parts not known; None when absent.
+    Raises ValueError for a malformed value."""
+    if text is None or text == "":
+        return None
+    s = str(text)
+    for rx in (_FULL, _MONTH, _YEAR):
+        m = rx.match(s)
+        if m:
+            parts = [*m.groups(), "", ""][:3]
+            y, mo, d = parts
+            if mo and not 1 <= int(mo) <= 12:
+                raise ValueError(f"month {mo} out of range")
+            if d and not 1 <= int(d) <= 31:
+                raise ValueError(f"day {d} out of range")
+            return y, mo, d
+    raise ValueError("expected YYYY-MM-DD, YYYY-MM or YYYY")
+
+
+def traveller_date(text: object) -> tuple[str, str, str] | None:
+    """A traveller's birth date, as a passport read gives it (YYYY-MM-DD, with '?'/'<'/'X' for unread
+    digits, or YYMMDD); None when unknown or unusable. Never raises."""
+    if not isinstance(text, str):
+        return None
+    s = text.strip().upper()
+    if re.fullmatch(r"\d{6}", s):
+        y = int(s[:2])
+        s = f"{'19' if y > 30 else '20'}{s[:2]}-{s[2:4]}-{s[4:]}"
+    m = re.fullmatch(r"([0-9?<X]{4})-([0-9?<X]{2})-([0-9?<X]{2})", s)
+    if m is None:
+        try:
+            return entry_date(s)
+        except ValueError:
+            return None
+    y, mo, d = (p if p.isdigit() else "" for p in m.groups())
+    if not y:
+        return None
+    return y, mo, d
