@@ -1,20 +1,25 @@
-"""Fingerprint benchmarks: our NFIQ 2-class score against NIST NFIQ 2 (nbis-py), and the capture path.
+"""Fingerprint benchmarks on real prints: NIST NFIQ 2, the fast live-frame score, Bozorth3, the capture path.
 
-    python bench/finger.py                      # Spearman, accept/reject agreement, time per image, fps
-    python bench/finger.py --fit                # also refit the score model, report leave-one-finger-out
-    python bench/finger.py --fit --write-model  # ... and rewrite edge/biometrics/finger/model.py
-    python bench/finger.py --quick              # fewer synthetic fingers
+    python bench/finger.py                 # figures (below)
+    python bench/finger.py --fit           # refit the fast score on the development prints (prints held-out rho)
+    python bench/finger.py --fit --write-model   # ... and rewrite edge/biometrics/finger/fq_model.npz
+    python bench/finger.py --calibrate     # the Bozorth3 threshold from the development prints' impostor pairs
 
-Prints: the public fixtures (../shared/data/fingerprints or tests/fixtures/fingerprints) and synthetic
-fingers (24 the model may be fitted on, 8 it never sees), each under 22 graded conditions. Goals
-(issue 6): Spearman >= 0.85 against NFIQ 2; our time per image >= 5x faster than NFIQ 2 in the same
-run (NFIQ 2's time includes PNG-encoding the array, which its API needs: ~1 ms). NFIQ 2 comes from
-nbis-py 0.1.3 (x86_64 only); without it only our side and the fps are measured.
+Prints (read from ../shared, never copied into the project): development `data/fingerprints-real` (27 real
+prints, 9 fingers) plus the afis package's 3 prints in tests/fixtures; acceptance
+`acceptance/fingerprints-real` (62 prints; only reported, never fitted or calibrated on). Figures:
+- NFIQ 2 time per print; the fast score's time and Spearman rho against NFIQ 2 (development:
+  leave-one-finger-out from the fit; acceptance: as shipped);
+- Bozorth3 false-match and false-non-match rates over all genuine and impostor pairs, time per comparison;
+- live loop frames per second with the fast score on the simulated sensors; the four-finger sequence's time.
+The fit needs scikit-learn (test extra); the product evaluates the exported trees with numpy only.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import statistics
 import sys
 import time
@@ -26,12 +31,27 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drivers.backends import finger_r30x, finger_uareu4000  # noqa: E402
-from drivers.sim import finger_r30x as sim_r30x  # noqa: E402
-from drivers.sim import finger_uareu4000 as sim_uru  # noqa: E402
-from edge.biometrics.finger import quality, synth  # noqa: E402
+from drivers.sim import finger_synth as synth  # noqa: E402
+from edge.biometrics.finger import match, nfiq2, quality  # noqa: E402
+from edge.biometrics.finger import model as fq_model  # noqa: E402
 
-THRESHOLD = quality.DEFAULT_THRESHOLD
+SHARED = ROOT.parent / "shared"
+DEV = SHARED / "data" / "fingerprints-real"
+ACCEPTANCE = SHARED / "acceptance" / "fingerprints-real"
+AFIS = ROOT / "tests" / "fixtures" / "fingerprints"
+FEATURES = ("ocl_mean", "fda_mean", "lcs_mean", "hf_mean", "minutiae", "foreground_share", "foreground_px",
+            "ridge_ratio", "rvu_std", "fg_std", "fg_mean", "ocl_low", "lcs_low", "fda_low", "anisotropy",
+            "fg_offset", "mu", "sigma")
+RECIPE = {"max_depth": 3, "n_estimators": 200, "learning_rate": 0.05, "subsample": 0.8, "random_state": 0}
+SYNTHETIC_FINGERS = 8
+
+
+def finger_of(stem: str) -> str:
+    return stem.rsplit("_", 1)[0]
+
+
+def read_prints(folder: Path) -> list[tuple[str, np.ndarray]]:
+    return [(p.stem, quality.to_gray(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE))) for p in sorted(folder.glob("*.png"))]
 
 
 def degradations(m: np.ndarray, seed: int) -> list[tuple[str, np.ndarray]]:
@@ -49,17 +69,6 @@ def degradations(m: np.ndarray, seed: int) -> list[tuple[str, np.ndarray]]:
     ]
 
 
-def dataset(n_synth: int, n_holdout: int = 0) -> list[tuple[str, str, np.ndarray]]:
-    """(finger, label, image) for every print and degradation."""
-    shared = ROOT.parent / "shared" / "data" / "fingerprints"
-    folder = shared if shared.is_dir() else ROOT / "tests" / "fixtures" / "fingerprints"
-    masters = [(p.stem, quality.to_gray(cv2.imread(str(p), cv2.IMREAD_UNCHANGED)))
-               for p in sorted(folder.glob("*.png"))]
-    masters += [(f"synthetic{i}", synth.master(100 + i)) for i in range(n_synth)]
-    masters += [(f"heldout{i}", synth.master(300 + i)) for i in range(n_holdout)]  # never used by --fit
-    return [(name, label, img) for k, (name, m) in enumerate(masters) for label, img in degradations(m, k)]
-
-
 def ranks(x: np.ndarray) -> np.ndarray:
     order = np.argsort(x, kind="stable")
     r = np.empty(len(x))
@@ -70,181 +79,174 @@ def ranks(x: np.ndarray) -> np.ndarray:
     return r
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
+def spearman(a, b) -> float:
     return float(np.corrcoef(ranks(np.asarray(a, float)), ranks(np.asarray(b, float)))[0, 1])
 
 
-def nfiq2_scorer():
+def nfiq2_score(img: np.ndarray) -> float:
     try:
-        import nbis
-    except ImportError:
-        return None
-    ex = nbis.new_nbis_extractor(nbis.NbisExtractorSettings(
-        min_quality=0.0, get_center=False, check_fingerprint=False, compute_nfiq2=True, ppi=None))
-
-    def score(img: np.ndarray) -> float:
-        _, png = cv2.imencode(".png", img)
-        try:
-            return float(ex.extract_minutiae(png.tobytes()).quality().score)
-        except Exception:  # NFIQ 2 refuses some images (too little fingerprint): that is a 0
-            return 0.0
-
-    return score
+        return nfiq2.assess(img).score
+    except nfiq2.Nfiq2Failed:   # NFIQ 2 refuses some images (too little fingerprint): that is a 0
+        return 0.0
 
 
-def timed(fn, img: np.ndarray) -> tuple[float, float]:
+def training_set() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, NFIQ 2 labels and finger names of the development prints under graded degradations."""
+    masters = [(finger_of(s), img) for s, img in read_prints(DEV)]
+    masters += [(f"afis_{s.split('_')[0]}", img) for s, img in read_prints(AFIS)]
+    masters += [(f"synthetic{i}", synth.master(100 + i)) for i in range(SYNTHETIC_FINGERS)]
+    x, y, fingers = [], [], []
+    for k, (finger, m) in enumerate(masters):
+        for _label, img in degradations(m, k):
+            c, _ = quality.components(img)
+            x.append([c[f] for f in FEATURES])
+            y.append(nfiq2_score(img))
+            fingers.append(finger)
+        print(f"  labelled {k + 1}/{len(masters)} fingers", end="\r", flush=True)
+    print()
+    return np.array(x), np.array(y), np.array(fingers)
+
+
+def fit(write: bool) -> None:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    if not DEV.is_dir():
+        sys.exit(f"--fit needs the development prints in {DEV}")
+    x, y, fingers = training_set()
+    real = np.array([not f.startswith("synthetic") for f in fingers])
+    held = np.zeros(len(y))
+    for f in sorted(set(fingers)):  # leave one finger (and all its degradations) out
+        te = fingers == f
+        held[te] = GradientBoostingRegressor(**RECIPE).fit(x[~te], y[~te]).predict(x[te])
+    loo = spearman(held[real], y[real])
+    print(f"fit: {len(y)} prints, {len(set(fingers))} fingers; leave-one-finger-out rho vs NFIQ 2 on the real "
+          f"fingers' prints {loo:.3f}")
+    if not write:
+        return
+    gbr = GradientBoostingRegressor(**RECIPE).fit(x, y)
+    feature, threshold, left, right, value, roots = [], [], [], [], [], []
+    for est in gbr.estimators_[:, 0]:
+        t, off = est.tree_, len(feature)
+        roots.append(off)
+        feature += [int(v) if v >= 0 else -1 for v in t.feature]
+        threshold += t.threshold.tolist()
+        left += [off + int(v) if v >= 0 else -1 for v in t.children_left]
+        right += [off + int(v) if v >= 0 else -1 for v in t.children_right]
+        value += t.value[:, 0, 0].tolist()
+    meta = {"features": list(FEATURES), "base": float(gbr.init_.constant_[0][0]), "rate": RECIPE["learning_rate"],
+            "version": 2, "recipe": RECIPE, "prints": len(y), "fingers": len(set(fingers)),
+            "synthetic_fingers": SYNTHETIC_FINGERS, "heldout_rho_real": round(loo, 3),
+            "labels": f"nfiq2 (nbis-python {nfiq2.version()})"}
+    np.savez_compressed(fq_model.MODEL_FILE, feature=np.array(feature, np.int16), threshold=np.array(threshold),
+                        left=np.array(left, np.int32), right=np.array(right, np.int32), value=np.array(value),
+                        roots=np.array(roots, np.int32), meta=np.array(json.dumps(meta)))
+    print(f"wrote {fq_model.MODEL_FILE} ({fq_model.MODEL_FILE.stat().st_size} bytes)")
+
+
+def timed(fn, *args) -> tuple[object, float]:
     t = time.perf_counter()
-    v = fn(img)
+    v = fn(*args)
     return v, time.perf_counter() - t
 
 
-def fps(make_sim, backend_cls, config_cls, seconds: float = 3.0) -> float:
-    sim = make_sim(config_cls())
-    dev = backend_cls(sim.config)
-    dev.open()
-    try:
-        sim.finger_on()
-        n, end = 0, time.monotonic() + seconds
-        t0 = time.monotonic()
-        while time.monotonic() < end:
-            n += dev.capture(1.0).ok
-        return n / (time.monotonic() - t0)
-    finally:
-        dev.close()
-        sim.close()
+def quality_figures(name: str, prints: list[tuple[str, np.ndarray]]) -> None:
+    for _, img in prints[:2]:  # warm both up
+        quality.assess(img)
+        nfiq2_score(img)
+    ours, theirs, t_ours, t_theirs = [], [], [], []
+    for _, img in prints:
+        q, dt = timed(quality.assess, img)
+        ours.append(q.score)
+        t_ours.append(dt)
+        s, dt2 = timed(nfiq2_score, img)
+        theirs.append(s)
+        t_theirs.append(dt2)
+    ms_nfiq2, ms_fast = statistics.median(t_theirs) * 1000, statistics.median(t_ours) * 1000
+    print(f"{name} ({len(prints)} prints): NFIQ 2 {min(theirs):.0f}-{max(theirs):.0f}, median {ms_nfiq2:.0f} ms/print; "
+          f"fast score median {ms_fast:.1f} ms/print ({ms_nfiq2 / ms_fast:.1f}x faster); "
+          f"rho {spearman(ours, theirs):.3f}")
 
 
-MODEL_FEATURES = ("ocl_mean", "fda_mean", "lcs_mean", "hf_mean", "minutiae", "foreground_share", "foreground_px",
-                  "ridge_ratio", "rvu_std", "fg_std", "fg_mean", "ocl_low", "lcs_low", "fda_low", "anisotropy",
-                  "fg_offset", "mu", "sigma")
+def pair_scores(prints: list[tuple[str, np.ndarray]]) -> tuple[list[int], list[int], list[float]]:
+    """Bozorth3 scores of every genuine and every impostor pair, and the time of each comparison."""
+    tpl = {s: match.template(img) for s, img in prints}
+    gen, imp, times = [], [], []
+    for a, b in itertools.combinations(tpl, 2):
+        v, dt = timed(match.verify, tpl[a], tpl[b])
+        times.append(dt)
+        (gen if finger_of(a) == finger_of(b) else imp).append(v.score)
+    return gen, imp, times
 
 
-def fit_stumps(x: np.ndarray, y: np.ndarray, rounds: int = 150, rate: float = 0.1
-               ) -> tuple[float, list[tuple[int, float, float, float]]]:
-    """Gradient boosting with one-split trees (an additive model of step functions, one per feature)."""
-    base = float(y.mean())
-    pred = np.full(len(y), base)
-    stumps = []
-    for _ in range(rounds):
-        r = y - pred
-        best = (0.0, 0, 0.0, 0.0, 0.0)
-        for j in range(x.shape[1]):
-            order = np.argsort(x[:, j], kind="stable")
-            xs, rs = x[order, j], r[order]
-            csum, n = np.cumsum(rs)[:-1], len(rs)
-            nl = np.arange(1, n)
-            sl, sr = csum, rs.sum() - csum
-            gain = np.where(xs[:-1] < xs[1:], sl * sl / nl + sr * sr / (n - nl), -1.0)
-            i = int(gain.argmax())
-            if gain[i] > best[0]:
-                best = (float(gain[i]), j, float((xs[i] + xs[i + 1]) / 2), sl[i] / nl[i], sr[i] / (n - nl[i]))
-        _, j, t, ml, mr = best
-        stumps.append((j, t, rate * ml, rate * mr))
-        pred += np.where(x[:, j] <= t, rate * ml, rate * mr)
-    return base, stumps
+def calibrate(prints: list[tuple[str, np.ndarray]]) -> int:
+    """The smallest threshold at which no development impostor pair matches (FMR <= 1/impostor pairs)."""
+    _gen, imp, _ = pair_scores(prints)
+    threshold = max(imp) + 1
+    print(f"calibration on {len(imp)} development impostor pairs: highest score {max(imp)}, threshold {threshold} "
+          f"(stated FMR <= 1/{len(imp)} = {1 / len(imp):.2%})")
+    return threshold
 
 
-def predict(x: np.ndarray, base: float, stumps: list[tuple[int, float, float, float]]) -> np.ndarray:
-    out = np.full(len(x), base)
-    for j, t, left, right in stumps:
-        out += np.where(x[:, j] <= t, left, right)
-    return out
+def matching_figures(name: str, prints: list[tuple[str, np.ndarray]]) -> None:
+    gen, imp, times = pair_scores(prints)
+    fnmr = sum(s < match.THRESHOLD for s in gen) / len(gen)
+    fmr = sum(s >= match.THRESHOLD for s in imp) / len(imp)
+    print(f"{name} Bozorth3 at {match.THRESHOLD}: genuine {len(gen)} pairs, FNMR {fnmr:.3f} "
+          f"(accepts {1 - fnmr:.1%}); impostor {len(imp)} pairs, FMR {fmr:.4f} (highest impostor {max(imp)}); "
+          f"median {statistics.median(times) * 1000:.2f} ms/comparison")
 
 
-def fit(rows: list[dict], y: np.ndarray, write: Path | None) -> None:
-    x = np.array([[r[k] for k in MODEL_FEATURES] for r in rows])
-    fingers = sorted({r["_finger"] for r in rows})
-    held_out = np.zeros(len(y))
-    for f in fingers:  # leave one finger (and all its degradations) out
-        tr = np.array([r["_finger"] != f for r in rows])
-        held_out[~tr] = predict(x[~tr], *fit_stumps(x[tr], y[tr]))
-    base, stumps = fit_stumps(x, y)
-    print(f"refit: in-sample Spearman {spearman(predict(x, base, stumps), y):.3f}, "
-          f"leave-one-finger-out {spearman(held_out, y):.3f} ({len(fingers)} fingers, {len(y)} prints)")
-    if write:
-        lines = [f"    ({MODEL_FEATURES[j]!r}, {t:.6g}, {a:.4f}, {b:.4f})," for j, t, a, b in stumps]
-        write.write_text(MODEL_TEMPLATE.format(n=len(y), fingers=len(fingers), loo=spearman(held_out, y),
-                                               base=base, stumps="\n".join(lines)))
-        print(f"wrote {write}")
+def capture_figures() -> None:
+    from drivers.backends import finger_r30x, finger_uareu4000
+    from drivers.sim import finger_r30x as sim_r30x
+    from drivers.sim import finger_uareu4000 as sim_uru
+    from edge.biometrics.finger import capture_sequence
 
-
-MODEL_TEMPLATE = '''"""The quality model: boosted one-split trees over the components, fitted to NIST NFIQ 2. GENERATED.
-
-Regenerate with `python bench/finger.py --fit --write-model` (nbis-py needed). Fitted on {n} prints
-({fingers} fingers: public and synthetic, each with graded degradations); leave-one-finger-out Spearman
-against NFIQ 2: {loo:.3f}. Each stump adds `left` when the feature is <= threshold, else `right`.
-"""
-
-BASE = {base:.4f}
-
-STUMPS: tuple[tuple[str, float, float, float], ...] = (
-{stumps}
-)
-'''
+    for label, start, cls, cfg in (("U.are.U 4000", sim_uru.start, finger_uareu4000.UareU4000, finger_uareu4000.Config),
+                                   ("R30x", sim_r30x.start, finger_r30x.R30xFingerprint, finger_r30x.Config)):
+        sim = start(cfg())
+        dev = cls(sim.config)
+        dev.open()
+        try:
+            sim.finger_on()
+            n, t0 = 0, time.monotonic()
+            while time.monotonic() - t0 < 3.0:
+                frame = dev.capture(1.0)
+                if frame.ok:
+                    quality.assess(frame.sample.data)
+                    n += 1
+            fps = n / (time.monotonic() - t0)
+            seq, dt = timed(capture_sequence, dev, ["right_index", "right_middle", "right_ring", "right_little"], 10.0)
+            ok = sum(c.ok for c in seq)
+            print(f"simulated {label}: live loop with the fast score {fps:.1f} frames/s; four-finger sequence "
+                  f"{dt:.2f} s ({ok}/4 accepted)")
+        finally:
+            dev.close()
+            sim.close()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fit", action="store_true", help="refit the quality model and report held-out agreement")
-    ap.add_argument("--write-model", action="store_true", help="with --fit: rewrite edge/biometrics/finger/model.py")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--synthetic", type=int, default=24, help="synthetic fingers the model may be fitted on")
-    ap.add_argument("--holdout", type=int, default=8, help="further synthetic fingers, never fitted on")
+    ap.add_argument("--fit", action="store_true", help="refit the fast score and report held-out agreement")
+    ap.add_argument("--write-model", action="store_true", help="with --fit: rewrite the shipped model file")
+    ap.add_argument("--calibrate", action="store_true", help="the Bozorth3 threshold from the development prints")
     args = ap.parse_args()
-    data = dataset(2 if args.quick else args.synthetic, 1 if args.quick else args.holdout)
-    nfiq2 = nfiq2_scorer()
-    for _, _, img in data[:3]:  # warm both up
-        quality.assess(img)
-        if nfiq2:
-            nfiq2(img)
-    ours, theirs, t_ours, t_theirs, rows = [], [], [], [], []
-    for finger, label, img in data:
-        q, dt = timed(quality.assess, img)
-        ours.append(q.score)
-        t_ours.append(dt)
-        rows.append({**q.components, "_finger": finger, "_label": label})
-        if nfiq2:
-            s, dt2 = timed(nfiq2, img)
-            theirs.append(s)
-            t_theirs.append(dt2)
-    ours_a = np.array(ours)
-    print(f"images: {len(data)} ({len({d[0] for d in data})} fingers x {len(data) // len({d[0] for d in data})} "
-          "conditions)")
-    print(f"ours: median {statistics.median(t_ours) * 1000:.1f} ms/image, mean {statistics.mean(t_ours) * 1000:.1f}")
-    if nfiq2:
-        th = np.array(theirs)
-        real = np.array([d[0].startswith("p") for d in data])
-        held = np.array([d[0].startswith("heldout") for d in data])
-        print(f"NFIQ 2 (nbis-py): median {statistics.median(t_theirs) * 1000:.1f} ms/image, "
-              f"mean {statistics.mean(t_theirs) * 1000:.1f}")
-        print(f"speed-up (median): {statistics.median(t_theirs) / statistics.median(t_ours):.1f}x")
-        print("(the score model was fitted on these prints: --fit reports the leave-one-finger-out figure)")
-        print(f"Spearman vs NFIQ 2: all {spearman(ours_a, th):.3f}; public prints and their degradations "
-              f"{spearman(ours_a[real], th[real]):.3f}; synthetic {spearman(ours_a[~real], th[~real]):.3f}")
-        if held.any():
-            print(f"Spearman on {int(held.sum())} held-out prints (fingers the model never saw): "
-                  f"{spearman(ours_a[held], th[held]):.3f}; accept/reject agreement "
-                  f"{float(((ours_a[held] >= THRESHOLD) == (th[held] >= THRESHOLD)).mean()):.3f}")
-        acc_ours, acc_nist = ours_a >= THRESHOLD, th >= THRESHOLD
-        agree = float((acc_ours == acc_nist).mean())
-        both_acc, both_rej = int((acc_ours & acc_nist).sum()), int((~acc_ours & ~acc_nist).sum())
-        only_rej, only_acc = int((~acc_ours & acc_nist).sum()), int((acc_ours & ~acc_nist).sum())
-        print(f"accept/reject agreement at {THRESHOLD:.0f} (ours and NFIQ 2's): {agree:.3f} (both accept {both_acc}, "
-              f"both reject {both_rej}, we reject only {only_rej}, we accept only {only_acc})")
-        verdict = np.array([quality.assess(img).acceptable for _, _, img in data])
-        print(f"verdict (score and feedback gates) agreement: {float((verdict == acc_nist).mean()):.3f}")
-        if args.fit:
-            keep = ~held
-            target = ROOT / "edge" / "biometrics" / "finger" / "model.py" if args.write_model else None
-            fit([r for r, k in zip(rows, keep, strict=True) if k], th[keep], target)
-    else:
-        print("NFIQ 2 not available (pip install nbis-py==0.1.3, x86_64 only): no correlation measured")
-    uru_fps = fps(sim_uru.start, finger_uareu4000.UareU4000, finger_uareu4000.Config)
-    print(f"simulated U.are.U capture path: {uru_fps:.0f} frames/s "
-          "(finger held; interrupt, bulk frame, descramble)")
-    r30x_fps = fps(sim_r30x.start, finger_r30x.R30xFingerprint, finger_r30x.Config)
-    print(f"simulated R30x capture path: {r30x_fps:.0f} frames/s "
-          "(PTY at full speed; a real module at 57600 baud needs ~7 s per image)")
+    if args.calibrate:
+        calibrate(read_prints(DEV))
+        return 0
+    if args.fit:
+        fit(args.write_model)
+        fq_model._load.cache_clear()
+    print(f"NFIQ 2: nbis-python {nfiq2.version()}; fast score {fq_model.version()} "
+          f"(held-out rho at fit {fq_model.describe().get('heldout_rho_real')})")
+    for name, folder in (("development", DEV), ("acceptance", ACCEPTANCE)):
+        if folder.is_dir():
+            prints = read_prints(folder)
+            quality_figures(name, prints)
+            matching_figures(name, prints)
+        else:
+            print(f"{name}: {folder} absent (not beside this clone): skipped")
+    capture_figures()
     return 0
 
 

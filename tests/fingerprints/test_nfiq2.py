@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge.biometrics.finger import nbis_glibc, nfiq2, synth
+from drivers.sim import finger_synth as synth
+from edge.biometrics.finger import nbis_glibc, nfiq2
 from edge.cli import root
 from tests.fingerprints.conftest import REAL
 
