@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,10 +36,40 @@ class Scene(BaseModel):
     blur: float = Field(default=0.0, ge=0, le=50)   # Gaussian sigma in pixels (motion, focus)
 
 
+# Portraits known by name. "astronaut" is NASA's public-domain portrait that scikit-image ships: fetched and
+# hash-checked into the models directory by `borderpost models fetch --demo-face` (what `make demo` runs), or
+# scikit-image's own copy where that package is installed.
+NAMED_PORTRAITS = {"astronaut": ("astronaut.png", "skimage.data")}
+DEFAULT_MODELS_DIR = "/var/lib/borderpost/models"
+
+
+def named_portrait(name: str) -> Path | None:
+    """The file of a named portrait, or None when neither the models directory nor the package has it."""
+    filename, package = NAMED_PORTRAITS[name]
+    fetched = Path(os.environ.get("BORDERPOST_MODELS_DIR") or DEFAULT_MODELS_DIR) / filename
+    if fetched.is_file():
+        return fetched
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:
+        return None
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(root) / filename).is_file():
+            return Path(root) / filename
+    return None
+
+
 def source_images(source: str) -> list[Path]:
-    """Image files named by `source`: a file, a directory, or a glob; [] for "synthetic"."""
+    """Image files named by `source`: a named portrait, a file, a directory, or a glob; [] for "synthetic"."""
     if source == "synthetic":
         return []
+    if source in NAMED_PORTRAITS:
+        found = named_portrait(source)
+        if found is None:
+            raise OSError(f"portrait {source!r} is not here: run `borderpost models fetch --demo-face`")
+        return [found]
     p = Path(source)
     if p.is_file():
         return [p]

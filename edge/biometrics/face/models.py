@@ -80,6 +80,34 @@ MANIFEST: tuple[ModelSpec, ...] = (
 
 SPECS = {m.key: m for m in MANIFEST}
 
+# The demo traveller's face: NASA's portrait of astronaut Eileen Collins (public domain) that scikit-image ships
+# as skimage/data/astronaut.png. The wheel is platform-specific, so each supported machine has its own pin.
+_SKIMAGE_WHEELS = {
+    "x86_64": ("scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+               "74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af"),
+    "aarch64": ("scikit_image-0.26.0-cp311-cp311-manylinux_2_24_aarch64.manylinux_2_28_aarch64.whl",
+                "9ea6207d9e9d21c3f464efe733121c0504e494dbdc7728649ff3e23c3c5a4953"),
+}
+DEMO_FACE_FILE = "astronaut.png"
+
+
+def demo_face_spec(machine: str | None = None) -> ModelSpec:
+    """The pinned demo portrait for this machine's wheel (FetchError where no pin exists)."""
+    import platform
+
+    arch = machine or platform.machine()
+    if arch not in _SKIMAGE_WHEELS or sys.version_info[:2] != (3, 11):
+        raise FetchError(f"no pinned scikit-image wheel for {arch} / Python {sys.version_info[0]}.{sys.version_info[1]}"
+                         " (the demo face is pinned for CPython 3.11 on x86_64 and aarch64)")
+    wheel, digest = _SKIMAGE_WHEELS[arch]
+    return ModelSpec(
+        key="demo-face", filename=DEMO_FACE_FILE, package="scikit-image", version="0.26.0",
+        wheel=wheel, wheel_sha256=digest, member="skimage/data/astronaut.png",
+        sha256="88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5", size=791555,
+        licence="public domain (NASA photograph); package BSD-3-Clause",
+        purpose="the demo traveller's face (camera simulator source 'astronaut'); not used on a real post",
+    )
+
 
 class ModelState(StrEnum):
     OK = "ok"
