@@ -36,19 +36,26 @@ def load_recipient(path: Path) -> X25519PublicKey:
     return load_public_pem(path, X25519PublicKey, "the agency's X25519 encryption key", SealError)
 
 
+def seal_json(payload: Any, recipient: X25519PublicKey, info: bytes) -> str:
+    """HPKE-encrypt a JSON-able payload, bound to `info` (what it is and which crossing); base64 text."""
+    plaintext = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.b64encode(_SUITE.encrypt(plaintext, recipient, info=info)).decode()
+
+
+def open_json(ciphertext: str, private: X25519PrivateKey, info: bytes) -> Any:
+    """The recipient's side (the agency's, and the tests'): decrypt and parse."""
+    return json.loads(_SUITE.decrypt(base64.b64decode(ciphertext), private, info=info))
+
+
 def seal(samples: dict[str, Any], recipient: X25519PublicKey, crossing_id: str) -> SealedBiometrics:
     """Encrypt JSON-able samples (images as base64) bound to the crossing id (as HPKE info)."""
-    plaintext = json.dumps(samples, separators=(",", ":")).encode()
-    ct = _SUITE.encrypt(plaintext, recipient, info=_INFO + b"|" + crossing_id.encode())
     return SealedBiometrics(
         crossing_id=crossing_id,
         recipient_key_id=recipient_key_id(recipient),
-        ciphertext=base64.b64encode(ct).decode(),
+        ciphertext=seal_json(samples, recipient, _INFO + b"|" + crossing_id.encode()),
     )
 
 
 def unseal(sealed: SealedBiometrics, private: X25519PrivateKey) -> dict[str, Any]:
     """The agency's side (and the tests'): decrypt and parse."""
-    ct = base64.b64decode(sealed.ciphertext)
-    plaintext = _SUITE.decrypt(ct, private, info=_INFO + b"|" + sealed.crossing_id.encode())
-    return json.loads(plaintext)
+    return open_json(sealed.ciphertext, private, _INFO + b"|" + sealed.crossing_id.encode())
