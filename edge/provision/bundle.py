@@ -184,9 +184,9 @@ def _check_certs(manifest: Manifest, files: dict[str, bytes], now: dt.datetime) 
         pki.check_validity(ca, now, "ca.pem")
         if cert.issuer == ca.subject:
             pki.check_issued_by(cert, ca, "client.pem")
-        cn = pki.common_name(cert)
-        if cn != manifest.device:
-            raise pki.PkiError(f"client.pem: the certificate is for {cn!r}, this bundle is for {manifest.device!r}")
+        if pki.identity_of(cert) != (manifest.post, manifest.device):
+            raise pki.PkiError(f"client.pem: the certificate is for {pki.common_name(cert)!r}, this bundle is for "
+                               f"{manifest.post + '/' + manifest.device!r}")
     except pki.PkiError as exc:
         raise BundleError(str(exc)) from None
     except UnsupportedAlgorithm as exc:

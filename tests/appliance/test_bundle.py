@@ -51,7 +51,7 @@ def test_new_bundle_is_complete_and_private(bundle_dir: Path) -> None:
     assert str(cfg.keys.agency_command_public_key) == "/etc/borderpost/certs/agency_commands_ed25519.pem"
     assert cfg.policy.fingerprints == ["right_index"]          # kept from the base config
     cert = x509.load_pem_x509_certificate(b.files["client.pem"])
-    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "kiosk-01"
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "post-7/kiosk-01"
     assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value == "post-7"
 
 
