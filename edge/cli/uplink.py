@@ -14,6 +14,7 @@ from edge.cli._common import EXIT_USAGE, apply_overrides, config_option, fail, l
 from edge.cli.events import open_store
 from edge.identity import IdentityError, load_or_create_key
 from edge.uplink import Uplink
+from edge.uplink.client import certificate_mismatch
 
 
 def reloader(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> Callable[[], cfgmod.Config]:
@@ -40,6 +41,9 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         cfg.broker.check_files()
     except cfgmod.ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
+    mismatch = certificate_mismatch(cfg)
+    if mismatch:
+        fail(mismatch, EXIT_USAGE)
     store = open_store(cfg, synchronous="NORMAL")  # its writes are only delivery marks
     try:
         key = load_or_create_key(cfg.identity.signing_key)

@@ -2,12 +2,20 @@
 
 Checks return a specific `PkiError` message a technician can act on ("does not match its key", "expired on
 2026-01-31"); they never raise a library traceback for bad input.
+
+A device certificate names post AND device: CN = "<post>/<device>" (OU = post too, for people reading it). The
+broker takes the CN as the MQTT username and client id (mosquitto `use_identity_as_username` and
+`use_username_as_clientid`), so one ACL pattern `borderpost/v1/%u/...` pins both topic levels, and a device can
+neither write nor read below another post, nor connect as another device's client id. Agency services get
+certificates whose CN has no "/", so they can never be mistaken for a device.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -16,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CLIENT_CERT_DAYS = 825
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")   # a post or device id, as the config accepts it
 
 
 class PkiError(Exception):
@@ -87,6 +96,32 @@ def common_name(cert: x509.Certificate) -> str | None:
     return str(names[0].value) if names else None
 
 
+def device_identity(post: str, device: str) -> str:
+    """The CN, MQTT username and client id of a device: "<post>/<device>" (no MQTT wildcard can appear in it)."""
+    for what, value in (("post", post), ("device", device)):
+        if not NAME.fullmatch(value):
+            raise PkiError(f"{what} id {value!r}: use 1-64 letters, digits, '-' or '_' (no '/', '+', '#')")
+    return f"{post}/{device}"
+
+
+def identity_of(cert: x509.Certificate) -> tuple[str, str] | None:
+    """(post, device) named by a device certificate, or None for a certificate that names no device."""
+    cn = common_name(cert) or ""
+    post, sep, device = cn.partition("/")
+    if not sep or not NAME.fullmatch(post) or not NAME.fullmatch(device):
+        return None
+    return post, device
+
+
+def identity_of_file(path: Path) -> tuple[str, str] | None:
+    """`identity_of` for a PEM file; raises PkiError when it cannot be read or parsed."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise PkiError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return identity_of(load_cert(data, str(path)))
+
+
 @dataclass(frozen=True)
 class Issued:
     cert_pem: bytes
@@ -97,7 +132,7 @@ def _subject(post: str, device: str) -> x509.Name:
     return x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "borderpost"),
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, post),
-        x509.NameAttribute(NameOID.COMMON_NAME, device),
+        x509.NameAttribute(NameOID.COMMON_NAME, device_identity(post, device)),
     ])
 
 
@@ -105,14 +140,31 @@ def issue_client_cert(
     *, ca_cert: x509.Certificate, ca_key, post: str, device: str, public_key, now: dt.datetime,
     days: int = CLIENT_CERT_DAYS,
 ) -> bytes:
-    """A TLS client certificate for `device` (CN) at `post` (OU), signed by the agency CA. The CA decides the
-    subject: whatever a CSR asked for is ignored."""
+    """A TLS client certificate for `device` at `post` (CN "<post>/<device>", OU post), signed by the agency CA.
+    The CA decides the subject: whatever a CSR asked for is ignored."""
+    return _issue(_subject(post, device), ca_cert=ca_cert, ca_key=ca_key, public_key=public_key, now=now, days=days)
+
+
+def issue_service_cert(
+    *, ca_cert: x509.Certificate, ca_key, name: str, public_key, now: dt.datetime, days: int = CLIENT_CERT_DAYS,
+) -> bytes:
+    """A TLS client certificate for an agency service (the consumer of events, the sender of commands): CN `name`,
+    which has no "/" and so can never be a device's identity."""
+    if not NAME.fullmatch(name):
+        raise PkiError(f"service name {name!r}: use 1-64 letters, digits, '-' or '_'")
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "borderpost"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    return _issue(subject, ca_cert=ca_cert, ca_key=ca_key, public_key=public_key, now=now, days=days)
+
+
+def _issue(subject: x509.Name, *, ca_cert: x509.Certificate, ca_key, public_key, now: dt.datetime,
+           days: int) -> bytes:
     check_key_matches(ca_cert, ca_key, "agency CA")
     check_validity(ca_cert, now, "agency CA")
     not_after = min(now + dt.timedelta(days=days), ca_cert.not_valid_after_utc)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_subject(post, device))
+        .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())

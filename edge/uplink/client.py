@@ -78,6 +78,30 @@ def publish_packet_size(topic: str, payload: bytes) -> int:
     return 1 + length_bytes + remaining
 
 
+def client_id(cfg: Config) -> str:
+    """"<post>/<device>": the CN of the device's certificate, which the agency's broker makes the username and
+    the client id (edge/broker): the same name everywhere, so the session is the same with or without TLS."""
+    return f"{cfg.identity.post}/{cfg.identity.device}"
+
+
+def certificate_mismatch(cfg: Config) -> str | None:
+    """Why the configured client certificate cannot speak for this post and device, or None when it can (or
+    there is none). The broker would hold the device to the certificate's name, not the config's."""
+    if cfg.broker.cert_file is None:
+        return None
+    from edge.provision import pki
+
+    try:
+        named = pki.identity_of_file(cfg.broker.cert_file)
+    except pki.PkiError as exc:
+        return str(exc)
+    want = (cfg.identity.post, cfg.identity.device)
+    if named != want:
+        return (f"broker.cert_file {cfg.broker.cert_file} is not this device's certificate: it must name "
+                f"CN={'/'.join(want)!r} (post/device); ask the agency for one (borderpost provision)")
+    return None
+
+
 @dataclass
 class UplinkState:
     connected: bool = False
@@ -160,8 +184,7 @@ class Uplink:
     def _new_client(self) -> mqtt.Client:
         b = self.cfg.broker
         gen = self._generation
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.cfg.identity.post}-"
-                             f"{self.cfg.identity.device}", protocol=mqtt.MQTTv5,
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id(self.cfg), protocol=mqtt.MQTTv5,
                              reconnect_on_failure=False,   # we reconnect, with a fresh client (docstring)
                              manual_ack=True)              # a command is acknowledged once answered
         client.max_inflight_messages_set(0)       # our own window governs (see module docstring)

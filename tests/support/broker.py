@@ -33,15 +33,22 @@ class Mosquitto:
     persistence: bool = True
     extra: Iterable[str] = ()
     max_queued: int = 0     # per-client queue (0: unlimited; mosquitto's own default is 1000)
+    config: Path | None = None  # a generated mosquitto.conf to run instead (its listener must use `port`)
     proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        scheme = "mqtts" if any(line.startswith("certfile") for line in self.extra) else "mqtt"
+        tls = self.config is not None or any(line.startswith("certfile") for line in self.extra)
+        scheme = "mqtts" if tls else "mqtt"
         return f"{scheme}://127.0.0.1:{self.port}"
 
     def write_config(self) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self.config is not None:  # as generated, plus what a test run needs (root, its own log)
+            conf = self.directory / "mosquitto.conf"
+            conf.write_text(self.config.read_text() + f"\nuser root\nlog_dest file {self.directory}/mosquitto.log\n"
+                            + "".join(line + "\n" for line in self.extra))
+            return conf
         extra = list(self.extra)
         lines = [
             f"listener {self.port} 127.0.0.1",

@@ -9,29 +9,21 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.broker import Collector, Mosquitto
-from tests.support.pki import CA
+from edge.uplink.client import certificate_mismatch
+from tests.support.broker import Collector
 from tests.uplink.helpers import check_delivery, crossing_events, make_post
+from tests.uplink.mtls import start_agency
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_mutual_tls_and_acl_confine_each_device_to_its_topics(tmp_path):
-    ca = CA(tmp_path / "pki")
-    srv_crt, srv_key = ca.issue("broker", server=True)
-    dev_crt, dev_key = ca.issue("dev-t")
-    sub_crt, sub_key = ca.issue("agency-consumer")
-    acl = tmp_path / "acl"
-    acl.write_text("pattern write borderpost/v1/+/%u/#\npattern read borderpost/v1/+/%u/cmd/#\n"
-                   "user agency-consumer\ntopic read borderpost/#\n")
-    m = Mosquitto(tmp_path / "b", extra=[
-        f"cafile {ca.cert_path}", f"certfile {srv_crt}", f"keyfile {srv_key}", "require_certificate true",
-        "use_identity_as_username true", f"acl_file {acl}"]).start()
+    """Against the broker `borderpost broker config` generates (tests/uplink/test_broker_acl.py has the attacks)."""
+    agency = start_agency(tmp_path)
+    m = agency.broker
     try:
-        tls = {"ca_certs": str(ca.cert_path), "certfile": str(sub_crt), "keyfile": str(sub_key)}
-        sub = Collector(m.port, "borderpost/#", tls=tls)
-        extra = f'ca_file = "{ca.cert_path}"\ncert_file = "{dev_crt}"\nkey_file = "{dev_key}"'
-        post = make_post(tmp_path, m.url.replace("mqtt://", "mqtts://"), broker_extra=extra)
+        sub = Collector(m.port, "borderpost/#", client_id="central-1", tls=agency.tls(agency.service("central-1")))
+        post = make_post(tmp_path, m.url, broker_extra=agency.broker_extra(agency.device("post-t", "dev-t")))
         ids = post.record(20)
         from tests.uplink.helpers import UplinkThread
 
@@ -49,25 +41,23 @@ def test_mutual_tls_and_acl_confine_each_device_to_its_topics(tmp_path):
         before = len(sub.payloads("events/crossing"))
         other = tmp_path / "other"
         other.mkdir()
-        o_crt, o_key = ca.issue("dev-x")
-        post2 = make_post(other, m.url.replace("mqtt://", "mqtts://"),
-                          broker_extra=f'ca_file = "{ca.cert_path}"\ncert_file = "{o_crt}"\nkey_file = "{o_key}"')
+        post2 = make_post(other, m.url, broker_extra=agency.broker_extra(agency.device("post-t", "dev-x")))
         post2.record(2)
         up2 = UplinkThread(post2)  # its config still says device dev-t
         time.sleep(3)
         st = post2.store.stats()
         assert st.delivered == 0 and st.parked + st.pending == 2
         assert len(sub.payloads("events/crossing")) == before
-        assert up2.uplink.backoff.attempts >= 2  # refused connections back off instead of hammering
+        assert certificate_mismatch(post2.cfg) is not None   # `borderpost uplink` refuses to start like this
         up2.close()
         # without a client certificate the broker refuses the connection and events wait
         (tmp_path / "nocert").mkdir()
-        post3 = make_post(tmp_path / "nocert", m.url.replace("mqtt://", "mqtts://"),
-                          broker_extra=f'ca_file = "{ca.cert_path}"')
+        post3 = make_post(tmp_path / "nocert", m.url, broker_extra=f'ca_file = "{agency.ca.cert_path}"')
         post3.record(1)
         up3 = UplinkThread(post3)
         time.sleep(1.5)
         assert not up3.uplink.state.connected and post3.store.stats().pending == 1
+        assert up3.uplink.backoff.attempts >= 1  # refused connections back off instead of hammering
         up3.close()
         sub.close()
     finally:
