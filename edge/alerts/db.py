@@ -14,6 +14,7 @@ list as it was before (SQLite rolls the unfinished transaction back on the next 
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import hashlib
 import hmac
@@ -88,7 +89,7 @@ class Applied:
 
 def parse_time(iso: str) -> float | None:
     with contextlib.suppress(ValueError):
-        return time.mktime(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+        return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
     return None
 
 
