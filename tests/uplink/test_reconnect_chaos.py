@@ -1,0 +1,88 @@
+"""The reconnect loop never stalls: the broker appears, dies and freezes at random moments (issue 19 item 9).
+
+A real mosquitto is started, killed with -9 and stopped with SIGSTOP by the test while the uplink runs. What
+must hold throughout: the uplink's loop keeps beating (no wait without a bound: the systemd watchdog would
+otherwise kill it, or worse, nothing would), every time the broker is up long enough the uplink is connected
+within the backoff's bound, and at the end every event is delivered.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+
+from drivers.backoff import Backoff
+from edge.store import Store
+from edge.uplink import client as uplink_client
+from edge.uplink.client import Uplink
+from tests.uplink.helpers import make_post
+
+BACKOFF_MAX_S = 1.0
+# the longest a healthy uplink may go without a heartbeat: paho's connect() blocks for its connect timeout at most
+MAX_BEAT_GAP_S = 5.0 + 2.0
+
+
+class Beats:
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.worst = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+
+def _wait(pred, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return bool(pred())
+
+
+def test_broker_coming_and_going_at_random_never_stalls_the_uplink(tmp_path, broker) -> None:
+    rng = random.Random(19)
+    broker.kill()
+    post = make_post(tmp_path, broker.url)
+    uplink = Uplink(post.cfg, Store.open(post.cfg.store.path, min_free_mb=0, synchronous="NORMAL"), post.key)
+    uplink.backoff = Backoff(initial=0.05, maximum=BACKOFF_MAX_S)
+    stop, beats = threading.Event(), Beats()
+    t = threading.Thread(target=uplink.run, args=(stop, beats), daemon=True)
+    t.start()
+    recorded = 0
+    slow: list[str] = []
+    try:
+        for cycle in range(10):
+            time.sleep(rng.uniform(0.0, 0.8))          # the broker appears at a random moment ...
+            broker.start()
+            post.record(5, start=recorded)
+            recorded += 5
+            bound = BACKOFF_MAX_S + uplink_client.CONNACK_TIMEOUT_S + MAX_BEAT_GAP_S
+            t0 = time.monotonic()
+            if not _wait(lambda: uplink.state.connected and post.store.stats().pending == 0, bound):
+                slow.append(f"cycle {cycle}: not connected and drained {bound:.1f} s after the broker came up "
+                            f"(last error: {uplink.state.last_error})")
+            elif time.monotonic() - t0 > bound:
+                slow.append(f"cycle {cycle}: took {time.monotonic() - t0:.1f} s")
+            time.sleep(rng.uniform(0.0, 0.5))          # ... and goes: killed, or frozen then killed
+            if rng.random() < 0.3 and broker.proc is not None:
+                broker.proc.send_signal(signal.SIGSTOP)
+                time.sleep(rng.uniform(0.2, 1.5))
+                broker.proc.send_signal(signal.SIGCONT)
+            broker.kill()
+            post.record(2, start=recorded)
+            recorded += 2
+        broker.start()
+        assert _wait(lambda: post.store.stats().pending == 0, 30), uplink.state.last_error
+        assert post.store.stats().delivered == recorded
+        assert not slow, slow
+        assert beats.worst < MAX_BEAT_GAP_S, f"the loop went {beats.worst:.1f} s without a heartbeat"
+        assert t.is_alive()
+    finally:
+        stop.set()
+        t.join(15)
+    assert not t.is_alive(), "the uplink did not stop"
