@@ -107,7 +107,7 @@ def main() -> int:
 
     # 2. the live loop on the simulated camera (frames rendered by the simulator on the same core)
     from drivers import registry
-    from edge.biometrics.face import LiveFrame, auto_capture
+    from edge.lane.face_capture import LiveFrame, auto_capture
 
     cfg = registry.parse_settings("camera_sim", {"source": str(args.images / names[0]), "fps": 60})
     sim = registry.start_simulator("camera_sim", cfg)

@@ -200,7 +200,7 @@ def capture_figures() -> None:
     from drivers.backends import finger_r30x, finger_uareu4000
     from drivers.sim import finger_r30x as sim_r30x
     from drivers.sim import finger_uareu4000 as sim_uru
-    from edge.biometrics.finger import capture_sequence
+    from edge.lane.finger_capture import capture_sequence
 
     for label, start, cls, cfg in (("U.are.U 4000", sim_uru.start, finger_uareu4000.UareU4000, finger_uareu4000.Config),
                                    ("R30x", sim_r30x.start, finger_r30x.R30xFingerprint, finger_r30x.Config)):

@@ -193,9 +193,9 @@ def capture_cmd(device_name: str | None, timeout: float, out: Path | None, simul
     import cv2
 
     from drivers.contract import DeviceKind
-    from edge.biometrics.face.live import AutoCaptureResult, auto_capture
     from edge.cli._common import load_config
     from edge.devices import open_devices
+    from edge.lane.face_capture import AutoCaptureResult, auto_capture
 
     cfg = load_config(config_path)
     analyzer = _analyzer(models_dir, config_path)

@@ -163,7 +163,8 @@ def capture_cmd(config_path: Path | None, device_name: str, out_path: Path, fing
 
     from drivers import registry
     from drivers.contract import DeviceKind
-    from edge.biometrics.finger import DEFAULT_THRESHOLD, FINGERS, capture_finger
+    from edge.biometrics.finger import DEFAULT_THRESHOLD, FINGERS
+    from edge.lane.finger_capture import capture_finger
 
     if finger not in FINGERS:
         fail(f"--finger {finger}: expected one of {', '.join(FINGERS)}")

@@ -167,7 +167,7 @@ def device_test(lane: Any, name: str) -> dict[str, Any]:
         return {"device": name, "ok": True, "format": doc.format, "valid": doc.valid,
                 "checks": doc.checks, "errors": doc.errors}
     if kind is DeviceKind.FINGERPRINT:
-        from edge.biometrics.finger import capture_finger
+        from edge.lane.finger_capture import capture_finger
 
         cap = capture_finger(d.device, "right_index", timeout=10.0, retries=0)
         q = cap.quality

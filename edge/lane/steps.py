@@ -151,7 +151,7 @@ class Steps:
         if cam is None or cam.device is None or analyzer is None:
             self._unavailable(s, "face")
             return
-        from edge.biometrics.face import AutoCaptureResult, auto_capture
+        from edge.lane.face_capture import AutoCaptureResult, auto_capture
 
         lane.last_frame = None        # never show the previous traveller's picture
         while self._still(s, Step.FACE):
@@ -207,7 +207,7 @@ class Steps:
         if dev is None or dev.device is None:
             self._unavailable(s, "finger")
             return
-        from edge.biometrics.finger import capture_finger
+        from edge.lane.finger_capture import capture_finger
 
         while self._still(s, Step.FINGERS):
             finger = s.next_finger()

@@ -10,8 +10,10 @@ import pytest
 from drivers.backends import finger_r30x, finger_uareu4000
 from drivers.contract import ErrorCode
 from drivers.sim import finger_r30x as sim_r30x
+from drivers.sim import finger_synth as synth
 from drivers.sim import finger_uareu4000 as sim_uru
-from edge.biometrics.finger import FINGERS, capture_finger, capture_sequence, synth
+from edge.biometrics.finger import FINGERS
+from edge.lane.finger_capture import capture_finger, capture_sequence
 
 
 @pytest.fixture(params=["uareu4000", "r30x"])

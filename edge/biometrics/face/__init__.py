@@ -1,7 +1,7 @@
 """Faces: ISO/IEC 29794-5-style quality with live feedback, and on-device 1:1 matching.
 
 Public interface (see docs/faces.md): `FaceAnalyzer(FaceConfig)` with `.quality(bgr)` and
-`.verify(live, portrait)`; `auto_capture(device, analyzer, timeout)`; `FEEDBACK_KEYS`.
+`.verify(live, portrait)`; `FEEDBACK_KEYS`. The camera loop is the lane's (`edge.lane.face_capture`).
 Importing this package loads no model and no runtime.
 """
 
@@ -14,21 +14,16 @@ from edge.biometrics.face.feedback import FEEDBACK_KEYS
 
 __all__ = [
     "FEEDBACK_KEYS",
-    "AutoCaptureResult",
     "FaceAnalyzer",
     "FaceConfig",
     "FaceError",
     "FaceMatch",
     "FaceQualityReport",
-    "LiveFrame",
-    "auto_capture",
-    "run_auto_capture",
 ]
 
 _LAZY = {
     "FaceAnalyzer": "analyzer", "FaceConfig": "analyzer", "FaceMatch": "analyzer",
-    "FaceQualityReport": "analyzer", "auto_capture": "live", "run_auto_capture": "live",
-    "LiveFrame": "live", "AutoCaptureResult": "live",
+    "FaceQualityReport": "analyzer",
 }
 
 

@@ -1,7 +1,9 @@
-"""The capture flow: for each finger the post asks for, auto-capture the best of a few frames.
+"""The finger step's capture loop: for each finger the post asks for, auto-capture the best of a few frames.
 
-Why here and not in a driver: every sensor gives frames; deciding which frame is good enough, when to
-ask the traveller to try again and when to give up is policy, and must be the same for every sensor.
+It drives the sensor, so it lives in the lane, not in the pure fingerprint core (edge.biometrics.finger
+scores images and never touches a device). Why not in a driver: every sensor gives frames; deciding which
+frame is good enough, when to ask the traveller to try again and when to give up is policy, and must be
+the same for every sensor.
 The device is any `drivers.contract.Device` of kind fingerprint; quality comes from `assess`.
 """
 
@@ -16,14 +18,12 @@ from typing import Any
 import numpy as np
 
 from drivers.contract import Device, DeviceInfo, ErrorCode
+from edge.biometrics.finger.names import FINGERS
 from edge.biometrics.finger.quality import DEFAULT_THRESHOLD, FingerQuality, InvalidImage, assess
 
-log = logging.getLogger("borderpost.finger")
+__all__ = ["FINGERS", "FingerCapture", "capture_finger", "capture_sequence"]
 
-FINGERS = (
-    "right_thumb", "right_index", "right_middle", "right_ring", "right_little",
-    "left_thumb", "left_index", "left_middle", "left_ring", "left_little",
-)
+log = logging.getLogger("borderpost.finger")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Auto-capture on a camera stream: score each frame, tell the traveller what to change, keep the best.
+"""The face step's capture loop: score each frame of a camera stream, say what to change, keep the best.
+
+It drives the camera, so it lives in the lane; the scoring (edge.biometrics.face) never touches a device.
 
 `auto_capture` is a generator the kiosk iterates: one `LiveFrame` per analysed frame (feedback keys to
 show now), then one `AutoCaptureResult` (the best acceptable frame, or why there is none). Frames that
