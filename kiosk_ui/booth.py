@@ -161,6 +161,6 @@ def router(ui: UI) -> APIRouter:
             return {"queue": lane.queue_version, "idle_left": round(ui.sessions.idle_left(ws)),
                     "scan": list(lane.scanned)}
 
-        return ui.stream(request, ws, snapshot)
+        return ui.event_stream(request, ws, snapshot)
 
     return r

@@ -139,6 +139,6 @@ def router(ui: UI) -> APIRouter:
                     "feedback": [i18n.translate(lang, k) for k in s.feedback],
                     "resetting": i18n.translate(lang, "common.resetting", seconds=round(t.remaining) if t else 0)}
 
-        return ui.stream(request, ws, snapshot)
+        return ui.event_stream(request, ws, snapshot)
 
     return r

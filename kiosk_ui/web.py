@@ -125,7 +125,7 @@ class UI:
         resp = self.templates.TemplateResponse(request, template, ctx, status_code=status)
         return resp
 
-    def stream(self, request: Request, ws: WebSession, snapshot: Callable[[], dict[str, Any]],
+    def event_stream(self, request: Request, ws: WebSession, snapshot: Callable[[], dict[str, Any]],
                max_seconds: float = 600.0) -> Response:
         """Server-sent events: `snapshot()` whenever it changes (checked 10x a second), else a heartbeat."""
         if ws.streams >= self.options.max_streams_per_client or self.streams >= self.options.max_streams:
