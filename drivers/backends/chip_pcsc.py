@@ -110,6 +110,8 @@ class CardSession:
             raise CardGone("session closed")
         hresult, response = scard.SCardTransmit(self.card, self.protocol, list(apdu))
         _check(hresult, "transmit")
+        if len(response) < 2:       # no status word: the card left the field (vpcd answers so)
+            raise CardGone("the card gave no answer")
         return bytes(response)
 
     def close(self) -> None:
