@@ -167,7 +167,11 @@ class MrzSerial(Device):
         if not self.backoff.ready():
             return None
         try:
-            port = serial.serial_for_url(self.config.port, baudrate=self.config.baudrate, timeout=0.05)
+            port = serial.serial_for_url(self.config.port, baudrate=self.config.baudrate, timeout=0.05,
+                                         do_not_open=True)
+            port._reset_input_buffer = lambda: None  # open() flushes input: a read made while we started is kept
+            port.open()
+            del port._reset_input_buffer
             if self._profile.init:
                 port.write(self._profile.init)
                 port.flush()
