@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.config_depth import too_deep
+
 DEFAULT_PATH = Path("/etc/borderpost/config.toml")
 ENV_PATH = "BORDERPOST_CONFIG"
 ENV_BROKER_USERNAME = "BORDERPOST_BROKER_USERNAME"
@@ -73,6 +75,26 @@ class Broker(_Model):
             raise ValueError("expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
         if parts.username or parts.password:
             raise ValueError("credentials do not belong in the URL: use credentials_file or the environment")
+        try:
+            port = parts.port
+        except ValueError:   # urllib: "Port out of range 0-65535", or not a number
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError("the port must be a number from 1 to 65535")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("expected mqtt://HOST[:PORT] with nothing after the port")
+        return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, v: str) -> str:
+        """A prefix is published under: MQTT forbids wildcards there, and empty levels make other topics."""
+        if not v or any(c in v for c in "#+\0"):
+            raise ValueError("must be non-empty with no '#', '+' or NUL (MQTT wildcards cannot be published to)")
+        if v.startswith("/") or v.endswith("/") or "//" in v or v.startswith("$"):
+            raise ValueError("levels separated by single '/', not starting with '/' or '$', not ending in '/'")
+        if len(v.encode()) > 512:
+            raise ValueError("longer than 512 bytes")
         return v
 
     @property
@@ -98,9 +120,7 @@ class Broker(_Model):
         if self.credentials_file:
             f = self.credentials_file
             try:
-                text = f.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"{f}: broker.credentials_file: cannot read it: {exc.strerror or exc}") from None
+                text = read_secret(f, "broker.credentials_file").decode("utf-8").strip()
             except UnicodeDecodeError:
                 raise ConfigError(f"{f}: broker.credentials_file: not UTF-8 text") from None
             user, sep, pw = text.partition(":")
@@ -121,6 +141,22 @@ class Broker(_Model):
             except OSError as exc:
                 raise ConfigError(f"{f}: broker.{key}: cannot read it: {exc.strerror or exc}") from None
         self.credentials()
+
+
+def read_secret(path: Path, key: str) -> bytes:
+    """A secret file's bytes, refused (as ssh does) when its group or others may read or write it.
+
+    The mode is checked on the open file, so it cannot be swapped between the check and the read.
+    """
+    try:
+        with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if mode & 0o077:
+                raise ConfigError(f"{path}: {key}: mode {mode & 0o777:04o} lets others read it; refused "
+                                  f"(run: chmod 600 {path})")
+            return f.read(65536)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {key}: cannot read it: {exc.strerror or exc}") from None
 
 
 class Device(_Model):
@@ -278,15 +314,25 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{loc}: {msg}{shown}" if loc else msg
 
 
+MAX_DEPTH = 16   # tables and arrays within each other; the schema needs 4
+
+
 def parse(text: str, source: str = "<config>") -> Config:
+    deep = too_deep(text, MAX_DEPTH)
+    if deep is not None:
+        raise ConfigError(f"{source}: {deep}: nested deeper than {MAX_DEPTH} levels")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:   # too_deep missed a way to nest: still one line
+        raise ConfigError(f"{source}: nested too deeply") from None
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {'; '.join(_describe(e) for e in exc.errors())}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
     _check_device_settings(cfg, source)
     return cfg
 
@@ -314,7 +360,8 @@ def load(path: str | os.PathLike[str] | None = None) -> tuple[Config, Path]:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found (give --config FILE or set {ENV_PATH})") from None
+        raise ConfigError(f"{p}: config file not found (give --config FILE or set {ENV_PATH}; "
+                          f"create one with: borderpost config example > {p})") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte in the path
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{exc.__class__.__name__}: {exc}"
         raise ConfigError(f"{p}: cannot read config: {why}") from None

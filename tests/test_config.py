@@ -61,6 +61,7 @@ def test_broker_credentials_come_from_environment_or_file(tmp_path, monkeypatch)
     assert cfg.broker.credentials() is None
     creds = tmp_path / "creds"
     creds.write_text("dev:s3cret\n")
+    creds.chmod(0o600)
     cfg = cfgmod.parse(MINIMAL + f"[broker]\ncredentials_file = '{creds}'\n")
     assert cfg.broker.credentials() == ("dev", "s3cret")
     monkeypatch.setenv(cfgmod.ENV_BROKER_USERNAME, "envuser")
@@ -121,6 +122,8 @@ def test_unusable_credentials_file_is_a_config_error_that_keeps_the_secret(tmp_p
         creds.write_text(content)
     elif content is not None:
         creds.write_bytes(content)
+    if content is not None:
+        creds.chmod(0o600)
     cfg = cfgmod.parse(MINIMAL + f"[broker]\ncredentials_file = '{creds}'\n")
     with pytest.raises(cfgmod.ConfigError) as e:
         cfg.broker.credentials()
@@ -174,3 +177,113 @@ def test_portrait_camera_names_the_page_camera():
                        + CAM.format(name="page"))
     assert cfg.policy.portrait_camera == "page"
     assert cfgmod.parse(MINIMAL).policy.portrait_camera is None
+
+
+# ---------------------------------------------------------------- issue 19 item 6: configs that passed, then failed
+NESTED = 100_000
+
+
+@pytest.mark.parametrize("text, key", [
+    (MINIMAL + "[broker]\nurl = 'mqtt://127.0.0.1:99999'\n", "broker.url: the port must be a number from 1 to 65535"),
+    (MINIMAL + "[broker]\nurl = 'mqtt://127.0.0.1:0'\n", "broker.url: the port must be"),
+    (MINIMAL + "[broker]\nurl = 'mqtt://127.0.0.1:http'\n", "broker.url: the port must be"),
+    (MINIMAL + "[broker]\ntopic_prefix = 'agency/#'\n", "broker.topic_prefix: must be non-empty with no '#', '+'"),
+    (MINIMAL + "[broker]\ntopic_prefix = 'agency/+/v1'\n", "broker.topic_prefix: must be non-empty with no '#', '+'"),
+    (MINIMAL + "[broker]\ntopic_prefix = '/agency'\n", "broker.topic_prefix: levels separated by single '/'"),
+    (MINIMAL + "[broker]\ntopic_prefix = ''\n", "broker.topic_prefix: must be non-empty"),
+    (MINIMAL + "x = " + "[" * NESTED + "]" * NESTED + "\n", "identity.x: nested deeper than 16 levels"),
+    ("deep = " + "{a=" * NESTED + "1" + "}" * NESTED + "\n", "deep: nested deeper than 16 levels"),
+    ("k" + ".a" * NESTED + " = 1\n", "k.a.a.…: nested deeper than 16 levels"),
+    ("[t" + ".a" * NESTED + "]\n", "t.a.a.…: nested deeper than 16 levels"),
+])
+def test_config_check_refuses_what_would_fail_later_naming_the_key(tmp_path, text, key):
+    """The uplink died on "Port out of range" (a restart loop), looped on a wildcard prefix, and a deep TOML
+    was a RecursionError traceback: `config check` now exits 2 with one line naming the file and the key."""
+    f = tmp_path / "config.toml"
+    f.write_text(text)
+    out = run("config", "check", str(f))
+    assert out.returncode == 2, out.stdout[-300:]
+    assert out.stderr.startswith(f"borderpost: {f}: {key}"), out.stderr[-300:]
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_valid_urls_and_prefixes_still_pass():
+    for url in ("mqtt://127.0.0.1", "mqtts://broker.example:8883", "mqtt://[::1]:1883", "mqtt://h:65535/"):
+        assert cfgmod.parse(MINIMAL + f"[broker]\nurl = '{url}'\n").broker.url == url
+    for prefix in ("borderpost/v1", "agency-x/posts", "a"):
+        assert cfgmod.parse(MINIMAL + f"[broker]\ntopic_prefix = '{prefix}'\n").broker.topic_prefix == prefix
+
+
+def _nest(depth: int, kind: str) -> str:
+    if kind == "array":
+        return "[" * depth + "1" + "]" * depth
+    return "{a=" * depth + "1" + "}" * depth
+
+
+@settings(max_examples=60, deadline=None)
+@given(depth=st.integers(0, 30), kind=st.sampled_from(["array", "table"]), dotted=st.integers(1, 4),
+       header=st.integers(0, 3), limit=st.integers(2, 20))
+def test_depth_scan_agrees_with_the_parsed_depth(depth, kind, dotted, header, limit):
+    """The scan that runs before tomllib measures the same depth as the parsed data (within the parser's reach)."""
+    import tomllib
+
+    from edge.config_depth import too_deep
+
+    head = f"[{'.'.join(['t'] * header)}]\n" if header else ""
+    text = f"{head}{'.'.join(['k'] * dotted)} = {_nest(depth, kind)}\n"
+
+    def measured(v) -> int:
+        if isinstance(v, dict):
+            return 1 + max((measured(x) for x in v.values()), default=0)
+        if isinstance(v, list):
+            return 1 + max((measured(x) for x in v), default=0)
+        return 0
+
+    real = measured(tomllib.loads(text))   # the length of the path to the deepest value
+    assert (too_deep(text, limit) is None) == (real <= limit), (text, real)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("[]{}=.,'\"#\n \\ak1")), max_size=300), st.integers(1, 20))
+def test_depth_scan_never_fails_on_any_text(text, limit):
+    from edge.config_depth import too_deep
+
+    result = too_deep(text, limit)
+    assert result is None or isinstance(result, str)
+
+
+# ---------------------------------------------------------------- issue 19 item 8: secrets readable by others
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_credentials_file_others_can_read_is_refused_naming_file_and_mode(tmp_path, monkeypatch, mode):
+    monkeypatch.delenv(cfgmod.ENV_BROKER_USERNAME, raising=False)
+    creds = tmp_path / "creds"
+    creds.write_text("dev:s3cret\n")
+    creds.chmod(mode)
+    cfg = cfgmod.parse(MINIMAL + f"[broker]\ncredentials_file = '{creds}'\n")
+    with pytest.raises(cfgmod.ConfigError) as e:
+        cfg.broker.credentials()
+    msg = str(e.value)
+    assert msg.startswith(f"{creds}: broker.credentials_file: mode {mode:04o}") and "chmod 600" in msg
+    assert "s3cret" not in msg
+    creds.chmod(0o600)
+    assert cfg.broker.credentials() == ("dev", "s3cret")
+
+
+def test_the_uplink_refuses_to_start_with_a_readable_credentials_file(tmp_path):
+    creds = tmp_path / "creds"
+    creds.write_text("dev:s3cret\n")
+    creds.chmod(0o644)
+    conf = tmp_path / "config.toml"
+    conf.write_text(MINIMAL + f"signing_key = '{tmp_path}/k.pem'\n[store]\npath = '{tmp_path}/s.db'\n"
+                    f"[broker]\ncredentials_file = '{creds}'\n")
+    out = run("uplink", "--config", str(conf), env={cfgmod.ENV_BROKER_USERNAME: ""})
+    assert out.returncode == 2 and "mode 0644" in out.stderr and "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------- issue 17 item 6: no config yet
+def test_a_missing_config_says_how_to_make_one(tmp_path):
+    missing = tmp_path / "none.toml"
+    for cmd in (("uplink",), ("station",), ("events", "purge")):
+        out = run(*cmd, "--config", str(missing))
+        assert out.returncode == 2 and "Traceback" not in out.stderr, (cmd, out.stderr)
+        assert f"borderpost config example > {missing}" in out.stderr, (cmd, out.stderr)
