@@ -285,4 +285,5 @@ def read_passport(
     except ChipError as exc:
         result.error, result.error_kind = f"{exc} during {stage}", "protocol"
     result.apdus = guarded.counter.apdus
+    result.bytes_exchanged = guarded.counter.bytes_in + guarded.counter.bytes_out
     return result

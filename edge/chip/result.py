@@ -37,6 +37,7 @@ class ChipResult:
     problems: list[str] = field(default_factory=list)       # malformed files and the like
     seconds: dict[str, float] = field(default_factory=dict)  # access, read, verify
     apdus: int = 0
+    bytes_exchanged: int = 0                                # command + response bytes on the wire
 
     @property
     def valid(self) -> bool:
@@ -71,5 +72,6 @@ class ChipResult:
             "error_kind": self.error_kind,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "apdus": self.apdus,
+            "bytes_exchanged": self.bytes_exchanged,
             "valid": self.valid,
         }

@@ -30,6 +30,9 @@ def with_tck(atr: bytes) -> bytes:
 def _recv(sock: socket.socket, n: int) -> bytes:
     buf = b""
     while len(buf) < n:
+        # vpcd writes the length and the payload separately: acknowledge at once, or each APDU
+        # waits out the kernel's delayed ACK (~40 ms); the flag does not stick, so set it per read
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         part = sock.recv(n - len(buf))
         if not part:
             raise ConnectionError("vpcd closed")
@@ -51,9 +54,6 @@ def serve(card: Passport, host: str, port: int) -> None:
     with sock:
         while True:
             try:
-                # vpcd writes the length and the payload separately: acknowledge at once, or each APDU
-                # waits out the kernel's delayed ACK (~40 ms)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
                 n = int.from_bytes(_recv(sock, 2), "big")
                 msg = _recv(sock, n)
             except ConnectionError:
