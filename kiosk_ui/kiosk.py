@@ -58,7 +58,7 @@ def router(ui: UI) -> APIRouter:
             request, f"kiosk/{s.step.value}.html", lang, s=s, csrf=issue_token(ws), tick=tick,
             step_number=number, step_total=total, prefs=ws.prefs, simulated=simulated, finger=finger,
             ending=s.ending.value if s.ending else None, qr=qr_data_uri(s.code) if s.finished else None,
-            Ending=Ending, reasons=s.reasons, tries_left=s.tries_left(),
+            Ending=Ending, reasons=s.reasons, tries_left=s.tries_left(), message=s.message(),
             choose={code: i18n.translate(code, "lang.choose") for code in i18n.LANGUAGES},
         )
         if fresh:

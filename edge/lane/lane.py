@@ -60,6 +60,7 @@ class Lane(OfficerQueue):
         self.portrait_jobs: dict[str, Future] = {}         # session code -> its document portrait (coming)
         self._portrait_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lane-portrait")
         self.last_frame: bytes | None = None               # latest camera JPEG, for the kiosk preview
+        self.mrz_for_chip: dict[str, str] = {}             # the MRZ text, in memory while the chip step needs it
         self.attached = False                              # a station hands its document reads to the kiosk
         self._auto: set[str] = set()                       # codes of sessions auto mode runs
         self._test_read: queue.Queue[str] | None = None   # a technician's test read waits here
@@ -146,6 +147,16 @@ class Lane(OfficerQueue):
             log.exception("portrait provider failed")
             return None
 
+    def use_portrait(self, code: str, image: np.ndarray) -> None:
+        """A better reference than the page camera's (the chip's DG2): the face step compares with it."""
+        done: Future = Future()
+        done.set_result(image)
+        with self.lock:
+            old = self.portrait_jobs.get(code)
+            if old is not None:
+                old.cancel()
+            self.portrait_jobs[code] = done
+
     # ---------------------------------------------------------------- auto mode
     def auto_crossing(self, mrz_text: str, source: str) -> Recorded:
         """One traveller in auto mode: the whole session in this thread, recorded at once. Raises StorageFull."""
@@ -163,7 +174,8 @@ class Lane(OfficerQueue):
                     break
                 self.steps.run(s)
                 if not s.finished and s.step is step and s.version == version:
-                    s.device_unavailable("face" if step is Step.FACE else "finger", self.clock())
+                    kind = {Step.CHIP: "chip", Step.FACE: "face"}.get(step, "finger")
+                    s.device_unavailable(kind, self.clock())  # type: ignore[arg-type]
             outcome = "recorded" if s.ending is Ending.COMPLETE else (s.ending or Ending.HANDOVER).value
             decision = Decision(outcome=outcome, by="kiosk", reason_codes=[] if outcome == "recorded" else s.reasons)
             crossing = s.crossing(post=self.cfg.identity.post, device=self.cfg.identity.device,
@@ -174,6 +186,7 @@ class Lane(OfficerQueue):
         finally:
             with self.lock:
                 self._auto.discard(s.code)
+                self.mrz_for_chip.pop(s.code, None)
                 self.images.pop(s.code, None)
                 job = self.portrait_jobs.pop(s.code, None)
                 if job is not None:
@@ -295,6 +308,8 @@ class Lane(OfficerQueue):
             s.document_unreadable(now)
         else:
             s.document_read(doc, now)
+            if s.step is Step.CHIP:
+                self.mrz_for_chip[s.code] = mrz_text
             if self.portrait_provider is not None and not s.finished:
                 # off the lane's lock: imaging the page takes up to seconds, the booth must not wait for it
                 self.portrait_jobs[s.code] = self._portrait_pool.submit(self.portrait_provider, doc)
@@ -306,6 +321,7 @@ class Lane(OfficerQueue):
         if s.written:
             return
         s.written = True
+        self.mrz_for_chip.pop(s.code, None)
         job = self.portrait_jobs.pop(s.code, None)
         if job is not None:
             job.cancel()

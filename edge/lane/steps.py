@@ -14,9 +14,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from drivers.contract import CaptureResult, Device, DeviceKind
 from edge.devices import OpenDevice
-from edge.events.model import DocumentSummary, FaceResult, FingerResult
+from edge.events.model import FaceResult, FingerResult
 from edge.lane.media import crop_face, jpeg, png
 from edge.lane.session import Session, SessionError, Step
 
@@ -26,19 +28,41 @@ PORTRAIT_WAIT_S = 5.0
 
 log = logging.getLogger("borderpost.lane.steps")
 
-# The chip step: (the chip reader device, the document read) -> the chip result the chip checks judge.
-ChipReader = Callable[[OpenDevice, DocumentSummary], Any]
+# The chip step: (the chip reader device, the MRZ read optically) -> the chip result the chip checks judge.
+ChipReader = Callable[[OpenDevice, str], Any]
 _chip_reader: ChipReader | None = None
 
 
 def register_chip_reader(reader: ChipReader | None) -> None:
-    """Install the chip step (edge.chip): the lane runs it when a `chip` device is configured."""
+    """Install the chip step (e.g. with the post's CSCA store); the lane runs it when a `chip` device is configured."""
     global _chip_reader
     _chip_reader = reader
 
 
+def _edge_chip_reader() -> ChipReader | None:
+    """edge.chip's reader without a CSCA store (passive authentication then says it could not verify)."""
+    try:
+        from edge.chip.step import read_chip
+    except ModuleNotFoundError:
+        return None
+    return lambda dev, mrz: read_chip(dev.device, mrz, None)
+
+
 def chip_reader() -> ChipReader | None:
-    return _chip_reader
+    return _chip_reader or _edge_chip_reader()
+
+
+def chip_portrait(result: Any) -> np.ndarray | None:
+    """The chip's DG2 face (when it was read): the better reference for the face match than the printed page."""
+    blob = getattr(result, "face_bytes", None)
+    if not blob:
+        return None
+    from drivers import safe_image
+
+    try:
+        return safe_image.decode(blob)
+    except (safe_image.ImageRejected, ValueError):
+        return None
 
 
 def chip_device(devices: Any) -> OpenDevice | None:
@@ -124,13 +148,13 @@ class Steps:
     # ---------------------------------------------------------------- chip
     def _chip(self, s: Session) -> None:
         lane = self.lane
-        dev, reader = chip_device(lane.devices), chip_reader()
-        if dev is None or reader is None or s.document is None:
+        dev, reader, mrz = chip_device(lane.devices), chip_reader(), lane.mrz_for_chip.get(s.code)
+        if dev is None or reader is None or mrz is None:
             self._unavailable(s, "chip")
             return
         while self._still(s, Step.CHIP):
             try:
-                result = reader(dev, s.document)
+                result = reader(dev, mrz)
             except Exception as exc:   # the chip library's error: the traveller may try again
                 log.warning("chip read failed: %s", type(exc).__name__)
                 result = None
@@ -140,7 +164,12 @@ class Steps:
                 if result is None:
                     s.chip_unreadable(lane.clock())
                 else:
+                    portrait = chip_portrait(result)
+                    if portrait is not None:
+                        lane.use_portrait(s.code, portrait)
                     s.chip_read(result, lane.clock())
+                if s.step is not Step.CHIP:
+                    lane.mrz_for_chip.pop(s.code, None)     # kept in memory for this step only
                 lane.after_change(s)
 
     # ---------------------------------------------------------------- face

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from drivers.contract import DeviceKind
+from edge.lane.options import Options
 from edge.lane.session import Timing
 from kiosk_ui import i18n
-from edge.lane.options import Options
 from tests.support.broker import Collector
 from tests.ui.conftest import ARTIFACTS, OFFICER, wait_until
 

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 
 from edge.biometrics.face import FEEDBACK_KEYS as FACE_KEYS
 from edge.biometrics.finger import FEEDBACK_KEYS as FINGER_KEYS
+from edge.lane.queue import REFUSAL_CODES
 from edge.lane.session import Step
 from kiosk_ui import i18n
-from edge.lane.queue import REFUSAL_CODES
 
 TEMPLATES = Path(i18n.__file__).with_name("templates")
 REASONS = {"document.expired", "document.invalid", "document.unreadable", "face.no_match", "face.low_quality",
+           "chip.unreadable", "chip.device_unavailable", "check.error",
            "face.no_capture", "face.not_compared", "finger.low_quality", "document.device_unavailable",
            "face.device_unavailable", "finger.device_unavailable", "traveller.asked_for_help",
            "traveller.cancelled", "page.other_document", *(f"timeout.{s.value}" for s in Step if s is not Step.RESULT)}
