@@ -179,7 +179,11 @@ class Ingest:
             where = parse_topic(topic, self.opts.prefix)
             rest = where[2] if where else ""
             if rest.startswith("events/") or where is None:
-                out = check_event(topic, payload, self.opts.prefix, self.registry)
+                try:
+                    out = check_event(topic, payload, self.opts.prefix, self.registry)
+                except Exception as exc:  # a message that trips us must be kept and acknowledged, never re-tried
+                    log.exception("verification failed on %s", topic[:120])
+                    out = Quarantined("malformed", f"could not be checked: {type(exc).__name__}")
                 if isinstance(out, Accepted):
                     batch.accepted.append((out, payload.decode(), now))
                 else:
@@ -187,7 +191,10 @@ class Ingest:
                     log.warning("quarantined %s on %s: %s", out.reason_code, topic[:120], out.reason)
                 continue
             kind = {"status": "status", "telemetry": "telemetry"}.get(rest, "command_result")
-            signed = check_signed(topic, payload, self.opts.prefix, self.registry, (kind,))
+            try:
+                signed = check_signed(topic, payload, self.opts.prefix, self.registry, (kind,))
+            except Exception as exc:  # as above: never a message that stops the ingest
+                signed = Quarantined("malformed", f"could not be checked: {type(exc).__name__}")
             if isinstance(signed, Quarantined):
                 log.info("%s from %s/%s ignored: %s", kind, where[0], where[1], signed.reason)
             elif kind == "command_result":

@@ -371,7 +371,12 @@ def simulate_cmd(db_url: str, broker_url: str, ca_file: Path | None, prefix: str
     engine = _engine(db_url)
     fleet_ = Fleet.create(posts, devices, keys_dir)
     fleet_.enrol(engine, _actor())
-    result = run(fleet_, broker_url, prefix, rate_per_min=rate, duration_s=duration)
+    try:
+        result = run(fleet_, broker_url, prefix, rate_per_min=rate, duration_s=duration)
+    except OSError as exc:
+        fail(f"cannot reach the broker: {exc}", EXIT_FAIL)
+    if keys_dir is not None:
+        fleet_.save(keys_dir)     # the next run goes on from these sequence numbers
     if as_json:
         echo_json(result)
     else:

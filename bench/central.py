@@ -1,0 +1,207 @@
+"""Benchmark the agency ingest against its limit, with one mosquitto and one PostgreSQL started for this run.
+
+  python bench/central.py [--events 10000] [--realistic-s 60] [--saturation-s 15]
+
+Figures (all in the same run, same broker, same database server):
+- limit: `mosquitto_sub` piped into PostgreSQL `COPY` of the same events, nothing verified;
+- ingest rate with 1 and 2 `borderpost central serve` processes (shared subscription), every signature verified;
+  both drain the same N events queued by the broker for their (offline) sessions, so the publisher is not measured;
+- device-record -> central-commit latency p50/p99 at 400 devices x 1 crossing/min (a shortened window at that
+  rate) and at saturation (events made and published as fast as one process can sign them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
+
+from central import db  # noqa: E402
+from central.db import open_db  # noqa: E402
+from central.simulate import Fleet, Publisher, run, signed_event  # noqa: E402
+from tests.central.postgres import start_postgres  # noqa: E402
+from tests.support.broker import Mosquitto  # noqa: E402
+
+PREFIX = "borderpost/v1"
+TOPIC = f"{PREFIX}/+/+/events/#"
+
+
+def count_events(engine: sa.engine.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(db.events)).scalar_one()
+
+
+def make_session(port: int, client_id: str, topic: str) -> None:
+    """Connect once with a persistent session and subscribe, then leave: the broker queues for it from now on."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    done = threading.Event()
+    c.on_subscribe = lambda *a: done.set()
+    c.connect("127.0.0.1", port, clean_start=False, properties=props)
+    c.loop_start()
+    c.subscribe(topic, qos=1)
+    done.wait(10)
+    c.disconnect()
+    c.loop_stop()
+
+
+def publish_all(url: str, events: list[tuple[str, bytes]]) -> float:
+    t0 = time.monotonic()
+    pub = Publisher(url, connections=2, window=1000)
+    for i, (topic, payload) in enumerate(events):
+        pub.publish(i, topic, payload)
+    pub.drain(120)
+    pub.close()
+    return time.monotonic() - t0
+
+
+def serve(db_url: str, broker_url: str, client_id: str, latency_log: Path | None = None) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "edge", "central", "serve", "--db", db_url, "--broker", broker_url,
+           "--client-id", client_id]
+    if latency_log:
+        cmd += ["--latency-log", str(latency_log)]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_count(engine: sa.engine.Engine, target: int, timeout: float = 600.0) -> float:
+    t0 = time.monotonic()
+    while count_events(engine) < target and time.monotonic() - t0 < timeout:
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def ingest_rate(pg, broker: Mosquitto, fleet: Fleet, events: list[tuple[str, bytes]], processes: int) -> dict:
+    url = pg.createdb(f"bench_ingest_{processes}")
+    engine = open_db(url)
+    fleet.enrol(engine, "bench")
+    ids = [f"bench-ingest-{processes}-{i}" for i in range(processes)]
+    for cid in ids:
+        make_session(broker.port, cid, f"$share/central/{TOPIC}")
+    publish_all(broker.url, events)
+    t0 = time.monotonic()
+    procs = [serve(url, broker.url, cid) for cid in ids]
+    end = wait_count(engine, len(events))
+    stored = count_events(engine)
+    for p in procs:
+        p.terminate()
+        p.wait(30)
+    engine.dispose()
+    return {"processes": processes, "events": stored, "seconds": round(end - t0, 2),
+            "events_per_s": round(stored / (end - t0), 1)}
+
+
+def copy_limit(pg, broker: Mosquitto, events: list[tuple[str, bytes]]) -> dict:
+    url = pg.createdb("bench_copy")
+    engine = sa.create_engine(db.engine_url(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE raw (payload text)")
+    make_session(broker.port, "bench-limit", TOPIC)
+    publish_all(broker.url, events)
+    psql = str(pg.bindir / "psql")
+    pipeline = (f"mosquitto_sub -h 127.0.0.1 -p {broker.port} -V mqttv5 -c -i bench-limit -q 1 -t '{TOPIC}' "
+                f"-C {len(events)} | {psql} -q -h 127.0.0.1 -p {pg.port} -U postgres -d bench_copy "
+                "-c \"COPY raw (payload) FROM STDIN WITH (FORMAT text, DELIMITER E'\\x01')\"")
+    t0 = time.monotonic()
+    r = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=600, check=False)
+    seconds = time.monotonic() - t0
+    with engine.connect() as conn:
+        n = conn.exec_driver_sql("SELECT count(*) FROM raw").scalar_one()
+    engine.dispose()
+    if r.returncode:
+        raise RuntimeError(f"limit pipeline failed: {r.stderr[-400:]}")
+    return {"events": n, "seconds": round(seconds, 2), "events_per_s": round(n / seconds, 1)}
+
+
+def latencies(path: Path) -> dict:
+    values = sorted(float(b) - float(a) for a, b in (line.split() for line in path.read_text().splitlines()))
+    if not values:
+        return {"events": 0}
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {"events": len(values), "p50_ms": round(q[49] * 1000, 1), "p99_ms": round(q[98] * 1000, 1),
+            "max_ms": round(values[-1] * 1000, 1)}
+
+
+def latency_run(pg, broker: Mosquitto, fleet: Fleet, name: str, work) -> dict:  # type: ignore[no-untyped-def]
+    url = pg.createdb(f"bench_latency_{name}")
+    engine = open_db(url)
+    fleet.enrol(engine, "bench")
+    log = Path(tempfile.mkdtemp()) / "latency.log"
+    proc = serve(url, broker.url, f"bench-latency-{name}", log)
+    time.sleep(2.0)                                   # connected and subscribed
+    sent = work()
+    wait_count(engine, sent["events"], 120)
+    proc.terminate()
+    proc.wait(30)
+    engine.dispose()
+    return {**latencies(log), "offered_per_s": sent.get("events_per_s")}
+
+
+def saturate(fleet: Fleet, broker_url: str, seconds: float) -> dict:
+    pub = Publisher(broker_url, connections=2, window=1000)
+    t0, n = time.monotonic(), 0
+    while time.monotonic() - t0 < seconds:
+        topic, payload = signed_event(fleet.devices[n % len(fleet.devices)], PREFIX)
+        pub.publish(n, topic, payload)
+        n += 1
+    pub.drain(60)
+    pub.close()
+    return {"events": n, "events_per_s": round(n / (time.monotonic() - t0), 1)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=10000)
+    ap.add_argument("--posts", type=int, default=200)
+    ap.add_argument("--devices", type=int, default=2)
+    ap.add_argument("--realistic-s", type=float, default=60.0)
+    ap.add_argument("--saturation-s", type=float, default=15.0)
+    args = ap.parse_args()
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-central-"))
+    broker = Mosquitto(tmp / "broker", persistence=False).start()
+    pg = start_postgres()
+    out: dict = {"devices": args.posts * args.devices}
+    try:
+        fleet = Fleet.create(args.posts, args.devices)
+        t0 = time.monotonic()
+        events = [signed_event(fleet.devices[i % len(fleet.devices)], PREFIX) for i in range(args.events)]
+        out["build_events_per_s"] = round(args.events / (time.monotonic() - t0), 1)
+        out["limit_mosquitto_sub_copy"] = copy_limit(pg, broker, events)
+        print(json.dumps({"limit": out["limit_mosquitto_sub_copy"]}), flush=True)
+        for n in (1, 2):
+            out[f"ingest_{n}_process"] = ingest_rate(pg, broker, fleet, events, n)
+            print(json.dumps(out[f"ingest_{n}_process"]), flush=True)
+        limit = out["limit_mosquitto_sub_copy"]["events_per_s"]
+        out["ratio_1_process"] = round(out["ingest_1_process"]["events_per_s"] / limit, 3)
+        out["ratio_2_processes"] = round(out["ingest_2_process"]["events_per_s"] / limit, 3)
+        out["latency_realistic"] = latency_run(pg, broker, fleet, "realistic", lambda: run(
+            fleet, broker.url, PREFIX, rate_per_min=1.0, duration_s=args.realistic_s))
+        print(json.dumps({"latency_realistic": out["latency_realistic"]}), flush=True)
+        out["latency_saturation"] = latency_run(pg, broker, fleet, "saturation",
+                                                lambda: saturate(fleet, broker.url, args.saturation_s))
+    finally:
+        broker.stop()
+        pg.stop()
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

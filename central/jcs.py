@@ -1,0 +1,66 @@
+"""RFC 8785 (JCS) canonical JSON, fast for the values events carry, exact otherwise.
+
+Why: the ingest re-canonicalises every event to check its signature, and the pure-Python `rfc8785` package
+takes about 7x as long as the C `json` encoder per event. For JSON whose keys are ASCII, whose integers are
+exact in a double and whose floats print the same in Python and ECMAScript (integral floats become integers,
+others within 1e-4..1e16), `json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)` produces
+the same bytes as JCS: the same escapes (only quote, backslash and control characters; lowercase \\u00xx) and
+the same key order. Anything else goes to `rfc8785` itself. A property test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import rfc8785
+
+_MAX_EXACT = 2**53
+
+
+class _Slow(Exception):
+    pass
+
+
+def _prepare(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Slow from None
+        return value
+    if isinstance(value, int):
+        if abs(value) > _MAX_EXACT:
+            raise _Slow
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Slow
+        if value.is_integer() and abs(value) < 1e21:
+            return int(value) if abs(value) <= _MAX_EXACT else _raise()
+        if not 1e-4 <= abs(value) < 1e16:   # where Python's repr prints like ECMAScript (no exponent)
+            raise _Slow
+        return value
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) and k.isascii() for k in value):
+            raise _Slow   # JCS sorts keys by UTF-16 code units; Python by code points
+        return {k: _prepare(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_prepare(v) for v in value]
+    raise _Slow
+
+
+def _raise() -> Any:
+    raise _Slow
+
+
+def canonical(value: Any) -> bytes:
+    """JCS bytes of `value` (raises what `rfc8785.dumps` raises for what JCS cannot express)."""
+    try:
+        prepared = _prepare(value)
+    except (_Slow, RecursionError):
+        return rfc8785.dumps(value)
+    return json.dumps(prepared, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
