@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -21,11 +23,34 @@ from edge.config import Config
 from edge.events.model import KINDS
 from edge.store import Store, StoreError
 
+T = TypeVar("T")
+
 
 def open_store(cfg: Config, synchronous: str = "FULL") -> Store:
     try:
         return Store.open(cfg.store.path, max_db_mb=cfg.store.max_db_mb, min_free_mb=cfg.store.min_free_mb,
                           synchronous=synchronous)
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def read_store(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> Store:
+    """The store opened read-only (works on a read-only file system, never changes the file).
+
+    With `--store` the config is not needed: a technician can read a copied store on any machine.
+    """
+    if store_path is None:
+        store_path = load_config(config_path, broker_url=broker_url).store.path
+    try:
+        return Store.open(store_path, read_only=True)
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def _reading(store: Store, read: Callable[[Store], T]) -> T:
+    """Run a read; a store error (damage met on a page read now) is one line, after the check ran again."""
+    try:
+        return read(store)
     except StoreError as exc:
         fail(str(exc), EXIT_USAGE)
 
@@ -40,14 +65,18 @@ def cli() -> None:
 @store_broker_options
 @click.option("--json", "as_json", is_flag=True)
 def stats(config_path: Path | None, store_path: Path | None, broker_url: str | None, as_json: bool) -> None:
-    """Totals, pending, delivered, parked, oldest pending age, database size."""
-    cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
-    st = open_store(cfg).stats()
+    """Totals, pending, delivered, parked, oldest pending age, database size, sequence numbers lost."""
+    store = read_store(config_path, store_path, broker_url)
+    data = _reading(store, lambda s: s.stats().to_dict())
     if as_json:
-        echo_json(st.to_dict())
+        echo_json(data)
         return
-    for k, v in st.to_dict().items():
+    for k, v in data.items():
         click.echo(f"{k:22} {v}")
+    if data.get("sequence_loss"):
+        click.echo(f"borderpost: {store.path}: sequence numbers {data['sequence_loss']['first']}-"
+                   f"{data['sequence_loss']['last']} are missing from the store (a lost WAL): tell the agency",
+                   err=True)
 
 
 @cli.command("list")
@@ -59,8 +88,8 @@ def stats(config_path: Path | None, store_path: Path | None, broker_url: str | N
 def list_(config_path: Path | None, store_path: Path | None, broker_url: str | None, pending: bool,
           limit: int, as_json: bool) -> None:
     """Recent events (ids, states, outcome; no names or biometrics)."""
-    cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
-    rows = open_store(cfg).listing(pending_only=pending, limit=limit)
+    store = read_store(config_path, store_path, broker_url)
+    rows = _reading(store, lambda s: s.listing(pending_only=pending, limit=limit))
     if as_json:
         for r in rows:
             echo_json(r)
@@ -142,5 +171,6 @@ def schema(kind: str | None) -> None:
 def purge(config_path: Path | None, store_path: Path | None, broker_url: str | None, as_json: bool) -> None:
     """Apply retention: delete delivered events and biometric data past their configured age."""
     cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
-    out = open_store(cfg).purge(cfg.store.delivered_retention_days, cfg.store.biometric_retention_days)
+    out = _reading(open_store(cfg),
+                   lambda s: s.purge(cfg.store.delivered_retention_days, cfg.store.biometric_retention_days))
     echo_json(out) if as_json else click.echo(" ".join(f"{k}={v}" for k, v in out.items()))

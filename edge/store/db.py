@@ -77,6 +77,7 @@ class Stats:
 
 
 WAL_SIZE_LIMIT = opening.WAL_SIZE_LIMIT
+HEADROOM_BYTES = 2**20     # free space a crossing needs whatever the config says (its pages, its WAL frames)
 PURGE_BATCH = 2000         # rows per retention transaction
 REPLAY_MEMORY_S = 86400.0  # command ids are remembered this long (a command is valid for minutes, see commands)
 
@@ -128,9 +129,9 @@ class Store:
     # ---------------------------------------------------------------- errors and health
     def _fault(self, exc: sqlite3.DatabaseError, doing: str) -> StoreError:
         """The StoreError for an SQLite error met while `doing`; damage is checked again and remembered."""
-        if integrity.is_full(exc):
+        if integrity.is_full(exc, self.path):
             return StorageFull(f"storage full: {exc}; nothing of this write was kept")
-        if integrity.is_damage(exc):
+        if integrity.is_damage(exc, self.path):
             problem = None
             try:
                 ro = sqlite3.connect(opening._uri(self.path), uri=True)
@@ -264,8 +265,9 @@ class Store:
         if size >= self.max_db_bytes:
             return f"database is {size // 2**20} MB, at its limit of {self.max_db_bytes // 2**20} MB"
         free = shutil.disk_usage(self.path.parent).free
-        if free < self.min_free_bytes:
-            return f"only {free // 2**20} MB free on disk, below {self.min_free_bytes // 2**20} MB"
+        floor = max(self.min_free_bytes, HEADROOM_BYTES)
+        if free < floor:
+            return f"only {free / 2**20:.1f} MB free on disk, below {floor // 2**20} MB"
         if not self.reserve.take():
             return (f"only {free / 2**20:.1f} MB free on disk: the space kept for delivery is in use "
                     "(delivered events are purged at retention; free other files to take crossings again)")
@@ -377,7 +379,7 @@ class Store:
             total=sum(counts.values()), pending=counts.get("pending", 0), delivered=counts.get("delivered", 0),
             parked=counts.get("parked", 0), purged=counts.get("purged", 0),
             oldest_pending_age_s=None if oldest is None else round(max(0.0, time.time() - oldest), 3),
-            db_size_bytes=self.db_size_bytes(), next_seq=next_seq,
+            db_size_bytes=self.db_size_bytes(), next_seq=next_seq, sequence_loss=self.sequence_loss(),
         )
 
     @_guarded

@@ -7,6 +7,7 @@ No message ever advises throwing the file away: it may hold crossings not yet de
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from contextlib import suppress
@@ -23,6 +24,7 @@ KEEP_IT = ("the file was left untouched and may hold crossings not yet delivered
 
 _DAMAGE_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FORMAT}
 _FULL_CODES = {sqlite3.SQLITE_FULL}
+NEARLY_FULL = 256 * 1024   # bytes free below which an I/O error is taken for a full disk
 
 
 def boot_id() -> str | None:
@@ -33,15 +35,26 @@ def boot_id() -> str | None:
         return None
 
 
-def is_full(exc: BaseException) -> bool:
-    """SQLite ran out of disk (or of its own size limit)."""
+def is_full(exc: BaseException, path: Path | None = None) -> bool:
+    """SQLite ran out of disk (or of its own size limit).
+
+    Creating the WAL index on a full disk fails as an I/O error, not SQLITE_FULL: with `path` given, an I/O
+    error on a file system with (next to) no free space counts as full, never as damage.
+    """
     code = getattr(exc, "sqlite_errorcode", None)
-    return code in _FULL_CODES or "full" in str(exc).lower()
+    if code in _FULL_CODES or "full" in str(exc).lower():
+        return True
+    if path is not None and ((code or 0) & 0xFF == sqlite3.SQLITE_IOERR or "i/o error" in str(exc).lower()):
+        try:
+            return shutil.disk_usage(path.parent).free < NEARLY_FULL
+        except OSError:
+            return False
+    return False
 
 
-def is_damage(exc: BaseException) -> bool:
+def is_damage(exc: BaseException, path: Path | None = None) -> bool:
     """The error says the file's content cannot be trusted (as opposed to busy, locked or full)."""
-    if not isinstance(exc, sqlite3.DatabaseError) or is_full(exc):
+    if not isinstance(exc, sqlite3.DatabaseError) or is_full(exc, path):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
@@ -74,7 +87,7 @@ def quick_check(conn: sqlite3.Connection, path: Path) -> str | None:
     try:
         rows = conn.execute("PRAGMA quick_check").fetchall()
     except sqlite3.DatabaseError as exc:
-        if is_full(exc):
+        if is_full(exc, path):
             raise
         return str(exc)
     finally:

@@ -32,7 +32,7 @@ def _checked(path: Path, boot: str | None, uri: str) -> bool:
     try:
         ran, problem = integrity.check_at_open(path, boot, uri)
     except sqlite3.DatabaseError as exc:
-        if integrity.is_full(exc):
+        if integrity.is_full(exc, path):
             raise
         raise StoreError(f"{path}: not a usable SQLite database ({exc}); no new crossings are taken; "
                          f"{integrity.KEEP_IT}") from None
@@ -61,27 +61,42 @@ def _pre_checks(path: Path, write: bool) -> bool:
 
 
 def open_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that can never write: what read commands use, also on a read-only file system.
+    """A connection that can never write: what read commands use, also on a read-only or full file system.
 
-    On a read-only file system SQLite cannot create the WAL index; nothing can be writing there, so the file is
-    opened as immutable when the ordinary read-only open fails.
+    There SQLite cannot create the WAL index; when the WAL holds nothing, the database file is all there is and
+    nothing can be writing it, so the file is then opened as immutable.
     """
     has_content = _pre_checks(path, write=False)
     boot = integrity.boot_id()
-    ro_fs = read_only_fs(path)
-    wal, shm = sidecars(path)
-    immutable = ro_fs and not (wal.exists() and wal.stat().st_size) and not shm.exists()
-    uri = _uri(path, immutable)
-    try:
+    wal, _ = sidecars(path)
+    wal_empty = not (wal.exists() and wal.stat().st_size)
+
+    def attempt(immutable: bool) -> tuple[sqlite3.Connection, int]:
+        uri = _uri(path, immutable)
         if has_content:
             _checked(path, boot, uri)
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        found = conn.execute("PRAGMA user_version").fetchone()[0]
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        try:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn, found
+
+    try:
+        try:
+            conn, found = attempt(immutable=False)
+        except sqlite3.DatabaseError as exc:
+            cannot_index = read_only_fs(path) or integrity.is_full(exc, path)
+            if not (cannot_index and wal_empty) or integrity.is_damage(exc, path):
+                raise
+            conn, found = attempt(immutable=True)
     except sqlite3.DatabaseError as exc:
-        if integrity.is_damage(exc):
+        if integrity.is_damage(exc, path):
             raise StoreError(integrity.damaged_message(path, str(exc))) from None
-        why = "read-only file system" if ro_fs else str(exc)
+        why = ("read-only file system" if read_only_fs(path) else
+               "storage full" if integrity.is_full(exc, path) else str(exc))
         raise StoreError(f"{path}: cannot open the store for reading ({why})") from None
     if found > LATEST:
         conn.close()
@@ -127,7 +142,7 @@ def open_writable(path: Path, busy_timeout_ms: int, synchronous: str,
             try:
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (integrity.CHECKED_KEY, boot))
             except sqlite3.OperationalError as exc:
-                if not integrity.is_full(exc):   # the marker only saves a re-check: not worth failing for
+                if not integrity.is_full(exc, path):   # the marker only saves a re-check: not worth failing for
                     raise
         return conn
 
@@ -142,7 +157,7 @@ def _full_disk_retry(path: Path, attempt: Callable[[], sqlite3.Connection], rese
         try:
             return attempt()
         except (sqlite3.DatabaseError, OSError) as exc:
-            full = integrity.is_full(exc) if isinstance(exc, sqlite3.DatabaseError) else \
+            full = integrity.is_full(exc, path) if isinstance(exc, sqlite3.DatabaseError) else \
                 exc.errno in (errno.ENOSPC, errno.EDQUOT)
             if full and not last_try and reserve.release():
                 continue
@@ -151,7 +166,7 @@ def _full_disk_retry(path: Path, attempt: Callable[[], sqlite3.Connection], rese
                                   "intact - free space on its file system (old logs, not the store)") from None
             if isinstance(exc, OSError):
                 raise StoreError(describe_os_error(path, exc, "cannot open the store")) from None
-            if integrity.is_damage(exc):
+            if integrity.is_damage(exc, path):
                 raise StoreError(integrity.damaged_message(path, str(exc))) from None
             raise StoreError(f"{path}: cannot open the store: {exc}") from None
         except RuntimeError as exc:   # a schema newer than this software
