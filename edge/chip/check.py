@@ -115,7 +115,7 @@ class ChipAuthentication:
         if r is None:
             return verdict(self, "not_run")
         parts = [cls().run(ctx) for cls in PARTS]
-        reasons = [code for v in parts for code in v.reason_codes]
+        reasons = list(dict.fromkeys(code for v in parts for code in v.reason_codes))
         detail: dict[str, Any] = {"access": r.access, "clone_check": r.clone.method, "mrz_match": r.mrz_match,
                                   "sod_signature": r.passive.sod_signature, "csca_chain": r.passive.csca_chain,
                                   "data_groups": ",".join(map(str, r.data_groups)) or None,

@@ -1,0 +1,100 @@
+"""The lane's chip step, its checks, and the PC/SC backend's states, against the virtual reader."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from drivers.backends.chip_pcsc import ChipPcscConfig, PcscChipReader
+from drivers.contract import DeviceKind, ErrorCode, Status
+from edge.chip.check import ChipAuthentication, check_from_config, chip_checks
+from edge.chip.step import load_csca_store, read_chip
+from edge.lane.checks import Context, build_checks
+from tests.chip.card.personalise import Spec, td3
+
+
+def _device(pcscd) -> PcscChipReader:
+    d = PcscChipReader(ChipPcscConfig(reader=pcscd.reader))
+    d.open()
+    return d
+
+
+def test_device_states_follow_the_card(pcscd, insert_card):
+    d = _device(pcscd)
+    try:
+        assert d.kind is DeviceKind.CHIP
+        assert d.status().status is Status.NOT_READY
+        miss = d.capture(timeout=0.3)
+        assert miss.error is ErrorCode.NO_SAMPLE
+        card = insert_card(Spec(pace=False, chip_auth=False))
+        assert d.status().status is Status.READY
+        got = d.capture(timeout=2)
+        assert got.ok and got.sample.data[:1] == b"\x3b" and got.sample.meta["reader"] == pcscd.reader
+        card.remove()
+        assert d.status().status is Status.NOT_READY
+    finally:
+        d.close()
+
+
+def test_unknown_reader_is_disconnected_not_an_exception(pcscd):
+    d = PcscChipReader(ChipPcscConfig(reader="No Such Reader"))
+    d.open()
+    assert d.status().status is Status.DISCONNECTED
+    assert d.capture(timeout=0.2).error is ErrorCode.DISCONNECTED
+    d.close()
+    d.close()
+    assert any(x.settings["reader"] == pcscd.reader for x in PcscChipReader.discover())
+
+
+def test_read_chip_gives_the_face_and_progress(pcscd, insert_card, trust):
+    spec = Spec(pace=True, chip_auth=True, face_format="jpeg2000")
+    insert_card(spec)
+    stages: list[str] = []
+    d = _device(pcscd)
+    try:
+        result = read_chip(d, spec.mrz, load_csca_store([trust["csca"]]), lambda s, done, total: stages.append(s))
+    finally:
+        d.close()
+    assert result.valid, result.to_dict()
+    img = Image.open(io.BytesIO(result.face_bytes))
+    img.load()
+    assert img.size == (240, 320) and result.face.format == "jpeg2000"
+    assert stages[0] == "access" and "DG2" in stages and stages[-1] == "verify"
+    verdict = ChipAuthentication().run(Context(chip=result))
+    assert verdict.outcome == "pass" and verdict.detail["access"] == "PACE"
+    assert [v.run(Context(chip=result)).outcome for v in chip_checks()] == ["pass"] * 4
+
+
+def test_checks_fail_on_a_tampered_chip_and_a_refusal(pcscd, insert_card, trust):
+    spec = Spec(pace=False, chip_auth=False, tamper="dg2_after_signing")
+    insert_card(spec)
+    d = _device(pcscd)
+    store = load_csca_store([trust["csca"]])
+    try:
+        tampered = read_chip(d, spec.mrz, store)
+        refused = read_chip(d, td3(expiry="340102"), store)
+    finally:
+        d.close()
+    v = ChipAuthentication().run(Context(chip=tampered))
+    assert v.outcome == "fail" and v.message == "result.see_officer"
+    assert v.reason_codes == ["chip.dg_hash", "chip.clone_not_supported"]
+    v = ChipAuthentication().run(Context(chip=refused))
+    assert v.outcome == "fail" and "chip.access_denied" in v.reason_codes
+    assert ChipAuthentication().run(Context()).outcome == "not_run"
+
+
+def test_no_card_is_a_verdict(pcscd):
+    d = _device(pcscd)
+    try:
+        r = read_chip(d, td3(), None, wait_s=0.2)
+    finally:
+        d.close()
+    assert r.error_kind == "no_card" and not r.valid
+    assert ChipAuthentication().run(Context(chip=r)).reason_codes == ["chip.unreadable"]
+
+
+def test_the_lane_finds_the_chip_check():
+    assert check_from_config(None).id == "chip.authentication"
+    checks = build_checks(None, ["chip.authentication"])
+    assert [c.id for c in checks] == ["chip.authentication"]
