@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ from drivers import registry
 from drivers.contract import CaptureResult, DeviceKind, ErrorCode, Status
 from drivers.sim import camera_sim
 from tests.drivers.contract import DeviceContractTests, Rig, wait_for_status
+from tests.fixtures import face_images
 
-FACE = Path(__file__).resolve().parents[1] / "fixtures" / "faces" / "person01_img10.jpg"
+FACE = face_images.portrait_path("a1")  # a package photo (tests/fixtures/face_images.py)
 
 
 def _start(**settings):

@@ -1,17 +1,15 @@
-"""Fixtures for the face tests: the verified models (skip off-CI only when the directory is absent)."""
+"""Fixtures for the face tests: the verified models (skip off-CI only when absent) and photos from packages."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from edge.biometrics.face import models
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+from tests.fixtures import face_images
 
 
 def _models_dir_or_skip() -> Path:
@@ -39,9 +37,30 @@ def analyzer(models_path: Path):
 
 
 def load(name: str) -> np.ndarray:
-    img = cv2.imread(str(FIXTURES / name))
-    assert img is not None, name
-    return img
+    """A package photo by name ("a1".."a3": one person, "b1": another, "astronaut"): tests/fixtures/face_images."""
+    return face_images.load(name)
+
+
+def portrait(name: str) -> np.ndarray:
+    """Head and shoulders of a package photo, what a kiosk camera frames ("a1", "a2", "astronaut")."""
+    return face_images.portrait(name)
+
+
+def photo(name: str) -> Path:
+    return face_images.path(name)
+
+
+def portrait_file(name: str) -> Path:
+    return face_images.portrait_path(name)
+
+
+@pytest.fixture(scope="session")
+def shared_faces() -> Path:
+    """The 33-photo, 154-pair public set in ../shared/data/faces, read in place (skips when the clone has none)."""
+    d = face_images.shared_faces()
+    if d is None:
+        pytest.skip(face_images.SKIP_NO_SHARED)
+    return d
 
 
 def on_canvas(face: np.ndarray, width: int = 640, height: int = 480, fill: float = 0.8) -> np.ndarray:
@@ -54,4 +73,4 @@ def on_canvas(face: np.ndarray, width: int = 640, height: int = 480, fill: float
 @pytest.fixture(scope="session")
 def frame() -> np.ndarray:
     """A good kiosk-like frame: one frontal, sharp, evenly lit face."""
-    return on_canvas(load("person01_img10.jpg"))
+    return on_canvas(portrait("a1"))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.faces.conftest import FIXTURES, load, on_canvas
+from tests.faces.conftest import on_canvas, photo, portrait, portrait_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,13 +24,13 @@ def run(*args: str, models: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("faces")
-    good = on_canvas(load("person01_img10.jpg"))
+    good = on_canvas(portrait("a1"))
     out = {"good": d / "good.png", "black": d / "black.png", "dark": d / "dark.jpg",
            "truncated": d / "truncated.jpg", "alpha": d / "alpha.png"}
     cv2.imwrite(str(out["good"]), good)
     cv2.imwrite(str(out["black"]), np.zeros((480, 640, 3), np.uint8))
     cv2.imwrite(str(out["dark"]), (good * 0.12).astype(np.uint8))
-    data = (FIXTURES / "person01_img10.jpg").read_bytes()
+    data = (photo("a1")).read_bytes()
     out["truncated"].write_bytes(data[: len(data) // 3])
     cv2.imwrite(str(out["alpha"]), cv2.cvtColor(good, cv2.COLOR_BGR2BGRA))
     return out
@@ -54,13 +54,13 @@ def test_quality_exit_codes(models_path, images):
 
 
 def test_verify_exit_codes(models_path, images):
-    same = run("verify", str(images["good"]), str(FIXTURES / "person01_img5.jpg"), "--json", models=models_path)
+    same = run("verify", str(images["good"]), str(photo("a2")), "--json", models=models_path)
     assert same.returncode == 0, same.stderr
     body = json.loads(same.stdout)
     assert body["match"] is True and body["score"] >= body["threshold"]
-    other = run("verify", str(images["good"]), str(FIXTURES / "person02_img8.jpg"), models=models_path)
+    other = run("verify", str(images["good"]), str(photo("b1")), models=models_path)
     assert other.returncode == 1 and "NO MATCH" in other.stdout
-    missing = run("verify", str(images["black"]), str(FIXTURES / "person01_img5.jpg"), "--json",
+    missing = run("verify", str(images["black"]), str(photo("a2")), "--json",
                   models=models_path)
     assert missing.returncode == 2 and json.loads(missing.stdout)["which"] == "live"
     trunc = run("verify", str(images["good"]), str(images["truncated"]), "--json", models=models_path)
@@ -73,7 +73,7 @@ def test_missing_models_is_a_clear_error(tmp_path, images):
 
 
 @pytest.mark.slow
-def test_cli_separates_every_shared_pair(models_path):
+def test_cli_separates_every_shared_pair(models_path, shared_faces):
     """Acceptance through the CLI: `face verify` on all 154 pairs (photos: `--largest-face`)."""
     from click.testing import CliRunner
 
@@ -82,16 +82,16 @@ def test_cli_separates_every_shared_pair(models_path):
 
     runner = CliRunner()
     wrong = []
-    for p in cal.read_pairs(FIXTURES / "pairs.csv"):
-        r = runner.invoke(cli, ["verify", str(FIXTURES / p.a), str(FIXTURES / p.b), "--largest-face", "--json",
+    for p in cal.read_pairs(shared_faces / "pairs.csv"):
+        r = runner.invoke(cli, ["verify", str(shared_faces / p.a), str(shared_faces / p.b), "--largest-face", "--json",
                                 "--models-dir", str(models_path)])
         if r.exit_code != (0 if p.genuine else 1):
             wrong.append((p, r.exit_code, r.output[:200]))
     assert wrong == []
 
 
-def test_calibrate_command(models_path):
-    r = run("calibrate", str(FIXTURES), "--pairs", str(FIXTURES / "pairs.csv"), "--json", models=models_path)
+def test_calibrate_command(models_path, shared_faces):
+    r = run("calibrate", str(shared_faces), "--pairs", str(shared_faces / "pairs.csv"), "--json", models=models_path)
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
     assert body["genuine"] == 77 and body["impostor"] == 77 and body["fnmr"] == 0.0
@@ -110,7 +110,7 @@ device = "k1"
 [devices.camera]
 backend = "camera_sim"
 simulated = true
-source = "{FIXTURES / 'person01_img10.jpg'}"
+source = "{portrait_file('a1')}"
 fps = 15
 """)
     out = tmp_path / "best.png"

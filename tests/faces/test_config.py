@@ -55,17 +55,17 @@ def test_cli_reads_quality_face_from_the_config(models_path, tmp_path):
     from pathlib import Path
 
     from edge.cli.face import cli
-    from tests.faces.conftest import FIXTURES
+    from tests.faces.conftest import photo
 
     example = (Path(__file__).resolve().parents[2] / "examples" / "config.toml").read_text()
     conf = tmp_path / "config.toml"
     conf.write_text(example + "\n[quality.face]\nsharpness = 100\nmatch_threshold = 0.99\n")
-    r = CliRunner().invoke(cli, ["verify", str(FIXTURES / "person01_img10.jpg"), str(FIXTURES / "person01_img5.jpg"),
+    r = CliRunner().invoke(cli, ["verify", str(photo("a1")), str(photo("a2")),
                                  "--config", str(conf), "--models-dir", str(models_path), "--json"])
     assert r.exit_code == 1, r.output                     # same person, but the threshold is 0.99
     assert '"threshold": 0.99' in r.output
     assert '"threshold": 100' in r.output                 # sharpness demands 100
     conf.write_text(example + "\n[quality.face]\nsharpnes = 10\n")
-    r = CliRunner().invoke(cli, ["quality", str(FIXTURES / "person01_img10.jpg"), "--config", str(conf),
+    r = CliRunner().invoke(cli, ["quality", str(photo("a1")), "--config", str(conf),
                                  "--models-dir", str(models_path)])
     assert r.exit_code == 2 and "unknown quality component" in r.output

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from edge.biometrics.face import FaceError, imageio
-from tests.faces.conftest import FIXTURES
+from tests.faces.conftest import photo
 
 
 def _png(arr: np.ndarray, mode: str) -> bytes:
@@ -20,12 +20,12 @@ def _png(arr: np.ndarray, mode: str) -> bytes:
 
 
 def test_jpeg_decodes_to_bgr():
-    img = imageio.load(FIXTURES / "person01_img10.jpg")
+    img = imageio.load(photo("a1"))
     assert isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.shape[2] == 3
 
 
 def test_truncated_jpeg_is_unreadable():
-    data = (FIXTURES / "person01_img10.jpg").read_bytes()
+    data = (photo("a1")).read_bytes()
     res = imageio.decode(data[: len(data) // 2])
     assert isinstance(res, imageio.ImageLoadError) and res.error is FaceError.IMAGE_UNREADABLE
 

@@ -8,12 +8,12 @@ from drivers import registry
 from drivers.contract import ErrorCode, Status
 from edge.lane.face_capture import AutoCaptureResult, LiveFrame, auto_capture, run_auto_capture
 from tests.drivers.contract import wait_for_status
-from tests.faces.conftest import photo
+from tests.faces.conftest import portrait_file
 
 
 @pytest.fixture
 def camera():
-    cfg = registry.parse_settings("camera_sim", {"source": str(photo("a1")), "fps": 15})
+    cfg = registry.parse_settings("camera_sim", {"source": str(portrait_file("a1")), "fps": 15})
     sim = registry.start_simulator("camera_sim", cfg)
     dev = registry.create("camera_sim", sim.config)
     dev.open()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given
@@ -12,22 +13,22 @@ from hypothesis import strategies as st
 from edge.biometrics.face import FaceError
 from edge.biometrics.face import calibration as cal
 from edge.biometrics.face.matching import DEFAULT_THRESHOLD
-from tests.faces.conftest import FIXTURES, load, on_canvas
+from tests.faces.conftest import load, on_canvas, portrait
 
 
 @pytest.fixture(scope="module")
-def embeddings(analyzer):
+def embeddings(analyzer, shared_faces):
     out = {}
-    for p in sorted(FIXTURES.glob("person*.jpg")):
-        emb, _ = analyzer.embedding(load(p.name))
+    for p in sorted(shared_faces.glob("person*.jpg")):
+        emb, _ = analyzer.embedding(cv2.imread(str(p)))
         assert emb is not None, p.name
         out[p.name] = emb
     return out
 
 
-def test_threshold_separates_every_shared_pair(embeddings):
+def test_threshold_separates_every_shared_pair(embeddings, shared_faces):
     """Acceptance: all 77 genuine pairs match and all 77 impostor pairs do not at the shipped threshold."""
-    pairs = cal.read_pairs(FIXTURES / "pairs.csv")
+    pairs = cal.read_pairs(shared_faces / "pairs.csv")
     assert sum(p.genuine for p in pairs) == 77 and sum(not p.genuine for p in pairs) == 77
     wrong = [(p, float(embeddings[p.a] @ embeddings[p.b])) for p in pairs
              if (float(embeddings[p.a] @ embeddings[p.b]) >= DEFAULT_THRESHOLD) != p.genuine]
@@ -46,9 +47,9 @@ def test_all_pairs_calibration_reproduces_the_threshold(embeddings):
 
 
 def test_verify_match_and_no_match(analyzer):
-    live = on_canvas(load("person01_img10.jpg"))
-    same = analyzer.verify(live, load("person01_img5.jpg"))
-    other = analyzer.verify(live, load("person03_img14.jpg"))
+    live = on_canvas(portrait("a1"))
+    same = analyzer.verify(live, load("a2"))
+    other = analyzer.verify(live, load("b1"))
     assert same.error is None and same.match and same.score >= same.threshold
     assert other.error is None and not other.match
     assert same.quality_live.acceptable
@@ -57,19 +58,19 @@ def test_verify_match_and_no_match(analyzer):
 
 
 def test_verify_no_face_is_an_error_value(analyzer):
-    res = analyzer.verify(np.zeros((480, 640, 3), np.uint8), load("person01_img5.jpg"))
+    res = analyzer.verify(np.zeros((480, 640, 3), np.uint8), load("a2"))
     assert res.error is FaceError.NO_FACE and res.which == "live" and not res.match and res.score is None
-    res = analyzer.verify(load("person01_img5.jpg"), np.full((200, 150, 3), 255, np.uint8))
+    res = analyzer.verify(load("a2"), np.full((200, 150, 3), 255, np.uint8))
     assert res.error is FaceError.NO_FACE and res.which == "portrait"
 
 
 def test_two_faces_in_the_live_frame(analyzer):
-    two = np.hstack([on_canvas(load("person01_img10.jpg"), 320, 480, 0.6),
-                     on_canvas(load("person05_img35.jpg"), 320, 480, 0.6)])
-    res = analyzer.verify(two, load("person01_img5.jpg"))
+    two = np.hstack([on_canvas(portrait("a1"), 320, 480, 0.6),
+                     on_canvas(portrait("astronaut"), 320, 480, 0.6)])
+    res = analyzer.verify(two, load("a2"))
     assert res.error is FaceError.MULTIPLE_FACES and res.which == "live"
     # a portrait with two faces: the largest is compared (a data page's ghost image is smaller)
-    res = analyzer.verify(load("person01_img5.jpg"), two)
+    res = analyzer.verify(load("a2"), two)
     assert res.error is None
 
 
@@ -77,8 +78,8 @@ def test_small_document_portrait_still_matches(analyzer):
     """A data-page photo is small: ~35x45 mm scanned at 300 dpi is ~413x531, often less."""
     import cv2
 
-    portrait = cv2.resize(load("person01_img2.jpg"), (160, 120), interpolation=cv2.INTER_AREA)
-    res = analyzer.verify(on_canvas(load("person01_img10.jpg")), portrait)
+    small = cv2.resize(portrait("a2"), (120, 160), interpolation=cv2.INTER_AREA)
+    res = analyzer.verify(on_canvas(portrait("a1")), small)
     assert res.error is None and res.match
 
 
