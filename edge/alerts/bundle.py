@@ -189,8 +189,10 @@ class Assembler:
         if topic.endswith("/manifest"):
             header = read_header(payload + b"\n")
             version = header["version"]
-            if cur is not None and version <= cur:
-                return None
+            if cur is not None and version < cur:
+                raise BundleError(f"older: version {version} is not newer than the applied {cur} (rollback)")
+            if cur is not None and version == cur:
+                return None      # the applied list's own retained manifest, sent again on every subscribe
             slot = self._slot(header["kind"], version)
             slot["manifest"] = payload
         else:

@@ -145,6 +145,10 @@ def test_the_assembler_drops_chunks_not_newer_than_the_applied_list() -> None:
     asm = Assembler(current=lambda: 3)
     assert all(asm.feed(t, p) is None for t, p in chunk_messages(b, "x"))
     assert asm.pending() == []
+    older = chunk_messages(snapshot(KEY, [person("p1", "DIALLO")], 2), "x")
+    assert all(asm.feed(t, p) is None for t, p in older[1:])
+    with pytest.raises(BundleError, match="older: version 2"):
+        asm.feed(*older[0])
     with pytest.raises(BundleError, match="chunk"):
         asm.feed("x/_alerts/snapshot/chunk/0", b"junk")
 
