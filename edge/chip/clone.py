@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 
 from asn1crypto import keys as asn1_keys
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -38,7 +38,7 @@ def load_public_key(spki: bytes) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey
     """A SubjectPublicKeyInfo; explicit EC domain parameters (common on passports) mapped to a named curve."""
     try:
         key = serialization.load_der_public_key(spki)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return _explicit_ec_key(spki)
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise MalformedData(f"unsupported public key type {type(key).__name__}")
