@@ -83,8 +83,10 @@ class EventStore:
                            "payload": raw})
         if not values:
             return set()
-        stmt = _insert(self.engine, db.events).values(values).on_conflict_do_nothing(index_elements=["id"])
-        inserted = {r[0] for r in conn.execute(stmt.returning(db.events.c.id))}
+        # executemany of one cached statement (SQLAlchemy batches it as multi-row VALUES with RETURNING):
+        # `.values(list)` would compile a new statement per batch, which cost more than the database
+        stmt = _insert(self.engine, db.events).on_conflict_do_nothing(index_elements=["id"]).returning(db.events.c.id)
+        inserted = {r[0] for r in conn.execute(stmt, values)}
         out.duplicates = len(batch.accepted) - len(inserted)
         return inserted
 
@@ -104,32 +106,45 @@ class EventStore:
         return out
 
     def _sequences(self, conn: Connection, fresh: list[tuple[Accepted, float]], out: Written) -> None:
-        """Per device: a sequence above the highest seen + 1 opens a gap; one at or below it may fill one."""
+        """Per device: a sequence above the highest seen + 1 opens a gap; one at or below it may fill one.
+
+        A few statements per batch whatever the number of devices: one upsert, one locking read (PostgreSQL:
+        FOR UPDATE, in one order, so ingest processes neither deadlock nor lose a gap), one batched update."""
         by_device: dict[tuple[str, str], list[int]] = {}
         last: dict[tuple[str, str], float] = {}
         for a, rec in fresh:
             by_device.setdefault((a.post, a.device), []).append(a.seq)
             last[(a.post, a.device)] = max(last.get((a.post, a.device), 0.0), rec)
-        pg = conn.dialect.name == "postgresql"
-        for (post, device) in sorted(by_device):   # one order everywhere: no deadlock between ingest processes
-            where = (db.fleet.c.post == post, db.fleet.c.device == device)
-            conn.execute(_insert(self.engine, db.fleet).values(post=post, device=device, high_seq=0)
-                         .on_conflict_do_nothing(index_elements=["post", "device"]))
-            query = sa.select(db.fleet.c.high_seq).where(*where)
-            high = conn.execute(query.with_for_update() if pg else query).scalar_one()
-            for seq in sorted(set(by_device[(post, device)])):
+        if not by_device:
+            return
+        keys = sorted(by_device)
+        f = db.fleet
+        conn.execute(_insert(self.engine, f).on_conflict_do_nothing(index_elements=["post", "device"]),
+                     [{"post": p, "device": d, "high_seq": 0} for p, d in keys])
+        query = (sa.select(f.c.post, f.c.device, f.c.high_seq).where(sa.tuple_(f.c.post, f.c.device).in_(keys))
+                 .order_by(f.c.post, f.c.device))
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        highs = {(p, d): h for p, d, h in conn.execute(query)}
+        new_gaps, updates = [], []
+        now = time.time()
+        for key in keys:
+            high = highs[key]
+            for seq in sorted(set(by_device[key])):
                 if seq > high + 1:
-                    conn.execute(db.gaps.insert().values(post=post, device=device, from_seq=high + 1,
-                                                         to_seq=seq - 1, opened_at=time.time(), resends=0))
-                    out.gaps_opened += 1
+                    new_gaps.append({"post": key[0], "device": key[1], "from_seq": high + 1, "to_seq": seq - 1,
+                                     "opened_at": now, "resends": 0})
                 if seq > high:
                     high = seq
                 else:
-                    out.gaps_filled += self._fill(conn, post, device, seq)
-            seen = last[(post, device)]
-            conn.execute(db.fleet.update().where(*where).values(
-                high_seq=high, last_event_at=seen,
-                last_seen=sa.case((db.fleet.c.last_seen > seen, db.fleet.c.last_seen), else_=seen)))
+                    out.gaps_filled += self._fill(conn, key[0], key[1], seq)
+            updates.append({"k_post": key[0], "k_device": key[1], "k_high": high, "k_seen": last[key]})
+        if new_gaps:
+            conn.execute(db.gaps.insert(), new_gaps)
+            out.gaps_opened += len(new_gaps)
+        conn.execute(f.update().where(f.c.post == sa.bindparam("k_post"), f.c.device == sa.bindparam("k_device"))
+                     .values(high_seq=sa.bindparam("k_high"), last_event_at=sa.bindparam("k_seen"),
+                             last_seen=sa.bindparam("k_seen")), updates)
 
     @staticmethod
     def _fill(conn: Connection, post: str, device: str, seq: int) -> int:
