@@ -141,8 +141,10 @@ class Store:
                     ro.close()
             except sqlite3.Error as again:
                 problem = str(again)
+            first = self.damaged is None
             self.damaged = integrity.damaged_message(self.path, problem or str(exc))
-            log.error("%s", self.damaged)
+            if first and not self.read_only:   # a service's log tells the technician; a read command prints it
+                log.error("%s", self.damaged)
             return StoreError(self.damaged)
         return StoreError(f"{self.path}: {doing.strip('_')}: {exc}")
 
