@@ -30,3 +30,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts
+
+fuzz: $(STAMP)  # every decoder, time-boxed (FUZZ_SECONDS, default 600); atheris if it installs, else hypothesis
+	$(PY) -m pip install --quiet atheris 2>/dev/null || true; $(PY) scripts/fuzz.py --seconds $${FUZZ_SECONDS:-600}
