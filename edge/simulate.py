@@ -1,8 +1,9 @@
 """A whole border post on one machine: simulated devices, the station and the uplink, N travellers.
 
 It is the demo and a test harness: travellers' documents are presented to the simulated MRZ reader
-(bytes on a pseudo-terminal, read by the real serial backend), the station records each crossing,
-and the uplink delivers them; it ends when the broker has acknowledged every one (or says why not).
+(bytes on a pseudo-terminal, read by the real serial backend), the station's lane runs and records each
+crossing (face and fingerprints too when the post has a simulated camera and sensor), and the uplink
+delivers them; it ends when the broker has acknowledged every one (or says why not).
 """
 
 from __future__ import annotations
@@ -69,19 +70,32 @@ def present_travellers(devices: DeviceSet, n: int, seed: int, recorded: Callable
     reader = devices.first(DeviceKind.MRZ)
     if reader is None or reader.simulation is None:
         raise RuntimeError("no simulated MRZ reader is configured")
+    sensor = devices.first(DeviceKind.FINGERPRINT)
+    finger = sensor.simulation if sensor is not None and hasattr(sensor.simulation, "finger_on") else None
     rng = random.Random(seed)
     start = recorded()
     for i in range(n):
         if stop is not None and stop.is_set():
             break
         fmt = rng.choice(["TD3", "TD3", "TD3", "TD1", "TD2"])
+        if finger is not None:
+            finger.finger_on()               # the traveller's finger rests on the sensor until they leave
         reader.simulation.present(make_mrz(fmt, rng=rng))
         deadline = time.monotonic() + per_traveller_timeout
         while recorded() < start + i + 1 and time.monotonic() < deadline:
             time.sleep(0.005)
+        if finger is not None:
+            finger.finger_off()
         if recorded() < start + i + 1:
             break
     return recorded() - start
+
+
+def lane_budget(station: Station) -> float:
+    """The longest an auto-mode traveller can take at the face and finger steps (every try used)."""
+    rules, opts = station.lane.auto_rules, station.lane.options
+    tries = rules.retries + 1
+    return tries * ((opts.face_attempt_s if rules.face else 0.0) + opts.finger_attempt_s * len(rules.fingerprints))
 
 
 def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float = 120.0, seed: int = 1,
@@ -107,7 +121,8 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
             t.start()
         if on_ready:
             on_ready(station)
-        taken = present_travellers(devices, travellers, seed, lambda: station.state.recorded, stop=stop)
+        taken = present_travellers(devices, travellers, seed, lambda: station.state.recorded,
+                                   per_traveller_timeout=15.0 + lane_budget(station), stop=stop)
         reason = ""
         if taken < travellers:
             reason = (f"only {taken} of {travellers} travellers were recorded"

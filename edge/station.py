@@ -97,6 +97,7 @@ class Station:
                 self.record_document(text, reader.name)
 
     def run(self, stop: threading.Event, heartbeat: Callable[[], None] | None = None) -> None:
+        self.lane.stop_with(stop)
         while not stop.is_set():
             try:
                 self.step()

@@ -1,4 +1,4 @@
-"""The technician's console: /tech. Devices with test captures, broker, queue, disk, logs, diag.
+"""The technician's console: /tech. Devices with test captures, broker, queue, disk, logs, diagnostics.
 
 Test reads never show personal data: an MRZ test read reports the format and which checks passed,
 not names or numbers; logs shown here are scrubbed of anything that looks like an MRZ line.
@@ -96,7 +96,7 @@ def router(ui: UI) -> APIRouter:
         lane.audit(ws.user or "?", "tech.device_test", name, {"ok": result.get("ok")})
         return await asyncio.to_thread(page, request, ws, result)
 
-    @r.get("/diag.zip")
+    @r.get("/diagnostics.zip")
     async def diagnostics(request: Request) -> Response:
         ws = ui.session(request, "technician")
 

@@ -65,6 +65,7 @@ class Lane(OfficerQueue):
         self._auto: set[str] = set()                       # codes of sessions auto mode runs
         self._test_read: queue.Queue[str] | None = None   # a technician's test read waits here
         self._stop = threading.Event()
+        self._halts: list[threading.Event] = [self._stop]
         self._ticker: threading.Thread | None = None
         self._init_queue()
 
@@ -86,6 +87,13 @@ class Lane(OfficerQueue):
         self.reconcile()
         self._ticker = threading.Thread(target=self._tick_loop, name="lane-ticker", daemon=True)
         self._ticker.start()
+
+    def stop_with(self, event: threading.Event) -> None:
+        """Also stop the device work when `event` is set (the station's stop: a device loop must not outlive it)."""
+        self._halts.append(event)
+
+    def stopping(self) -> bool:
+        return any(e.is_set() for e in self._halts)
 
     def stop(self) -> None:
         self._stop.set()
@@ -168,12 +176,15 @@ class Lane(OfficerQueue):
             with self.lock:
                 self._take_document(s, mrz_text, source)
             while not s.finished:
+                if self.stopping():         # the post is shutting down: this traveller's session ends here
+                    s.cancel(self.clock())
+                    break
                 step, version = s.step, s.version
                 if step is Step.DOCUMENT:      # unreadable, with tries left: nobody will present it again
                     s.device_unavailable("document", self.clock())
                     break
                 self.steps.run(s)
-                if not s.finished and s.step is step and s.version == version:
+                if not s.finished and s.step is step and s.version == version and not self.stopping():
                     kind = {Step.CHIP: "chip", Step.FACE: "face"}.get(step, "finger")
                     s.device_unavailable(kind, self.clock())  # type: ignore[arg-type]
             outcome = "recorded" if s.ending is Ending.COMPLETE else (s.ending or Ending.HANDOVER).value

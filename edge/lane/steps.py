@@ -138,7 +138,7 @@ class Steps:
                 self.lane.after_change(s)
 
     def _still(self, s: Session, step: Step) -> bool:
-        return s.step is step and not s.finished
+        return s.step is step and not s.finished and not self.lane.stopping()
 
     def _unavailable(self, s: Session, kind: str) -> None:
         with self.lane.lock:

@@ -17,14 +17,14 @@ import pytest
 from edge.config import Config, parse
 from edge.lane.options import Options
 from kiosk_ui.service import UIServer
+from tests.fixtures import face_images
 
-FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 OFFICER = ("officer1", "correct horse battery")
 TECH = ("tech1", "staple battery horse")
 
 
-def post_config(tmp_path: Path, broker_url: str, face: str = "person01_img10.jpg", extra: str = "",
+def post_config(tmp_path: Path, broker_url: str, face: str = "a2", extra: str = "",
                 role: str = "kiosk") -> Config:
     return parse(f"""
 [identity]
@@ -54,7 +54,7 @@ profile = "cr"
 [devices.camera]
 backend = "camera_sim"
 simulated = true
-source = "{FACES / face}"
+source = "{face_images.portrait_path(face)}"
 width = 640
 height = 480
 fps = 15

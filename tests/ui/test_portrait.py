@@ -23,7 +23,8 @@ from edge.documents.synth import make_mrz
 from edge.lane.options import Options
 from edge.lane.portrait import PagePortraitProvider
 from tests.faces.conftest import _models_dir_or_skip
-from tests.ui.conftest import FACES, TECH, wait_until
+from tests.fixtures import face_images
+from tests.ui.conftest import TECH, wait_until
 from tests.ui.test_http import kiosk_to_document, only_session, sign_in
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None or tessdata_dir() is None,
@@ -52,7 +53,7 @@ def traveller_mrz(seed: int) -> list[str]:
 
 
 def page_file(tmp_path: Path, lines: list[str], seed: int) -> Path:
-    portrait = cv2.imread(str(FACES / "person01_img1.jpg"))
+    portrait = face_images.portrait("a1")
     page = make_page(random.Random(seed), fmt="TD3", distortion="clean", portrait=portrait, lines=lines)
     path = tmp_path / f"page{seed}.png"
     assert cv2.imwrite(str(path), page.image)
@@ -129,7 +130,7 @@ def test_the_provider_is_bounded_and_says_why_there_is_no_portrait(tmp_path, mod
     cfg = parse('[identity]\npost = "p"\ndevice = "d"\n[policy]\nportrait_camera = "page"\n'
                 + page_device(page_file(tmp_path, lines, 4))
                 + '[devices.camera]\nbackend = "camera_sim"\nsimulated = true\n'
-                + f'source = "{FACES / "person01_img10.jpg"}"\n')
+                + f'source = "{face_images.portrait_path("a2")}"\n')
     devices = open_devices(cfg)
     analyzer = FaceAnalyzer(FaceConfig(models_dir=models))
     doc, other = document_summary("\n".join(lines), "t"), document_summary("\n".join(traveller_mrz(5)), "t")
