@@ -84,7 +84,7 @@ def _ga(channel: Channel, tag: int, value: bytes | None, last: bool, step: str) 
     resp, sw = channel.send(Command(0x00 if last else 0x10, 0x86, 0x00, 0x00, tlv.encode(0x7C, inner), le=256))
     if sw != SW_OK:
         if last:
-            raise AccessDenied(f"PACE refused by the chip (status {sw:04X}): the MRZ does not open this chip")
+            raise AccessDenied(f"PACE refused by the chip (status {sw:04X}): the MRZ or CAN does not open this chip")
         raise StatusError(f"PACE: GENERAL AUTHENTICATE ({step})", sw)
     _, body = tlv.parse_one(resp, 0x7C)
     return body
@@ -115,6 +115,8 @@ def perform_pace(
            + tlv.encode(0x84, bytes([info.parameter_id])))  # type: ignore[list-item]
     _, sw = channel.send(Command(0x00, 0x22, 0xC1, 0xA4, mse))
     if sw != SW_OK:
+        if password_ref == PASSWORD_CAN:
+            raise AccessDenied(f"PACE with a CAN refused by the chip (status {sw:04X})")
         raise StatusError("PACE: MSE:Set AT", sw)
 
     z = _expect(_ga(channel, 0x80, None, False, "nonce"), 0x80, "nonce")

@@ -128,16 +128,22 @@ def _pace_info(card_access: bytes | None) -> pace.PaceInfo | None:
     return None
 
 
-def _open(transport: _Guarded, key: MrzKey, result: ChipResult) -> SecureChannel:
+def _open(transport: _Guarded, key: MrzKey, result: ChipResult, can: str | None = None) -> SecureChannel:
     plain = PlainChannel(transport)
     try:
         card_access = read_file(plain, lds.FID_CARD_ACCESS, SHORT_READ)
     except (StatusError, MalformedData):
         card_access = None
     info = _pace_info(card_access)
+    if can is not None and info is None:
+        raise AccessDenied("a CAN was given but the chip offers no PACE it can be used with")
     if info is not None:
+        if can is not None:
+            password, ref = can.encode("ascii"), pace.PASSWORD_CAN
+        else:
+            password, ref = pace.mrz_password(key.information), pace.PASSWORD_MRZ
         try:
-            keys = pace.perform_pace(plain, pace.mrz_password(key.information), info)
+            keys = pace.perform_pace(plain, password, info, ref)
             channel = SecureChannel(transport, keys)
             _, sw = channel.send(Command(0x00, 0xA4, 0x04, 0x0C, lds.AID_LDS1))
             if sw != SW_OK:
@@ -147,6 +153,9 @@ def _open(transport: _Guarded, key: MrzKey, result: ChipResult) -> SecureChannel
         except AccessDenied:
             raise
         except ProtocolError as exc:
+            if can is not None:
+                raise
+
             log.info("PACE failed (%s); trying BAC", exc)
     _, sw = plain.send(Command(0x00, 0xA4, 0x04, 0x0C, lds.AID_LDS1))
     if sw != SW_OK:
@@ -254,6 +263,7 @@ def read_passport(
     progress: Progress | None = None,
     atr: bytes | None = None,
     now: dt.datetime | None = None,
+    can: str | None = None,
 ) -> ChipResult:
     """Open, read and verify one chip; every failure is a verdict in the result, never an exception."""
     result = ChipResult()
@@ -264,7 +274,7 @@ def read_passport(
     try:
         if progress:
             progress("access", 0, 1)
-        channel = _open(guarded, key, result)
+        channel = _open(guarded, key, result, can)
         t1 = time.perf_counter()
         result.seconds["access"] = t1 - t0
         stage = "read"

@@ -34,12 +34,14 @@ def read_chip(
     csca_store: CscaStore | None,
     progress: Progress | None = None,
     wait_s: float = 5.0,
+    can: str | None = None,
 ) -> ChipResult:
-    """Read the chip on `device` (a drivers.backends.chip_pcsc reader, opened) with the optical MRZ's key."""
+    """Read the chip on `device` (a drivers.backends.chip_pcsc reader, opened) with the optical MRZ's key,
+    or with the card access number `can` (PACE only) when given."""
     key = mrz if isinstance(mrz, MrzKey) else mrz_key(mrz)
     try:
         session = device.session(timeout=wait_s)
     except ConnectionError as exc:
         return ChipResult(error=f"no chip read: {exc}", error_kind="no_card")
     with session:
-        return read_passport(session, key, csca_store, progress, atr=getattr(session, "atr", None))
+        return read_passport(session, key, csca_store, progress, atr=getattr(session, "atr", None), can=can)

@@ -58,10 +58,11 @@ def _human(d: dict) -> str:
               help="CSCA certificates (PEM/DER) or an ICAO master list; repeatable.")
 @click.option("--crl", "crls", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="CRLs of those CSCAs (PEM/DER); repeatable.")
+@click.option("--can", default=None, help="Open the chip with its card access number (PACE) instead of the MRZ.")
 @click.option("--wait", "wait_s", type=float, default=5.0, show_default=True, help="Seconds to wait for a card.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def read_cmd(reader: str | None, mrz_file: Path, cscas: tuple[Path, ...], crls: tuple[Path, ...],
-             wait_s: float, as_json: bool) -> None:
+             can: str | None, wait_s: float, as_json: bool) -> None:
     """Open the chip with the MRZ (PACE, else BAC), read EF.COM, EF.SOD and the data groups, verify."""
     from drivers.backends.chip_pcsc import ChipPcscConfig, PcscChipReader, list_readers
     from edge.chip.access_key import mrz_key
@@ -73,6 +74,8 @@ def read_cmd(reader: str | None, mrz_file: Path, cscas: tuple[Path, ...], crls: 
         fail(f"--mrz-file: {exc.strerror or exc}")
     except ValueError as exc:
         fail(f"--mrz-file: {exc}")
+    if can is not None and not (can.isdigit() and 1 <= len(can) <= 10):
+        fail("--can: the card access number is digits (6 on most documents)")
     try:
         store = load_csca_store(cscas, crls) if cscas or crls else None
     except ValueError as exc:
@@ -85,7 +88,7 @@ def read_cmd(reader: str | None, mrz_file: Path, cscas: tuple[Path, ...], crls: 
     device = PcscChipReader(ChipPcscConfig(reader=reader))
     device.open()
     try:
-        result = read_chip(device, key, store, wait_s=wait_s)
+        result = read_chip(device, key, store, wait_s=wait_s, can=can)
     finally:
         device.close()
     out = result.to_dict()

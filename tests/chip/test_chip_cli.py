@@ -171,3 +171,29 @@ def test_bad_mrz_file_is_exit_2(tmp_path):
     p = subprocess.run([sys.executable, "-m", "edge", "chip", "read", "--mrz-file", str(f), "--json"],
                        capture_output=True, text=True, timeout=60, cwd=REPO)
     assert p.returncode == 2 and "not an MRZ" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_pace_3des_on_nist_p256(pcscd, insert_card, trust, tmp_path):
+    spec = Spec(pace=True, chip_auth=False, pace_cipher="3DES", pace_param=12)
+    card = insert_card(spec)
+    code, out, err = chip_read(pcscd, tmp_path, spec.mrz, trust["csca"])
+    assert code == 0, (out, err)
+    assert out["access"] == "PACE" and "pace-ok" in card.events()
+
+
+def test_pace_with_the_card_access_number(pcscd, insert_card, trust, tmp_path):
+    spec = Spec(pace=True, chip_auth=False, can="123456")
+    card = insert_card(spec)
+    code, out, err = chip_read(pcscd, tmp_path, spec.mrz, trust["csca"], extra=("--can", "123456"))
+    assert code == 0, (out, err)
+    assert out["access"] == "PACE" and out["mrz_match"] is True
+    code, out, _ = chip_read(pcscd, tmp_path, spec.mrz, trust["csca"], extra=("--can", "654321"))
+    assert code == 2 and out["error_kind"] == "access_denied"
+    assert card.events() == ["pace-ok", "pace-fail"]
+
+
+def test_can_on_a_bac_only_chip_is_refused(pcscd, insert_card, trust, tmp_path):
+    spec = Spec(pace=False, chip_auth=False)
+    insert_card(spec)
+    code, out, err = chip_read(pcscd, tmp_path, spec.mrz, trust["csca"], extra=("--can", "123456"))
+    assert code == 2 and "offers no PACE" in err and out["valid"] is False

@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.chip.card import cardcrypto as cc
 from tests.chip.card.ber import oid, parse, tlv
-from tests.chip.card.personalise import CA_OID, PACE_OID
+from tests.chip.card.personalise import CA_OID, pace_oid
 
 AID = bytes.fromhex("A0000002471001")
+CURVES = {12: cc.NIST_P256, 13: cc.BRAINPOOL256}
 OK = b"\x90\x00"
 
 
@@ -215,12 +216,19 @@ class Passport:
         return r + cc.des_mac(k_mac, cc.iso_pad(r, 8)), OK
 
     # ---------------------------------------------------------------- PACE (4.4) and CA (6.2)
+    def _pace_oid(self) -> str:
+        return pace_oid(self.cfg.get("pace_cipher", "AES"))
+
     def mse(self, p1: int, p2: int, data: bytes, plain: bool) -> tuple[bytes, bytes]:
         objs = dict(parse(data))
         if (p1, p2) == (0xC1, 0xA4) and self.cfg["pace"]:
-            if objs.get(0x80) != oid(PACE_OID) or objs.get(0x84) != b"\x0d" or objs.get(0x83) != b"\x01":
+            param = bytes([self.cfg.get("pace_param", 13)])
+            ref = objs.get(0x83)
+            if objs.get(0x80) != oid(self._pace_oid()) or objs.get(0x84) != param or ref not in (b"\x01", b"\x02"):
                 return b"", sw(0x6A80)
-            self.pace = {"step": 1}
+            if ref == b"\x02" and not self.cfg.get("can"):
+                return b"", sw(0x6A88)
+            self.pace = {"step": 1, "ref": ref[0]}
             return b"", OK
         if (p1, p2) == (0x41, 0xA4) and not plain and self.cfg["chip_auth"]:
             if objs.get(0x80) != oid(CA_OID):
@@ -228,6 +236,12 @@ class Passport:
             self.ca_oid = CA_OID
             return b"", OK
         return b"", sw(0x6A80)
+
+    def _pace_crypto(self):
+        """(encrypt, mac over unpadded data, block size) for the PACE cipher."""
+        if self.cfg.get("pace_cipher", "AES") == "3DES":
+            return cc.tdes_enc, (lambda k, d: cc.des_mac(k, cc.iso_pad(d, 8))), 8
+        return cc.aes_enc, cc.aes_mac, 16
 
     def general_authenticate(self, cla: int, data: bytes, plain: bool) -> tuple[bytes, bytes]:
         try:
@@ -237,14 +251,19 @@ class Passport:
         if not plain and self.ca_oid:
             return self.chip_authentication(body)
         step = self.pace.get("step")
-        curve = cc.BRAINPOOL256
+        curve = CURVES[self.cfg.get("pace_param", 13)]
+        cipher = self.cfg.get("pace_cipher", "AES")
+        encrypt, mac, _ = self._pace_crypto()
         try:
             if step == 1 and not body:
                 self.pace["s"] = secrets.token_bytes(16)
-                password = hashlib.sha1(self.cfg["mrz_information"].encode()).digest()
-                k_pi = cc.derive(password, 3, "AES")
+                if self.pace["ref"] == 2:
+                    password = self.cfg["can"].encode()
+                else:
+                    password = hashlib.sha1(self.cfg["mrz_information"].encode()).digest()
+                k_pi = cc.derive(password, 3, cipher)
                 self.pace["step"] = 2
-                return tlv(0x7C, tlv(0x80, cc.aes_enc(k_pi, self.pace["s"]))), OK
+                return tlv(0x7C, tlv(0x80, encrypt(k_pi, self.pace["s"]))), OK
             if step == 2 and 0x81 in body:
                 sk = 1 + secrets.randbelow(curve.n - 1)
                 h = curve.mul(sk, curve.point(body[0x81]))
@@ -255,18 +274,18 @@ class Passport:
                 sk = 1 + secrets.randbelow(curve.n - 1)
                 pk_ifd = body[0x83]
                 pk_ic = curve.raw(curve.mul(sk, self.pace["g"]))
-                k = curve.mul(sk, curve.point(pk_ifd))[0].to_bytes(32, "big")
-                self.pace.update(step=4, pk_ifd=pk_ifd, pk_ic=pk_ic, enc=cc.derive(k, 1, "AES"),
-                                 mac=cc.derive(k, 2, "AES"))
+                k = curve.mul(sk, curve.point(pk_ifd))[0].to_bytes(curve.size, "big")
+                self.pace.update(step=4, pk_ifd=pk_ifd, pk_ic=pk_ic, enc=cc.derive(k, 1, cipher),
+                                 mac=cc.derive(k, 2, cipher))
                 return tlv(0x7C, tlv(0x84, pk_ic)), OK
             if step == 4 and 0x85 in body and cla & 0x10 == 0:
                 def token(pk: bytes) -> bytes:
-                    return cc.aes_mac(self.pace["mac"], tlv(0x7F49, tlv(0x06, oid(PACE_OID)) + tlv(0x86, pk)))
+                    return mac(self.pace["mac"], tlv(0x7F49, tlv(0x06, oid(self._pace_oid())) + tlv(0x86, pk)))
                 if token(self.pace["pk_ic"]) != body[0x85]:
                     self.note("pace-fail")
                     self.pace = {}
                     return b"", sw(0x6300)
-                self.sm = {"cipher": "AES", "enc": self.pace["enc"], "mac": self.pace["mac"], "ssc": 0}
+                self.sm = {"cipher": cipher, "enc": self.pace["enc"], "mac": self.pace["mac"], "ssc": 0}
                 t_ic = token(self.pace["pk_ifd"])
                 self.pace = {}
                 self.note("pace-ok")

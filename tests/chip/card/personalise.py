@@ -124,12 +124,17 @@ def spki(public_key) -> bytes:
 
 
 PACE_OID = "0.4.0.127.0.7.2.2.4.2.2"       # id-PACE-ECDH-GM-AES-CBC-CMAC-128
+
+
+def pace_oid(cipher: str = "AES") -> str:
+    """id-PACE-ECDH-GM-3DES-CBC-CBC (.1) or -AES-CBC-CMAC-128 (.2)."""
+    return "0.4.0.127.0.7.2.2.4.2.1" if cipher == "3DES" else PACE_OID
 CA_OID = "0.4.0.127.0.7.2.2.3.2.2"         # id-CA-ECDH-AES-CBC-CMAC-128
 PK_ECDH_OID = "0.4.0.127.0.7.2.2.1.2"
 
 
-def pace_info() -> bytes:
-    return tlv(0x30, tlv(0x06, oid(PACE_OID)) + integer(2) + integer(13))
+def pace_info(cipher: str = "AES", param: int = 13) -> bytes:
+    return tlv(0x30, tlv(0x06, oid(pace_oid(cipher))) + integer(2) + integer(param))
 
 
 def signed_data(content_type: str, content: bytes, key, cert: x509.Certificate) -> bytes:
@@ -181,6 +186,9 @@ class Spec:
     chip_auth: bool = True
     active_auth: bool = False
     short_le: bool = False
+    pace_cipher: str = "AES"          # "AES" (128) or "3DES"
+    pace_param: int = 13              # 13 brainpoolP256r1, 12 NIST P-256
+    can: str = ""                     # the card access number PACE also accepts (empty: MRZ only)
     face_format: str = "jpeg"
     face_bytes: int = 20_000
     tamper: str = ""                  # "dg2_after_signing" | "sod_garbage" | "dg2_malformed" | "dg14_unsigned"
@@ -197,7 +205,8 @@ def issue(spec: Spec, pki: Pki, out: Path) -> Path:
     if spec.tamper == "dg2_malformed":
         dgs[2] = tlv(0x75, tlv(0x7F61, tlv(0x02, b"\x01") + tlv(0x7F60, tlv(0x5F2E, b"FAC\x00010\x00\xff\xff"))))
     config: dict = {"mrz_information": mrz_information(spec.mrz), "pace": spec.pace, "short_le": spec.short_le,
-                    "chip_auth": spec.chip_auth, "active_auth": spec.active_auth, "pull_after": spec.pull_after}
+                    "chip_auth": spec.chip_auth, "active_auth": spec.active_auth, "pull_after": spec.pull_after,
+                    "pace_cipher": spec.pace_cipher, "pace_param": spec.pace_param, "can": spec.can}
     infos = []
     if spec.chip_auth:
         ca_key = ec.generate_private_key(ec.BrainpoolP256R1())
@@ -206,7 +215,7 @@ def issue(spec: Spec, pki: Pki, out: Path) -> Path:
         infos.append(tlv(0x30, tlv(0x06, oid(CA_OID)) + integer(1)))
         infos.append(tlv(0x30, tlv(0x06, oid(PK_ECDH_OID)) + spki(ca_key.public_key())))
     if spec.pace:
-        infos.append(pace_info())
+        infos.append(pace_info(spec.pace_cipher, spec.pace_param))
     if infos:
         dgs[14] = tlv(0x6E, tlv(0x31, b"".join(infos)))
     if spec.active_auth:
@@ -228,7 +237,7 @@ def issue(spec: Spec, pki: Pki, out: Path) -> Path:
     com = tlv(0x60, tlv(0x5F01, b"0107") + tlv(0x5F36, b"040000") + tlv(0x5C, bytes(tags[n] for n in sorted(dgs))))
     files = {0x011E: com, 0x011D: the_sod, **{0x0100 + n: v for n, v in dgs.items()}}
     if spec.pace:
-        files[0x011C] = tlv(0x31, pace_info())
+        files[0x011C] = tlv(0x31, pace_info(spec.pace_cipher, spec.pace_param))
     for fid, data in files.items():
         (out / "files" / f"{fid:04X}.bin").write_bytes(data)
     (out / "config.json").write_text(json.dumps(config))
