@@ -3,7 +3,8 @@
 Usage: python bench/portrait.py [--pages 54] [--seed 3]
 
 Each page is rendered by `edge.documents.pages` (TD3/TD2/TD1/MRV-A, the 9 distortion kinds in equal shares)
-with one public test photo of a person (tests/fixtures/faces) in its photo zone and as its ghost image. Per page:
+with one public test photo of a person (../shared/data/faces, read in place) in its photo zone and as its
+ghost image. Per page:
 
 - time of `portrait_from_page` (MRZ OCR + check against the document read + face detection + crop);
 - genuine: the crop compared (`FaceAnalyzer.verify`) with another photo of the same person must match (the
@@ -32,7 +33,7 @@ from edge.documents.portrait import portrait_from_page
 from edge.documents.synth import make_mrz
 from edge.station import document_summary
 
-FACES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "faces"
+FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"   # beside the clone, never copied in
 FORMATS = ("TD3", "TD3", "TD1", "TD2", "MRVA")
 
 
@@ -48,6 +49,9 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=54)
     ap.add_argument("--seed", type=int, default=3)
     args = ap.parse_args()
+    if not FACES.is_dir():
+        print(f"bench/portrait: no public face set in {FACES} (it lives beside the clone)", file=sys.stderr)
+        return 2
 
     from edge.biometrics.face import FaceAnalyzer, FaceConfig
 
