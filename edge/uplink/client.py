@@ -45,6 +45,7 @@ from paho.mqtt.properties import Properties
 
 from drivers.backoff import Backoff
 from edge import __version__, clock
+from edge.alerts import sync as alerts_sync
 from edge.config import Config, ConfigError
 from edge.events import envelope
 from edge.events.model import CommandResult, Status, Telemetry
@@ -69,6 +70,7 @@ COMMAND_QUEUE = 64         # commands the broker may send us unacknowledged (our
 COMMAND_RATE = 20.0        # commands answered per second at most (a burst of COMMAND_RATE at once)
 SHED_RATE = 200.0          # commands dropped unanswered per second at most while the queue is over half full
 DROP_LOG_EVERY_S = 10.0    # how often a flood of dropped commands is logged
+SLOWEST_LINK_BPS = 64 * 1024  # events in flight get keepalive + their bytes at this rate to be acknowledged
 
 
 def publish_packet_size(topic: str, payload: bytes) -> int:
@@ -151,9 +153,11 @@ class Uplink:
         self._next_telemetry = 0.0
         self._connected_at = 0.0
         self._acked: list[tuple[int, float]] = []   # (seq, PUBACK time) not yet written to the store
+        self._waiting_since: float | None = None    # events in flight and no PUBACK since (monotonic)
         self._last_flush = 0.0
         self._command_key = (load_public_key(cfg.keys.agency_command_public_key)
                              if cfg.keys.agency_command_public_key else None)
+        self.alerts = alerts_sync.sync_from_config(cfg)   # alert lists on their retained topics (edge.alerts)
 
     # ------------------------------------------------------------------ messages we build
     def _signed(self, kind: str, data: Any) -> bytes:
@@ -201,7 +205,8 @@ class Uplink:
         client.on_connect = lambda c, u, f, rc, p: self._events.put(("connect", gen, (rc, p)))
         client.on_disconnect = lambda c, u, f, rc, p: self._post(("disconnect", gen, rc))
         client.on_publish = lambda c, u, mid, rc, p: self._post(("puback", gen, (mid, rc, time.time())))
-        client.on_message = lambda c, u, msg: self._queue_command(c, gen, msg)
+        client.on_message = lambda c, u, msg: (self._hand_alert_list(c, msg) if self.alerts and
+                                               self.alerts.wants(msg.topic) else self._queue_command(c, gen, msg))
         return client
 
     def _queue_command(self, client: mqtt.Client, gen: int, msg: mqtt.MQTTMessage) -> None:
@@ -216,6 +221,14 @@ class Uplink:
                     client.ack(msg.mid, msg.qos)
             return
         self._wake.set()
+
+    def _hand_alert_list(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+        """In paho's thread: an alert-list message goes to edge.alerts (it queues; its own thread applies)."""
+        assert self.alerts is not None
+        self.alerts.handle(msg.topic, msg.payload)
+        if msg.qos > 0:
+            with contextlib.suppress(Exception):
+                client.ack(msg.mid, msg.qos)
 
     def _post(self, item: tuple[str, int, Any]) -> None:
         self._events.put(item)
@@ -323,6 +336,8 @@ class Uplink:
         self._restart_from_store()
         self._publish_other(self.topics.status, self._status("online"), retain=True)
         client.subscribe(self.topics.commands, qos=1)
+        if self.alerts is not None:
+            client.subscribe(self.alerts.subscription, qos=1)
         log.info("connected to %s:%s", b.host, b.port)
         return True
 
@@ -346,6 +361,7 @@ class Uplink:
 
     def _restart_from_store(self) -> None:
         """After (re)connecting: everything not acknowledged is sent again, in sequence order."""
+        self._waiting_since = None
         self._inflight.clear()
         self._inflight_sizes.clear()
         self._inflight_bytes = 0
@@ -380,6 +396,8 @@ class Uplink:
         process: acknowledgements not yet recorded are dropped, so those events are only sent again."""
         try:
             self._handle_events()
+            if self._client is not None:
+                self._check_progress()
             if self._client is not None:
                 self._fill_window()
                 self._handle_commands()
@@ -421,6 +439,17 @@ class Uplink:
                 time.monotonic() - self._connected_at > STABLE_AFTER_S:
             self.backoff.succeeded()
 
+    def _check_progress(self) -> None:
+        """A broker that stops acknowledging (frozen, its disk full, a half-open TCP link) would otherwise hold
+        the events in flight silently until paho's keepalive gives up, about twice the keepalive later."""
+        if self._waiting_since is None or not self._inflight:
+            return
+        waited = time.monotonic() - self._waiting_since
+        limit = self.cfg.broker.keepalive + self._inflight_bytes / SLOWEST_LINK_BPS
+        if waited > limit:
+            self._flush_acks()
+            self._drop_connection(f"no PUBACK for {waited:.0f} s with {len(self._inflight)} events in flight")
+
     def _flush_acks(self) -> None:
         """Record PUBACKs in the store in one transaction (with each PUBACK's own arrival time)."""
         self._last_flush = time.monotonic()
@@ -436,6 +465,7 @@ class Uplink:
     def _on_puback(self, mid: int, rc: Any, at: float) -> None:
         seq = self._inflight.pop(mid, None)
         self._inflight_bytes -= self._inflight_sizes.pop(mid, 0)
+        self._waiting_since = time.monotonic() if self._inflight else None
         if seq is None:
             # not an event (status, command result, QoS 0 telemetry): never kept, the mid will be reused
             self._other_inflight.discard(mid)
@@ -498,6 +528,8 @@ class Uplink:
                 self._drop_connection(f"publish failed: {mqtt.error_string(info.rc)}")
                 return
             self.state.published += 1
+            if not self._inflight:
+                self._waiting_since = time.monotonic()
             self._inflight[info.mid] = row.seq
             self._inflight_sizes[info.mid] = len(row.payload)
             self._inflight_bytes += len(row.payload)
