@@ -100,6 +100,21 @@ class AlertSync:
         log.warning("alert list refused: %s", reason)
 
 
+def sync_from_config(cfg: Any) -> AlertSync | None:
+    """The uplink's alert-list receiver: None when the post has no alert-list key (or it cannot be used: logged,
+    so a broken key file never stops the delivery of crossing events)."""
+    if cfg.keys.alert_list_public_key is None:
+        return None
+    from edge.alerts.check import open_db
+    from edge.alerts.db import AlertDBError
+
+    try:
+        return AlertSync(open_db(cfg), cfg.broker.topic_prefix)
+    except (AlertDBError, ValueError) as exc:
+        log.error("alert lists are not received: %s", exc)
+        return None
+
+
 # ---------------------------------------------------------------- the agency side
 def publish_bundle(client: mqtt.Client, prefix: str, bundle: bytes, *, chunk_bytes: int | None = None,
                    timeout: float = 60.0) -> int:
