@@ -37,8 +37,14 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         recorder = Recorder(cfg, store, key)
     except SealError as exc:  # the agency's encryption key named in [keys] cannot be loaded
         fail(str(exc), EXIT_USAGE)
+    from edge.lane.checks import CheckError
+
     devices = open_devices(cfg)
-    station = Station(cfg, store, recorder, devices)
+    try:
+        station = Station(cfg, store, recorder, devices)
+    except CheckError as exc:
+        devices.close()
+        fail(str(exc), EXIT_USAGE)
     ui = None
     if cfg.ui.enabled:
         from kiosk_ui.service import UIServer

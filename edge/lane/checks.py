@@ -222,7 +222,10 @@ def build_checks(cfg: Any, names: Sequence[str] | None = None) -> tuple[Check, .
     out: list[Check] = []
     for check_id in (names if explicit else available_checks()):
         factory = _factory(check_id)
-        check = factory(cfg) if factory is not None else None
+        try:
+            check = factory(cfg) if factory is not None else None
+        except Exception as exc:  # a check the post has but cannot set up must stop the start, in one line
+            raise CheckError(f"check {check_id}: cannot be set up: {type(exc).__name__}: {exc}") from exc
         if check is None and explicit and factory is None:
             raise CheckError(f"policy.checks: {check_id!r} is not installed on this appliance")
         if check is not None:

@@ -53,6 +53,6 @@ def test_the_same_traveller_through_auto_mode_and_the_kiosk_gives_the_same_cross
     kiosk = next(d for d in crossings(post) if d["transaction"] == s.code)
 
     assert kiosk["decision"]["outcome"] == "admit" and kiosk["decision"]["by"] == "officer1"
-    assert auto["face"]["match"] is True and [v["check"] for v in auto["checks"]] == [
+    assert auto["face"]["match"] is True and [v["check"] for v in auto["checks"]][:4] == [
         "document.validity", "document.expiry", "face.match", "finger.capture"]
     assert comparable(auto) == comparable(kiosk)
