@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 SHORT_READ = 0xDF          # the most a short-Le chip returns per READ BINARY under secure messaging
 EXTENDED_READ = 0x400      # per READ BINARY when the chip announces extended length (ATR)
-MAX_FILE = 0x7FFF          # even-INS READ BINARY offsets end here (15 bits)
+EVEN_INS_END = 0x7FFF      # even-INS READ BINARY offsets end here (15 bits); beyond, odd INS with DO54
+MAX_FILE = 1 << 20         # a data group claiming more is malformed, not read
 
 Progress = Callable[[str, int, int], None]     # (stage, bytes done, bytes total)
 
@@ -104,9 +105,16 @@ def read_file(
     data = bytearray(head[:total])
     while len(data) < total:
         want = min(chunk, total - len(data))
-        part, sw = channel.send(Command(0x00, 0xB0, len(data) >> 8, len(data) & 0xFF, le=want))
+        offset = len(data)
+        if offset + want <= EVEN_INS_END + 1:
+            part, sw = channel.send(Command(0x00, 0xB0, offset >> 8, offset & 0xFF, le=want))
+        else:
+            want = min(want, chunk - 4)          # room for the DO53 header in the answer
+            do54 = tlv.encode(0x54, offset.to_bytes((offset.bit_length() + 7) // 8, "big"))
+            wrapped, sw = channel.send(Command(0x00, 0xB1, 0x00, 0x00, do54, le=want + 4))
+            part = tlv.parse_one(wrapped, 0x53)[1] if sw == SW_OK and wrapped else b""
         if sw != SW_OK or not part:
-            raise StatusError(f"READ BINARY {fid:04X} at {len(data)}", sw)
+            raise StatusError(f"READ BINARY {fid:04X} at {offset}", sw)
         data += part[:want]
         if progress:
             progress(len(data), total)

@@ -1,4 +1,4 @@
-"""Secure messaging (Doc 9303 part 11 section 9.8): DO87/DO97/DO8E wrapping, 3DES or AES session keys.
+"""Secure messaging (Doc 9303 part 11 section 9.8): DO87 (DO85 for odd INS)/DO97/DO99/DO8E, 3DES or AES.
 
 The send sequence counter moves once per command and once per response; a response whose MAC does
 not verify ends the session (`ProtocolError`): the reader never reads data it cannot authenticate.
@@ -67,7 +67,11 @@ def wrap(keys: SessionKeys, cmd: Command) -> bytes:
     cla = cmd.cla | 0x0C
     header = crypto.pad(bytes([cla, cmd.ins, cmd.p1, cmd.p2]), keys.block)
     keys.ssc += 1
-    do87 = tlv.encode(0x87, b"\x01" + keys.encrypt(cmd.data)) if cmd.data else b""
+    do87 = b""
+    if cmd.data and cmd.ins & 1:       # odd INS: the data is BER-TLV, carried in DO85 without an indicator
+        do87 = tlv.encode(0x85, keys.encrypt(cmd.data))
+    elif cmd.data:
+        do87 = tlv.encode(0x87, b"\x01" + keys.encrypt(cmd.data))
     do97 = tlv.encode(0x97, _le_bytes(cmd.le, extended)) if cmd.le is not None else b""
     do8e = tlv.encode(0x8E, keys.mac(header + do87 + do97))
     body = do87 + do97 + do8e
@@ -82,7 +86,7 @@ def unwrap(keys: SessionKeys, raw: bytes) -> tuple[bytes, int]:
         # a plain status word: the chip refused the command outside secure messaging
         raise StatusError("secure messaging: unprotected answer", sw)
     objs = list(tlv.iter_tlv(data))
-    do87 = b"".join(tlv.encode(t, v) for t, v in objs if t == 0x87)
+    do87 = b"".join(tlv.encode(t, v) for t, v in objs if t in (0x85, 0x87))
     do99 = b"".join(tlv.encode(t, v) for t, v in objs if t == 0x99)
     mac = next((v for t, v in objs if t == 0x8E), None)
     if mac is None:
@@ -96,6 +100,9 @@ def unwrap(keys: SessionKeys, raw: bytes) -> tuple[bytes, int]:
         if not enc or enc[0] != 0x01:
             raise ProtocolError("secure messaging: unknown padding indicator")
         plain = keys.decrypt(enc[1:])
+    enc = next((v for t, v in objs if t == 0x85), None)
+    if enc is not None:
+        plain = keys.decrypt(enc)
     return plain, inner_sw
 
 

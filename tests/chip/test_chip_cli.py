@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.chip.card.personalise import Spec, td3
 
 REPO = Path(__file__).resolve().parents[2]
@@ -197,3 +199,13 @@ def test_can_on_a_bac_only_chip_is_refused(pcscd, insert_card, trust, tmp_path):
     insert_card(spec)
     code, out, err = chip_read(pcscd, tmp_path, spec.mrz, trust["csca"], extra=("--can", "123456"))
     assert code == 2 and "offers no PACE" in err and out["valid"] is False
+
+
+@pytest.mark.parametrize("pace,short_le", [(True, True), (False, False)])
+def test_dg2_past_32k_is_read_with_odd_ins(pcscd, insert_card, trust, tmp_path, pace, short_le):
+    spec = Spec(pace=pace, chip_auth=False, short_le=short_le, face_bytes=45_000)
+    card = insert_card(spec)
+    assert len((card.directory / "files" / "0102.bin").read_bytes()) > 0x8000
+    code, out, err = chip_read(pcscd, tmp_path, spec.mrz, trust["csca"])
+    assert code == 0, (out, err)
+    assert out["passive_auth"]["hashes"]["2"] is True and out["face_image"]["bytes"] > 0x8000

@@ -79,21 +79,25 @@ class Passport:
         self.sm["ssc"] += 1
         blk = self._blk()
         mac_input = cc.iso_pad(header, blk)
-        for t in (0x87, 0x97):
+        for t in (0x85, 0x87, 0x97):
             if t in objs:
                 mac_input += tlv(t, objs[t])
         if 0x8E not in objs or self._mac(mac_input) != objs[0x8E]:
             raise ValueError("command MAC")
         data = cc.iso_unpad(self._crypt(objs[0x87][1:], False)) if 0x87 in objs else b""
+        if 0x85 in objs:                       # odd INS: BER-TLV data, no padding-content indicator
+            data = cc.iso_unpad(self._crypt(objs[0x85], False))
         le = None
         if 0x97 in objs:
             le = int.from_bytes(objs[0x97], "big") or (256 if len(objs[0x97]) == 1 else 65536)
         return header, data, le
 
-    def _wrap(self, data: bytes, status: bytes) -> bytes:
+    def _wrap(self, data: bytes, status: bytes, odd: bool = False) -> bytes:
         self.sm["ssc"] += 1
         body = b""
-        if data:
+        if data and odd:
+            body += tlv(0x85, self._crypt(cc.iso_pad(data, self._blk()), True))
+        elif data:
             body += tlv(0x87, b"\x01" + self._crypt(cc.iso_pad(data, self._blk()), True))
         body += tlv(0x99, status)
         return body + tlv(0x8E, self._mac(body)) + status
@@ -113,10 +117,10 @@ class Passport:
             except (ValueError, IndexError, KeyError):
                 self.sm = None
                 return sw(0x6988)
-            if self.cfg["short_le"] and header[1] == 0xB0 and le is not None and le > 0xDF:
+            if self.cfg["short_le"] and header[1] in (0xB0, 0xB1) and le is not None and le > 0xDF:
                 return self._wrap(b"", sw(0x6700))
             rdata, status = self.command(header, data, le)
-            resp = self._wrap(rdata, status)
+            resp = self._wrap(rdata, status, odd=bool(header[1] & 1))
             self._after_response()
             return resp
         if self.sm is not None and apdu[1] not in (0xA4,):
@@ -146,6 +150,13 @@ class Passport:
             if plain and self.ef != 0x011C:
                 return b"", sw(0x6982)
             return self.read(((p1 & 0x7F) << 8) | p2, le or 256)
+        if ins == 0xB1 and not plain:        # offset in DO54, data back in DO53 (ISO 7816-4 odd INS)
+            objs = dict(parse(data))
+            if 0x54 not in objs:
+                return b"", sw(0x6A80)
+            room = (le or 256) - 4
+            chunk, status = self.read(int.from_bytes(objs[0x54], "big"), room)
+            return (tlv(0x53, chunk) if chunk else b""), status
         if ins == 0x84 and plain:
             self.challenge = secrets.token_bytes(8)
             return self.challenge, OK
