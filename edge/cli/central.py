@@ -310,12 +310,23 @@ def alerts_group() -> None:
     """Alert lists for the posts."""
 
 
-@alerts_group.command("publish", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def alerts_publish(args: tuple[str, ...]) -> None:
-    """Publish a signed alert-list bundle on its retained topic (not yet: needs edge/alerts' bundle format)."""
-    fail("alerts publish: not yet available: the alert-list bundle format (edge/alerts) is not in this tree yet",
-         EXIT_USAGE)
+@alerts_group.command("publish")
+@db_option
+@broker_option
+@click.argument("bundles", type=click.Path(exists=True, dir_okay=False, path_type=Path), nargs=-1, required=True)
+def alerts_publish(db_url: str, broker_url: str, ca_file: Path | None, prefix: str, bundles: tuple[Path, ...]) -> None:
+    """Publish signed alert-list bundles (`borderpost alerts sign`) on their retained topics; each audited."""
+    from central.alerts import publish
+
+    user, password = _broker_creds()
+    try:
+        done = publish(_engine(db_url), broker_url, prefix, [b.read_bytes() for b in bundles], actor=_actor(),
+                       ca_file=ca_file, username=user, password=password)
+    except ValueError as exc:          # a bundle that is not one, or a bad URL
+        fail(f"alerts publish: {exc}")
+    except (OSError, RuntimeError) as exc:
+        fail(f"alerts publish: {exc}", EXIT_FAIL)
+    click.echo(done)
 
 
 @cli.group("users")

@@ -79,5 +79,8 @@ def test_cli_report_and_stats(db_url, tmp_path):
     assert nodb.returncode == 2 and "unsupported database URL" in nodb.stderr
     badjson = borderpost("central", "enroll", "--db", db_url, "-", stdin="{}")
     assert badjson.returncode == 2 and "post must be" in badjson.stderr
-    alerts = borderpost("central", "alerts", "publish")
-    assert alerts.returncode == 2 and "not yet" in alerts.stderr
+    not_a_bundle = tmp_path / "list.bin"
+    not_a_bundle.write_bytes(b"hello")
+    alerts = borderpost("central", "alerts", "publish", "--db", db_url, "--broker", "mqtt://127.0.0.1:1",
+                        str(not_a_bundle))
+    assert alerts.returncode == 2 and "alerts publish:" in alerts.stderr and "Traceback" not in alerts.stderr
