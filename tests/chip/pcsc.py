@@ -65,9 +65,33 @@ class Pcsc:
                 self.process.wait(5)
 
 
+def _running_config_dir() -> Path:
+    """The reader.conf.d of the pcscd that runs (its -c/--config argument, else the system's)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not args or Path(args[0].decode(errors="replace")).name != "pcscd":
+            continue
+        for i, a in enumerate(args[:-1]):
+            if a in (b"-c", b"--config"):
+                return Path(args[i + 1].decode())
+    return SYSTEM_VPCD_CONF.parent
+
+
 def _system_port() -> int:
-    m = re.search(r"DEVICENAME\s+\S*:(0x[0-9A-Fa-f]+|\d+)", SYSTEM_VPCD_CONF.read_text())
-    return int(m.group(1), 0) if m else 35963
+    """vpcd's port for "Virtual PCD 00 00" in the running pcscd's configuration."""
+    for conf in sorted(_running_config_dir().glob("*")):
+        try:
+            text = conf.read_text(errors="replace")
+        except OSError:
+            continue
+        if "libifdvpcd" in text:
+            m = re.search(r"DEVICENAME\s+\S*:(0x[0-9A-Fa-f]+|\d+)", text)
+            if m:
+                return int(m.group(1), 0)
+    return 35963
 
 
 def start(workdir: Path, deadline_s: float = 15.0) -> Pcsc:
