@@ -246,7 +246,9 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
         if not number or not primary.strip("<"):
             return None
         bits = r & 255
-        errors, valid = errors_of[bits], bits == all_ok
+        if bits != all_ok:   # a failed check may be a look-alike the full parser repairs (and reports)
+            return None
+        errors, valid = errors_of[bits], True
         if birth[2] or expiry[2]:   # six digits that are no date: reported after the check digits, as _parse does
             errors, valid = errors + tuple(e for e in (birth[2], expiry[2]) if e), False
         result = new(result_cls)
@@ -256,9 +258,8 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
             "document_number": number, "nationality": nationality, "birth_date": birth[0], "expiry_date": expiry[0],
             "sex": sex_of[f[5]], "optional_data": _words(optional) or None,
             "optional_data_2": (_words(f[9]) or None) if has_opt2 else None,
-            # Digit-only positions held digits, so there is nothing to correct: a failed check is final.
             "valid": valid, "checks": checks_of[bits].copy(), "corrections": (), "expired": expiry[1],
-            "age": birth[1], "errors": errors, "lines": tuple(text.split("\n")),
+            "age": birth[1], "errors": errors, "lines": tuple(text.split("\n")), "uncertain_fields": {},
         })
         return result
 
@@ -285,9 +286,9 @@ def parse_fast(text: str, today: dt.date) -> MrzResult | None:
     """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
 
     Well-formed: lines joined by `\\n`, every field holding only what it may (digits in dates and
-    check digits, letters in names...), known codes. Its check digits may still fail, and six digits may
-    be no date: both are reported, and with digits only there is nothing to correct. Tests assert both
-    paths agree.
+    check digits, letters in names...), known codes, every check digit verifying (a failure may be a
+    look-alike the full parser repairs). Six digits may still be no date: that is reported. Tests assert
+    both paths agree.
     """
     if text.__class__ is not str or len(text) > 200:
         return None

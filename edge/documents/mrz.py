@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge.documents import codes
@@ -31,6 +31,9 @@ MAX_INPUT_CHARS = 4096   # an MRZ is at most 90 characters; anything far larger 
 # Letters OCR and tired typists put where a digit belongs, and the digit they stand for.
 LETTER_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "Z": "2", "S": "5",
                    "G": "6", "B": "8", "A": "4", "E": "3"}
+# OCR-B look-alike groups (what readers confuse in alphanumeric fields), each character -> its look-alikes.
+CONFUSION_GROUPS = ("0ODQ", "1IL", "2Z", "5S", "6G", "8B", "MHNW")
+CONFUSABLE = {c: g.replace(c, "") for g in CONFUSION_GROUPS for c in g}
 
 
 def normalise_lines(text: str) -> list[str]:
@@ -86,6 +89,7 @@ class _Work:
     chars: list[str]
     errors: list[str]
     corrections: list[str]
+    uncertain: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, name: str) -> str:
         a, b = self.lay.fields[name]
@@ -120,9 +124,13 @@ def _correct_digits(w: _Work, positions: list[int], verify: Any, label: str) -> 
 
 
 def _check_field(w: _Work, name: str, data_field: str, cd_field: str) -> tuple[bool, str | None]:
-    """Verify one check digit (correcting digit-only positions when that makes it verify).
+    """Verify one check digit, repairing look-alikes where the field type or the check digit allows.
 
-    Returns (verdict, document number when the overflow rule applied).
+    Digit-only positions (dates, check digits) cannot hold letters: look-alike letters there become their
+    digits even when the check already verifies (G and 6 weigh the same modulo 10). An alphanumeric field
+    that fails is repaired only when exactly one single OCR-B confusion makes it verify, and then the
+    field is listed as uncertain (the officer confirms it): the check digit cannot tell that repair from
+    a coincidence. Returns (verdict, document number when the overflow rule applied).
     """
     lay = w.lay
     a, b = lay.fields[data_field]
@@ -131,12 +139,43 @@ def _check_field(w: _Work, name: str, data_field: str, cd_field: str) -> tuple[b
     def verify() -> bool:
         return _check_once(w, name, data_field, cd_field) is not None
 
-    if verify():
-        return True, _overflow_number(w, name, cd_field)
     positions = [c] + (list(range(a, b)) if data_field in DIGIT_FIELDS else [])
-    if _correct_digits(w, positions, verify, name):
+    if verify():
+        _correct_digits(w, positions, verify, name)
+        return True, _overflow_number(w, name, cd_field)
+    if _correct_digits(w, positions, verify, name) or (
+            data_field not in DIGIT_FIELDS and _repair_confusion(w, name, range(a, b), verify)):
         return True, _overflow_number(w, name, cd_field)
     return False, _overflow_number(w, name, cd_field, quiet=True)
+
+
+def _repair_confusion(w: _Work, name: str, positions: range, verify: Any) -> bool:
+    """The one single look-alike substitution (CONFUSABLE) in `positions` that makes `verify()` hold, if unique."""
+    found = []
+    for p in positions:
+        was = w.chars[p]
+        for alt in CONFUSABLE.get(was, ""):
+            w.chars[p] = alt
+            if verify():
+                found.append((p, was, alt))
+        w.chars[p] = was
+    if len(found) != 1:
+        if found:
+            w.errors.append(f"{name}: {len(found)} different look-alike repairs verify; none chosen")
+        return False
+    p, was, alt = found[0]
+    w.chars[p] = alt
+    w.corrections.append(f"{name}: {_pos(w.lay, p)} '{was}' -> '{alt}' (look-alike; officer confirms)")
+    w.uncertain[name] = (*w.uncertain.get(name, ()), _as_read(w, name, p, was))
+    return True
+
+
+def _as_read(w: _Work, name: str, p: int, was: str) -> str:
+    """The field as it was read before the repair at `p` (the alternative the officer sees)."""
+    a, b = w.lay.fields[name]
+    chars = w.chars[a:b]
+    chars[p - a] = was
+    return "".join(chars).rstrip("<")
 
 
 def _overflow_number(w: _Work, name: str, cd_field: str, quiet: bool = False) -> str | None:
@@ -252,6 +291,8 @@ def _fields(w: _Work, today: dt.date) -> MrzResult:
     for name, ok in checks.items():
         if not ok:
             errors.append(f"check_digit: {name} does not verify")
+    for name in w.uncertain:
+        errors.append(f"uncertain: {name} was repaired by a look-alike substitution (officer confirms)")
 
     doc_code = w.get("document_code")
     problem = codes.document_code_problem(doc_code, lay.fmt)
@@ -295,4 +336,5 @@ def _fields(w: _Work, today: dt.date) -> MrzResult:
         age=age,
         errors=tuple(errors),
         lines=tuple(joined[i:i + lay.length] for i in range(0, lay.total, lay.length)),
+        uncertain_fields=dict(w.uncertain),
     )
