@@ -23,6 +23,9 @@ PX_PER_MM = 12.0    # ~300 dpi, what document scanners and kiosk cameras deliver
 PAGE_MM = {"TD1": (85.6, 54.0), "TD2": (105.0, 74.0), "TD3": (125.0, 88.0), "MRVA": (120.0, 80.0),
            "MRVB": (105.0, 74.0)}
 DISTORTIONS = ("clean", "rotate", "blur", "noise", "jpeg", "perspective", "low_contrast", "uneven_light", "combined")
+# Harder captures (bench/mrz_read.py): a glare spot, a 150 dpi scan, motion blur, skew up to 15 degrees,
+# and a TD1 card photographed at an angle (strong perspective).
+HARD_DISTORTIONS = ("glare", "dpi150", "motion_blur", "skew15", "card_angle")
 
 
 class FontMissing(RuntimeError):
@@ -121,6 +124,8 @@ def distort(page: np.ndarray, kind: str, rng: random.Random) -> np.ndarray:
     pad = int(0.12 * page.shape[1])
     desk = tuple(int(c) for c in nprng.integers(40, 120, 3))
     img = cv2.copyMakeBorder(page, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=desk)
+    if kind in HARD_DISTORTIONS:
+        return _hard(img, kind, rng, desk)
     kinds = {kind} if kind != "combined" else set(rng.sample(DISTORTIONS[1:-1], 3))
     if "rotate" in kinds:
         angle = rng.uniform(-10, 10)
@@ -149,10 +154,48 @@ def distort(page: np.ndarray, kind: str, rng: random.Random) -> np.ndarray:
     return img
 
 
+def _hard(img: np.ndarray, kind: str, rng: random.Random, desk: tuple[int, ...]) -> np.ndarray:
+    hh, ww = img.shape[:2]
+    if kind == "skew15":
+        angle = rng.choice((-1, 1)) * rng.uniform(10, 15)
+        m = cv2.getRotationMatrix2D((ww / 2, hh / 2), angle, 1.0)
+        img = cv2.warpAffine(img, m, (ww, hh), borderValue=desk)
+    elif kind == "card_angle":   # the card tilted away from the camera about a vertical or horizontal axis
+        src = np.float32([[0, 0], [ww, 0], [ww, hh], [0, hh]])
+        t = rng.uniform(0.06, 0.12)
+        if rng.random() < 0.5:
+            dst = np.float32([[0, t * hh], [ww, 0], [ww, hh], [0, (1 - t) * hh]])
+        else:
+            dst = np.float32([[t * ww, 0], [(1 - t) * ww, 0], [ww, hh], [0, hh]])
+        dst += np.float32([[rng.uniform(-0.02, 0.02) * ww, rng.uniform(-0.02, 0.02) * hh] for _ in range(4)])
+        img = cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, dst), (ww, hh), borderValue=desk)
+        img = cv2.GaussianBlur(img, (0, 0), 0.7)
+    elif kind == "glare":
+        cx, cy = rng.uniform(0.2, 0.8) * ww, rng.uniform(0.68, 0.88) * hh
+        r = rng.uniform(0.06, 0.14) * ww
+        yy, xx = np.mgrid[0:hh, 0:ww]
+        blob = np.exp(-((xx - cx) ** 2 + ((yy - cy) * 1.6) ** 2) / (2 * r * r)) * rng.uniform(90, 150)
+        img = np.clip(img.astype(np.float32) + blob[..., None], 0, 255).astype(np.uint8)
+    elif kind == "dpi150":   # 300 dpi page scanned at 150 dpi, then upscaled by the viewer
+        small = cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        return small
+    elif kind == "motion_blur":
+        n = rng.randint(5, 9)
+        k = np.zeros((n, n), np.float32)
+        k[n // 2, :] = 1
+        rot = cv2.getRotationMatrix2D((n / 2 - 0.5, n / 2 - 0.5), rng.uniform(-90, 90), 1)
+        k = cv2.warpAffine(k, rot, (n, n))
+        img = cv2.filter2D(img, -1, k / max(float(k.sum()), 1e-3))
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(60, 85)])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else img
+
+
 def make_page(rng: random.Random, fmt: str | None = None, distortion: str | None = None,
               portrait: np.ndarray | None = None, lines: list[str] | None = None) -> Page:
     """A distorted page; `lines` prints a given MRZ (e.g. the one a simulated reader presents)."""
     fmt = fmt or rng.choice(("TD3", "TD3", "TD1", "TD2", "MRVA"))
+    if distortion == "card_angle":
+        fmt = "TD1"
     lines = list(lines) if lines is not None else make_mrz(fmt, rng=rng)
     kind = distortion or rng.choice(DISTORTIONS)
     return Page(distort(render_page(lines, rng, fmt, portrait), kind, rng), tuple(lines), kind)
