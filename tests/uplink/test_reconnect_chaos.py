@@ -86,3 +86,36 @@ def test_broker_coming_and_going_at_random_never_stalls_the_uplink(tmp_path, bro
         stop.set()
         t.join(15)
     assert not t.is_alive(), "the uplink did not stop"
+
+
+def test_a_frozen_broker_is_noticed_and_left_without_blocking_the_loop(tmp_path, broker) -> None:
+    """SIGSTOP while events are in flight: the broker's socket accepts nothing and answers nothing. The uplink
+    must drop the connection within twice its keepalive (paho's keepalive check) and try again, its loop beating
+    meanwhile (no join or wait on the dead connection without a bound), and deliver everything once it thaws."""
+    post = make_post(tmp_path, broker.url)
+    uplink = Uplink(post.cfg, Store.open(post.cfg.store.path, min_free_mb=0, synchronous="NORMAL"), post.key)
+    uplink.backoff = Backoff(initial=0.05, maximum=BACKOFF_MAX_S)
+    stop, beats = threading.Event(), Beats()
+    t = threading.Thread(target=uplink.run, args=(stop, beats), daemon=True)
+    t.start()
+    try:
+        assert _wait(lambda: uplink.state.connected, 10)
+        post.record(20)
+        assert _wait(lambda: post.store.stats().pending == 0, 10)
+        beats.worst = 0.0
+        assert broker.proc is not None
+        broker.proc.send_signal(signal.SIGSTOP)
+        try:
+            post.record(200, start=20)
+            keepalive = post.cfg.broker.keepalive
+            assert _wait(lambda: not uplink.state.connected, 2 * keepalive + 2), "a frozen broker went unnoticed"
+            time.sleep(2)
+            assert beats.worst < MAX_BEAT_GAP_S, f"the loop went {beats.worst:.1f} s without a heartbeat"
+        finally:
+            broker.proc.send_signal(signal.SIGCONT)
+        assert _wait(lambda: post.store.stats().pending == 0, 30), uplink.state.last_error
+        assert post.store.stats().delivered == 220
+    finally:
+        stop.set()
+        t.join(15)
+    assert not t.is_alive(), "the uplink did not stop"
