@@ -13,6 +13,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from edge.lane import hits as alert_hits
 from edge.lane.queue import OUTCOMES, REFUSAL_CODES, DecisionError
 from kiosk_ui.security import issue_token
 from kiosk_ui.web import UI, Denied
@@ -115,10 +116,29 @@ def router(ui: UI) -> APIRouter:
         doc = q.document
         fields = [(f, getattr(doc, f), f in LTR_FIELDS) for f in DOC_FIELDS] if doc else []
         error = request.query_params.get("e")
+        hits = await asyncio.to_thread(alert_hits.booth_hits, lane, q, ws.user or "?")
         return ui.render(request, "booth/transaction.html", lang, csrf=issue_token(ws), q=q, doc=doc,
                          fields=fields, face=q.face, fingers=q.fingerprints, images=images,
-                         refusal_codes=REFUSAL_CODES, outcomes=OUTCOMES,
-                         error=error if error in ("booth.need_reason",) else None, **common(ws))
+                         refusal_codes=REFUSAL_CODES, outcomes=OUTCOMES, hits=hits,
+                         open_hits=alert_hits.open_hits(q),
+                         error=error if error in ("booth.need_reason", "booth.resolve_hits") else None,
+                         **common(ws))
+
+    @r.post("/t/{code}/hit")
+    async def hit(request: Request, code: str) -> Response:
+        """The officer's finding on one alert-list hit: the same person, or not."""
+        ws = ui.session(request, "officer")
+        if not CODE.match(code):
+            raise Denied(404, "malformed transaction code")
+        form = await ui.form(request, ws, {"hit": 200, "finding": 10})
+        finding = form.get("finding")
+        if finding not in ("same", "not_same"):
+            raise Denied(422, "tampered hit form")
+        done = await asyncio.to_thread(alert_hits.resolve_hit, lane, code, ws.user or "?", str(form.get("hit", "")),
+                                       finding == "same")
+        if not done:
+            raise Denied(404, "no such hit")
+        return RedirectResponse(f"/booth/t/{code}", status_code=303)
 
     @r.get("/t/{code}/img/{name}")
     async def image(request: Request, code: str, name: str) -> Response:
@@ -148,8 +168,8 @@ def router(ui: UI) -> APIRouter:
             await asyncio.to_thread(lane.decide, code, ws.user or "?", outcome, reasons=reasons,
                                     note=str(form.get("note", "")), direction=direction)
         except DecisionError as exc:
-            if str(exc) == "booth.need_reason":
-                return RedirectResponse(f"/booth/t/{code}?e=booth.need_reason", status_code=303)
+            if str(exc) in ("booth.need_reason", "booth.resolve_hits"):
+                return RedirectResponse(f"/booth/t/{code}?e={exc}", status_code=303)
             return RedirectResponse("/booth?m=booth.not_found", status_code=303)
         return RedirectResponse(f"/booth?m=booth.decided&code={code}", status_code=303)
 

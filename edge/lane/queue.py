@@ -239,6 +239,10 @@ class OfficerQueue:
             q = self.get(code)
             if q is None:
                 raise DecisionError("booth.not_found")
+            from edge.lane.hits import open_hits
+
+            if open_hits(q):
+                raise DecisionError("booth.resolve_hits")
             crossing = self._crossing(
                 q, Decision(outcome=outcome, by=officer, reason_codes=reasons, note=note.strip() or None), direction)
             rec = self.recorder.record_crossing(crossing, samples=self.images_of(code) or None, actor=officer)
