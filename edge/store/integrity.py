@@ -87,7 +87,7 @@ def quick_check(conn: sqlite3.Connection, path: Path) -> str | None:
     try:
         rows = conn.execute("PRAGMA quick_check").fetchall()
     except sqlite3.DatabaseError as exc:
-        if is_full(exc, path):
+        if not is_damage(exc, path):   # full, read-only, cannot open: not the file's fault
             raise
         return str(exc)
     finally:

@@ -28,11 +28,11 @@ def _uri(path: Path, immutable: bool = False) -> str:
 
 
 def _checked(path: Path, boot: str | None, uri: str) -> bool:
-    """The integrity check at open; raises StoreError on damage, sqlite3 errors (full) for the caller."""
+    """The integrity check at open; raises StoreError on damage, other sqlite3 errors for the caller."""
     try:
         ran, problem = integrity.check_at_open(path, boot, uri)
     except sqlite3.DatabaseError as exc:
-        if integrity.is_full(exc, path):
+        if not integrity.is_damage(exc, path):   # full, read-only, cannot open: the caller words it
             raise
         raise StoreError(f"{path}: not a usable SQLite database ({exc}); no new crossings are taken; "
                          f"{integrity.KEEP_IT}") from None

@@ -1,4 +1,7 @@
-"""A small file system of its own for store tests: fill it, remount it read-only (needs root, as in CI)."""
+"""A small file system of its own for store tests: fill it, remount it read-only (needs root, as in CI).
+
+Test modules use the `small_fs` fixture through their conftest (`from tests.support.smallfs import small_fs`).
+"""
 
 from __future__ import annotations
 
