@@ -1,4 +1,4 @@
-"""NFIQ 2-class quality: verdicts and feedback on real, synthetic and deliberately bad prints."""
+"""The fast score (borderpost-fq): verdicts and feedback on real, synthetic and deliberately bad prints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.biometrics.finger import FEEDBACK_KEYS, FingerQuality, InvalidImage, assess, synth
+from drivers.sim import finger_synth as synth
+from edge.biometrics.finger import FEEDBACK_KEYS, FingerQuality, InvalidImage, assess
 from edge.biometrics.finger.feedback import ordered
 
 
