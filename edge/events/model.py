@@ -124,6 +124,8 @@ class Telemetry(_Strict):
     storage_full: bool
     devices: dict[str, str] = {}
     commands_dropped: int = 0   # commands the uplink shed unanswered since it started (a flood on cmd/)
+    store_problem: str | None = None   # why the store takes no new crossings (full, damaged); see edge.store
+    sequence_loss: dict[str, int | bool] | None = None   # numbers committed then lost with a WAL: first, last
 
 
 class CommandResult(_Strict):
