@@ -175,13 +175,14 @@ class Uplink:
     def telemetry(self) -> Telemetry:
         import shutil
 
-        stats = self.store.stats()
+        stats, health = self.store.stats(), self.store.health()
         return Telemetry(
             queue_depth=stats.pending, parked=stats.parked, delivered_total=stats.delivered,
             oldest_pending_age_s=stats.oldest_pending_age_s, db_size_mb=round(stats.db_size_bytes / 2**20, 3),
             disk_free_mb=round(shutil.disk_usage(self.store.path.parent).free / 2**20, 1),
-            storage_full=self.store.capacity_problem() is not None, devices=self.store.device_statuses(),
+            storage_full=health["storage_full"], devices=self.store.device_statuses(),
             commands_dropped=self.state.commands_dropped,
+            store_problem=health["problem"], sequence_loss=health["sequence_loss"],
         )
 
     # ------------------------------------------------------------------ connection
