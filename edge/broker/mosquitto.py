@@ -47,11 +47,14 @@ def acl_text(prefix: str, services: Sequence[str]) -> str:
         f"pattern write {prefix}/%u/telemetry",
         f"pattern write {prefix}/%u/cmd/+/result",
         f"pattern read {prefix}/%u/cmd/+",
+        "# every device reads the agency's signed alert lists (edge/alerts), none writes them",
+        f"pattern read {prefix}/_alerts/#",
         "",
-        "# Agency services: read everything devices send, send commands to any device.",
+        "# Agency services: read everything devices send, send commands to any device, publish alert lists.",
     ]
     for name in services:
-        lines += [f"user {name}", f"topic read {prefix}/#", f"topic write {prefix}/+/+/cmd/+", ""]
+        lines += [f"user {name}", f"topic read {prefix}/#", f"topic write {prefix}/+/+/cmd/+",
+                  f"topic write {prefix}/_alerts/#", ""]
     return "\n".join(lines)
 
 

@@ -63,6 +63,21 @@ def test_a_device_cannot_read_another_posts_commands(agency: Agency) -> None:
         central.close()
 
 
+def test_devices_read_the_alert_lists_and_only_services_publish_them(agency: Agency) -> None:
+    central = Client(agency, agency.service("central-1"), "central-1")
+    a = Client(agency, agency.device("post-a", "kiosk-01"), "post-a/kiosk-01")
+    try:
+        assert central.publish("borderpost/v1/_alerts/snapshot/manifest", b"signed header", retain=True) in (0, 16)
+        assert a.publish("borderpost/v1/_alerts/snapshot/manifest", b"forged", retain=True) == NOT_AUTHORISED
+        a.subscribe("borderpost/v1/_alerts/#")
+        assert a.wait(lambda: a.kinds("message"))
+        assert [(e[1], e[2]) for e in a.kinds("message")] == [("borderpost/v1/_alerts/snapshot/manifest",
+                                                                b"signed header")]
+    finally:
+        a.close()
+        central.close()
+
+
 def test_no_certificate_can_take_over_another_devices_client_id(agency: Agency) -> None:
     b = Client(agency, agency.device("post-b", "kiosk-01"), "post-b/kiosk-01")
     try:
@@ -104,6 +119,7 @@ def test_the_acl_pins_post_and_device_and_names_services() -> None:
     acl = gen.acl_text("borderpost/v1", ["central-1"])
     assert "pattern write borderpost/v1/%u/events/#" in acl and "+/%u" not in acl
     assert "user central-1\ntopic read borderpost/v1/#\ntopic write borderpost/v1/+/+/cmd/+" in acl
+    assert "pattern read borderpost/v1/_alerts/#" in acl
 
 
 def test_the_uplink_refuses_a_certificate_for_another_post_or_device(agency: Agency, tmp_path) -> None:
