@@ -59,7 +59,8 @@ def test_a_running_uplink_keeps_recording_pubacks_on_a_full_disk(tmp_path, broke
         with pytest.raises(StorageFull):
             post.recorder.record_crossing(crossing(1))
         uplink = Uplink(post.cfg, uplink_store, post.key)
-        assert uplink.telemetry().storage_full
+        telemetry = uplink.telemetry()             # the agency is told
+        assert telemetry.storage_full and "free on disk" in telemetry.store_problem
         stop = threading.Event()
         t = threading.Thread(target=uplink.run, args=(stop,), daemon=True)
         t.start()

@@ -50,6 +50,9 @@ def test_a_lost_wal_never_reuses_a_sequence_number_and_is_reported(tmp_path, cap
     assert store.health()["sequence_loss"] == expected
     assert any("208-236" in r.getMessage() and "not be reused" in r.getMessage() for r in caplog.records)
     assert any(a["action"] == "store.sequence_loss" for a in store.audit_entries())
+    from edge.uplink import Uplink
+
+    assert Uplink(rec.cfg, store, rec.key).telemetry().sequence_loss == expected   # the agency is told
     store.close()
     store, rec = make(lost)                                   # still reported after a restart, still no reuse
     assert store.stats().sequence_loss == expected
