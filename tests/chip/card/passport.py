@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.chip.card import cardcrypto as cc
 from tests.chip.card.ber import oid, parse, tlv
-from tests.chip.card.personalise import CA_OID, pace_oid
+from tests.chip.card.oids import CA_OID, pace_oid
 
 AID = bytes.fromhex("A0000002471001")
 CURVES = {12: cc.NIST_P256, 13: cc.BRAINPOOL256}

@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from PIL import Image
 
 from tests.chip.card.ber import integer, oid, tlv
+from tests.chip.card.oids import CA_OID, PK_ECDH_OID, pace_oid
 
 WEIGHTS = (7, 3, 1)
 
@@ -121,16 +122,6 @@ def dg2(image: bytes, fmt: str) -> bytes:
 
 def spki(public_key) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-PACE_OID = "0.4.0.127.0.7.2.2.4.2.2"       # id-PACE-ECDH-GM-AES-CBC-CMAC-128
-
-
-def pace_oid(cipher: str = "AES") -> str:
-    """id-PACE-ECDH-GM-3DES-CBC-CBC (.1) or -AES-CBC-CMAC-128 (.2)."""
-    return "0.4.0.127.0.7.2.2.4.2.1" if cipher == "3DES" else PACE_OID
-CA_OID = "0.4.0.127.0.7.2.2.3.2.2"         # id-CA-ECDH-AES-CBC-CMAC-128
-PK_ECDH_OID = "0.4.0.127.0.7.2.2.1.2"
 
 
 def pace_info(cipher: str = "AES", param: int = 13) -> bytes:
