@@ -40,6 +40,8 @@ class Scene(BaseModel):
 # hash-checked into the models directory by `borderpost models fetch --demo-face` (what `make demo` runs), or
 # scikit-image's own copy where that package is installed.
 NAMED_PORTRAITS = {"astronaut": ("astronaut.png", "skimage.data")}
+# Where the head and shoulders are (x0, y0, x1, y1): the camera frames a traveller, not the whole picture.
+PORTRAIT_BOXES = {"astronaut": (134, 6, 314, 252)}
 DEFAULT_MODELS_DIR = "/var/lib/borderpost/models"
 
 
@@ -194,6 +196,9 @@ def make_player(source: str, width: int, height: int, fps: float, script: list[S
             img = safe_image.read_file(p)
         except safe_image.ImageRejected:
             continue
+        if source in PORTRAIT_BOXES:
+            x0, y0, x1, y1 = PORTRAIT_BOXES[source]
+            img = img[y0:y1, x0:x1]
         images.append(compose(img, width, height))
     if paths and not images:
         raise OSError(f"no readable image in {source!r}")
