@@ -1,35 +1,58 @@
 # The two commands of the README: `make demo` (a simulated border post) and `make test` (the whole suite).
+# Each does its own set-up on a fresh Debian 12 / Raspberry Pi OS clone: missing system packages (apt-get as
+# root, else the exact sudo line and exit 2), the venv, the verified face models; nothing is skipped quietly.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # Reinstall when the project or the MRZ scan's C source changes (pip install -e compiles it: hatch_build.py).
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml hatch_build.py edge/documents/_mrzscan.c | cksum | cut -d' ' -f1)
+HASH   := $(shell cat pyproject.toml hatch_build.py edge/documents/_mrzscan.c | cksum | cut -d' ' -f1)
+DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 MODELS ?= $(CURDIR)/models
+export BORDERPOST_MODELS_DIR := $(MODELS)
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install system-demo system-test models lint bench clean fuzz
 
-$(STAMP): pyproject.toml hatch_build.py edge/documents/_mrzscan.c
+system-demo:
+	@./scripts/system-deps.sh demo
+
+system-test:
+	@./scripts/system-deps.sh test
+
+# The demo installs the project alone; the tests add the test extras.
+$(DEMO_STAMP): pyproject.toml hatch_build.py edge/documents/_mrzscan.c
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	$(PY) -m edge finger nbis-compat
+	rm -f $(VENV)/.installed-demo-*
+	touch $@
+
+$(TEST_STAMP): pyproject.toml hatch_build.py edge/documents/_mrzscan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m edge finger nbis-compat
 	rm -f $(VENV)/.installed-*
-	touch $@
+	touch $@ $(DEMO_STAMP)
 
-install: $(STAMP)
+install: system-demo $(DEMO_STAMP)
 
-demo: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" BORDERPOST_MODELS_DIR="$(MODELS)" ./scripts/demo.sh
+models:
+	$(PY) -m edge models fetch --dir "$(MODELS)" --demo-face
 
-test: $(STAMP)
-	BORDERPOST_MODELS_DIR="$(MODELS)" $(PY) -m edge models fetch --dir "$(MODELS)" || true
-	BORDERPOST_MODELS_DIR="$(MODELS)" $(PY) -m pytest -q
+demo: system-demo $(DEMO_STAMP) models
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./scripts/demo.sh
 
-lint: $(STAMP)
+test: system-test $(TEST_STAMP) models
+	$(PY) -m tests.fixtures.face_images
+	$(PY) -m pytest -q
+
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts
 
-fuzz: $(STAMP)  # every decoder, time-boxed (FUZZ_SECONDS, default 600); atheris if it installs, else hypothesis
+fuzz: $(TEST_STAMP)  # every decoder, time-boxed (FUZZ_SECONDS, default 600); atheris if it installs, else hypothesis
 	$(PY) -m pip install --quiet atheris 2>/dev/null || true; $(PY) scripts/fuzz.py --seconds $${FUZZ_SECONDS:-600}
