@@ -66,7 +66,7 @@ def _load(path: Path) -> Any:
 
 
 def _print_report(title: str, rep: Any) -> None:
-    click.echo(f"{title}: {'ACCEPTABLE' if rep.acceptable else 'NOT ACCEPTABLE'}  score {rep.score}"
+    click.echo(f"{title}: {'ACCEPTABLE' if rep.acceptable else 'NOT ACCEPTABLE'}  score {rep.score} ({rep.algorithm})"
                + (f"  error {rep.error.value} ({rep.detail})" if rep.error else ""))
     for name, c in rep.components.items():
         raw = "-" if c.raw is None else f"{c.raw:.3f}"

@@ -242,3 +242,13 @@ def test_photometric_on_known_values():
     assert p["luminance_mean"] == pytest.approx(0.5)
     assert p["under_exposure"] == pytest.approx(0.5) and p["over_exposure"] == pytest.approx(0.5)
     assert p["dynamic_range"] == pytest.approx(1.0)
+
+
+def test_the_score_names_its_algorithm_which_is_not_ofiq(analyzer, frame):
+    from edge.biometrics.face import quality as q
+
+    rep = analyzer.quality(frame)
+    assert rep.algorithm == q.ALGORITHM_ID == "borderpost-faceq/1"
+    assert rep.to_dict()["algorithm"] == "borderpost-faceq/1"
+    assert "ofiq" not in rep.algorithm.lower()
+    assert analyzer.quality(np.zeros((480, 640, 3), np.uint8)).to_dict()["algorithm"] == "borderpost-faceq/1"

@@ -76,10 +76,12 @@ class FaceQualityReport:
     face: FaceBox | None = None
     image_size: tuple[int, int] = (0, 0)
     detail: str = ""
+    algorithm: str = q.ALGORITHM_ID
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "error": self.error.value if self.error else None, "detail": self.detail,
+            "algorithm": self.algorithm,
             "acceptable": self.acceptable, "score": self.score, "feedback": list(self.feedback),
             "face_count": self.face_count, "face": self.face.to_dict() if self.face else None,
             "image_size": list(self.image_size),

@@ -5,6 +5,9 @@ Each component has a raw measurement and a 0-100 score from a documented piecewi
 threshold for a gated component is 50 (see docs/faces.md for the why of each anchor). `acceptable`
 means every gated component reaches its threshold; `score` is the mean of the gated scores, used to
 rank passing frames during auto-capture.
+
+The score is this project's own (`ALGORITHM_ID`): its components follow OFIQ's list and ISO/IEC 29794-5's
+definitions, but it is not OFIQ and its numbers are not OFIQ's. Results, events and schemas carry the id.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ import numpy as np
 from edge.biometrics.face import landmarks as lm
 from edge.biometrics.face.detection import DetectedFace
 from edge.biometrics.face.feedback import ordered
+
+ALGORITHM = "borderpost-faceq"      # OFIQ-style, not OFIQ: a different number must not pass for an OFIQ score
+ALGORITHM_VERSION = 1               # raised whenever a component, a mapping or a default threshold changes
+ALGORITHM_ID = f"{ALGORITHM}/{ALGORITHM_VERSION}"
 
 Anchors = Sequence[tuple[float, float]]   # (raw, score) points, raw ascending
 
