@@ -98,3 +98,15 @@ def test_the_lane_finds_the_chip_check():
     assert check_from_config(None).id == "chip.authentication"
     checks = build_checks(None, ["chip.authentication"])
     assert [c.id for c in checks] == ["chip.authentication"]
+
+
+def test_in_process_chip_for_the_kiosk(tmp_path):
+    from tests.chip.card.inprocess import SimulatedChip, issue_for, trust_store
+    from tests.chip.card.personalise import face_jpeg
+
+    face = face_jpeg(8000)
+    mrz = td3(number="K1234567")
+    chip = SimulatedChip(issue_for(tmp_path / "card", mrz, face))
+    result = read_chip(chip, mrz, trust_store())
+    assert result.valid and result.face_bytes == face and result.access == "PACE"
+    assert read_chip(SimulatedChip(None), mrz, trust_store()).error_kind == "no_card"

@@ -181,6 +181,7 @@ class Spec:
     pace_param: int = 13              # 13 brainpoolP256r1, 12 NIST P-256
     can: str = ""                     # the card access number PACE also accepts (empty: MRZ only)
     face_format: str = "jpeg"
+    face_image: bytes = b""           # a given JPEG / JPEG 2000 portrait (e.g. a simulated traveller's); else synthetic
     face_bytes: int = 20_000
     tamper: str = ""                  # "dg2_after_signing" | "sod_garbage" | "dg2_malformed" | "dg14_unsigned"
     pull_after: int = 0               # bytes of DG2 served before the card leaves the field (0: never)
@@ -190,7 +191,7 @@ def issue(spec: Spec, pki: Pki, out: Path) -> Path:
     """Write the card directory: files/<FID>.bin, the chip's private keys, config.json."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "files").mkdir(exist_ok=True)
-    image = face_jpeg(spec.face_bytes, spec.face_format)
+    image = spec.face_image or face_jpeg(spec.face_bytes, spec.face_format)
     dgs: dict[int, bytes] = {1: tlv(0x61, tlv(0x5F1F, spec.mrz.replace("\n", "").encode()))}
     dgs[2] = dg2(image, spec.face_format)
     if spec.tamper == "dg2_malformed":
