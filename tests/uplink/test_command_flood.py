@@ -8,8 +8,7 @@ import time
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.uplink import client as uplink_client
-from edge.uplink import commands
+from edge.uplink import commands, inbox
 from tests.support.broker import Collector
 from tests.uplink.helpers import UplinkThread, make_post
 
@@ -43,7 +42,7 @@ def test_crossings_are_delivered_through_a_command_flood_and_the_drops_are_count
         assert results.wait_for(lambda _s: up.uplink.state.commands_dropped > 0, 30)
         assert up.uplink.telemetry().commands_dropped == up.uplink.state.commands_dropped
         span = time.time() - up.uplink.state.started
-        assert len(results.payloads("/result")) <= uplink_client.COMMAND_RATE * (span + 1)
+        assert len(results.payloads("/result")) <= inbox.COMMAND_RATE * (span + 1)
     finally:
         up.close()
         results.close()
