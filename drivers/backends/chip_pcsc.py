@@ -2,9 +2,9 @@
 
 `capture()` waits for a card in the field and returns its ATR; `session()` then gives the byte pipe the
 chip reader (edge.chip) talks through. A reader unplugged, pcscd stopped or a card pulled never raises
-out of the contract's methods: status() says `disconnected` (no reader / no pcscd) or `not-ready`
-(reader, no card), and the context is re-established with backoff. A card pulled mid-command raises
-`CardGone` (a ConnectionError) from `transmit`, which the chip layer turns into a verdict.
+out of the contract's methods: status() says `disconnected` (no reader / no pcscd) or `ready` with
+"card in the field" / "no card in the field", and the context is re-established with backoff. A card
+pulled mid-command raises `CardGone` (a ConnectionError) from `transmit`; the chip layer makes it a verdict.
 """
 
 from __future__ import annotations
@@ -211,9 +211,8 @@ class PcscChipReader(Device):
                 present = self._ctx.card_present(reader) if self._ctx else False
             except CardGone as exc:
                 return StatusReport(Status.DISCONNECTED, ErrorCode.DISCONNECTED, str(exc))
-        if present:
-            return StatusReport(Status.READY, None, "card in the field")
-        return StatusReport(Status.NOT_READY, ErrorCode.NO_SAMPLE, "no card in the field")
+        # the reader is ready either way (as an MRZ reader without a document); the detail says which
+        return StatusReport(Status.READY, None, "card in the field" if present else "no card in the field")
 
     def capture(self, timeout: float, min_quality: float | None = None) -> CaptureResult:
         """Wait for a card; the sample's data is its ATR, `meta['reader']` the reader to open a session on."""

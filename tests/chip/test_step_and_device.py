@@ -24,15 +24,15 @@ def test_device_states_follow_the_card(pcscd, insert_card):
     d = _device(pcscd)
     try:
         assert d.kind is DeviceKind.CHIP
-        assert d.status().status is Status.NOT_READY
+        assert (d.status().status, d.status().detail) == (Status.READY, "no card in the field")
         miss = d.capture(timeout=0.3)
         assert miss.error is ErrorCode.NO_SAMPLE
         card = insert_card(Spec(pace=False, chip_auth=False))
-        assert d.status().status is Status.READY
+        assert (d.status().status, d.status().detail) == (Status.READY, "card in the field")
         got = d.capture(timeout=2)
         assert got.ok and got.sample.data[:1] == b"\x3b" and got.sample.meta["reader"] == pcscd.reader
         card.remove()
-        assert d.status().status is Status.NOT_READY
+        assert d.status().detail == "no card in the field"
     finally:
         d.close()
 

@@ -79,7 +79,7 @@ class SimulatedChip:
 
     def status(self) -> StatusReport:
         if self.card_directory is None:
-            return StatusReport(Status.NOT_READY, None, "no card in the field")
+            return StatusReport(Status.READY, None, "no card in the field")
         return StatusReport(Status.READY, None, "card in the field")
 
     def session(self, timeout: float = 0.0) -> _Session:
