@@ -72,9 +72,10 @@ def publish_all(url: str, events: list[tuple[str, bytes]]) -> float:
     return time.monotonic() - t0
 
 
-def serve(db_url: str, broker_url: str, client_id: str, latency_log: Path | None = None) -> subprocess.Popen:
+def serve(db_url: str, broker_url: str, client_id: str, latency_log: Path | None = None,
+          group: str = "central") -> subprocess.Popen:
     cmd = [sys.executable, "-m", "edge", "central", "serve", "--db", db_url, "--broker", broker_url,
-           "--client-id", client_id]
+           "--client-id", client_id, "--group", group]
     if latency_log:
         cmd += ["--latency-log", str(latency_log)]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -92,11 +93,12 @@ def ingest_rate(pg, broker: Mosquitto, fleet: Fleet, events: list[tuple[str, byt
     engine = open_db(url)
     fleet.enrol(engine, "bench")
     ids = [f"bench-ingest-{processes}-{i}" for i in range(processes)]
+    group = f"bench{processes}"   # its own group: a session left by an earlier run would keep a share
     for cid in ids:
-        make_session(broker.port, cid, f"$share/central/{TOPIC}")
+        make_session(broker.port, cid, f"$share/{group}/{TOPIC}")
     publish_all(broker.url, events)
     t0 = time.monotonic()
-    procs = [serve(url, broker.url, cid) for cid in ids]
+    procs = [serve(url, broker.url, cid, group=group) for cid in ids]
     end = wait_count(engine, len(events))
     stored = count_events(engine)
     for p in procs:
@@ -143,7 +145,7 @@ def latency_run(pg, broker: Mosquitto, fleet: Fleet, name: str, work) -> dict:  
     engine = open_db(url)
     fleet.enrol(engine, "bench")
     log = Path(tempfile.mkdtemp()) / "latency.log"
-    proc = serve(url, broker.url, f"bench-latency-{name}", log)
+    proc = serve(url, broker.url, f"bench-latency-{name}", log, group=f"latency-{name}")
     time.sleep(2.0)                                   # connected and subscribed
     sent = work()
     wait_count(engine, sent["events"], 120)

@@ -59,15 +59,21 @@ class EventStore:
             fresh = [r for eid, r in rows.items() if eid in new_ids]
             if fresh:
                 conn.execute(db.crossings.insert(), fresh)
-            self._sequences(conn, [(a, rec) for a, _, rec in batch.accepted if a.event_id in new_ids], out)
-            quarantined = list(batch.quarantined)
-            quarantined += self._conflicts(conn, batch, new_ids)
+            conflicts, consistent = self._conflicts(conn, batch)
+            quarantined = list(batch.quarantined) + conflicts
             if quarantined:
                 conn.execute(db.quarantine.insert(), [
                     {"received_at": rec, "topic": topic[:500], "event_id": q.event_id, "reason_code": q.reason_code,
                      "reason": q.reason, "payload": payload[:QUARANTINE_KEEP_BYTES]}
                     for q, topic, payload, rec in quarantined])
             out.quarantined = len(quarantined)
+        # Sequences in a second, short transaction: its per-device row locks are held for milliseconds, not for
+        # the whole batch, so ingest processes sharing devices do not queue behind each other. It takes every
+        # stored copy, not only new ones: after a crash between the two commits, the broker's redelivery (nothing
+        # was acknowledged) brings the sequences in; seeing a sequence twice changes nothing.
+        if consistent:
+            with self.engine.begin() as conn:
+                self._sequences(conn, consistent, out)
         out.stored = len(new_ids)
         return out
 
@@ -90,20 +96,21 @@ class EventStore:
         out.duplicates = len(batch.accepted) - len(inserted)
         return inserted
 
-    def _conflicts(self, conn: Connection, batch: Batch, new_ids: set[str]) -> list[tuple[Quarantined, str, bytes,
-                                                                                            float]]:
-        """Copies whose id was already stored (now or before) with another signature: different content."""
-        others = [(a, raw, rec) for a, raw, rec in batch.accepted]
-        ids = list({a.event_id for a, _, _ in others})
+    def _conflicts(self, conn: Connection, batch: Batch) -> tuple[list[tuple[Quarantined, str, bytes, float]],
+                                                                   list[tuple[Accepted, float]]]:
+        """Copies whose id was already stored (now or before) with another signature: different content; and
+        the copies that are the stored content."""
+        ids = list({a.event_id for a, _, _ in batch.accepted})
         stored = dict(conn.execute(sa.select(db.events.c.id, db.events.c.signature)
                                    .where(db.events.c.id.in_(ids))).all()) if ids else {}
-        out = []
-        for a, raw, rec in others:
-            sig = stored.get(a.event_id)
-            if sig is not None and sig != a.event["signature"]:
-                out.append((Quarantined(CONFLICT, "same id as a stored event, different content: the first is kept",
-                                        a.event_id), f"{a.post}/{a.device}", raw.encode(), rec))
-        return out
+        conflicts, consistent = [], []
+        for a, raw, rec in batch.accepted:
+            if stored.get(a.event_id) == a.event["signature"]:
+                consistent.append((a, rec))
+            else:
+                conflicts.append((Quarantined(CONFLICT, "same id as a stored event, different content: the first is "
+                                              "kept", a.event_id), f"{a.post}/{a.device}", raw.encode(), rec))
+        return conflicts, consistent
 
     def _sequences(self, conn: Connection, fresh: list[tuple[Accepted, float]], out: Written) -> None:
         """Per device: a sequence above the highest seen + 1 opens a gap; one at or below it may fill one.

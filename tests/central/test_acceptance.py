@@ -116,6 +116,14 @@ def test_a_gap_is_filled_by_the_automatic_resend(tmp_path: Path, broker, engine,
         assert sent[0] == ("resend", json.dumps({"from_seq": 1}), "central:gap")
         assert wait_until(lambda: _answered(engine), 20), answered
         assert [r["gaps"] for r in stats.fleet(engine)] == [0]
+        ping = borderpost("central", "command", "ping", "post-g/kiosk-1", "--db", db_url, "--broker", broker.url,
+                          "--key", str(key_path), "--wait", "20")
+        assert ping.returncode == 0, ping.stderr
+        answer = json.loads(ping.stdout)["result"]
+        assert answer["ok"] and answer["result"]["pong"] is True
+        with engine.connect() as conn:
+            actions = conn.execute(sa.select(db.audit.c.action).order_by(db.audit.c.id)).scalars().all()
+        assert actions[-2:] == ["command resend", "command ping"]
     finally:
         keep.set()
         post.join(30)

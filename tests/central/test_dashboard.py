@@ -44,6 +44,13 @@ def populate(engine) -> int:
             batch.accepted.append((a, payload.decode(), time.time()))
             n += 1
         store.write(batch)
+        online = d.device == "kiosk-1"
+        store.fleet_update(d.post, d.device, "status", {"state": "online" if online else "offline",
+                                                        "version": "0.1.0"}, time.time())
+        store.fleet_update(d.post, d.device, "telemetry", {
+            "queue_depth": 0 if online else 12, "parked": 0, "delivered_total": 30,
+            "oldest_pending_age_s": None if online else 420.0, "db_size_mb": 1.0, "disk_free_mb": 900.0,
+            "storage_full": False, "devices": {"mrz": "ready"}}, time.time())
     add_user(engine, "ana", PASSWORD, "test")
     return n
 
@@ -108,6 +115,8 @@ def test_dashboard_walked_in_chromium(server):
         page.click("text=Fleet")
         page.wait_for_selector("#fleet")
         assert page.locator("#fleet tr").count() == 1 + 6
+        assert page.locator("#fleet td", has_text="degraded").count() == 3   # a backlog over 5 minutes
+        assert page.locator("#fleet td", has_text="online").count() == 3
         page.screenshot(path=str(ARTIFACTS / "central-fleet.png"), full_page=True)
         page.click("text=Gaps")
         page.wait_for_selector("#nogaps")
