@@ -7,11 +7,11 @@ import datetime as dt
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from edge.chip.clone import load_public_key
 from edge.chip.ecc import BRAINPOOL_P256R1
-from edge.chip.passive import CscaStore, chain_to_csca
+from edge.chip.passive import CscaStore, chain_to_csca, dg_hashes_match, parse_sod
 from tests.chip.card import personalise
 
 
@@ -63,3 +63,38 @@ def test_explicit_domain_parameters_map_to_the_named_curve():
     loaded = load_public_key(spki)
     assert isinstance(loaded, ec.EllipticCurvePublicKey)
     assert loaded.public_numbers() == key.public_numbers()
+
+
+def _rsa_signer(pki):
+    key = rsa.generate_private_key(65537, 2048)
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(personalise._name("RSA document signer"))
+            .issuer_name(pki.csca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .sign(pki.csca_key, hashes.SHA256()))
+    return key, cert
+
+
+def test_sod_signed_with_rsa_pkcs1_and_pss(pki):
+    key, cert = _rsa_signer(pki)
+    files = {1: b"\x61\x03\x5f\x1f\x00", 2: b"\x75\x00"}
+    for pss in (False, True):
+        rsa_pki = personalise.Pki(pki.csca_key, pki.csca, key, cert)
+        der = personalise.sod(files, rsa_pki) if not pss else _sod_pss(files, key, cert)
+        sod = parse_sod(der)
+        assert sod.signed.signature_ok, (pss, sod.signed.problem)
+        assert dg_hashes_match(sod, files) == {1: True, 2: True}
+        assert chain_to_csca(sod.signed.signer, CscaStore([pki.csca])) == (True, "")
+    other_key, _ = _rsa_signer(pki)
+    forged = parse_sod(_sod_pss(files, other_key, cert))      # signed by a key that is not the certificate's
+    assert forged.signed.signature_ok is False
+
+
+def _sod_pss(files, key, cert) -> bytes:
+    import hashlib
+
+    from tests.chip.card.ber import integer, oid, tlv
+    hashes_der = b"".join(tlv(0x30, integer(n) + tlv(0x04, hashlib.sha256(v).digest()))
+                          for n, v in sorted(files.items()))
+    lso = tlv(0x30, integer(0) + tlv(0x30, tlv(0x06, oid("2.16.840.1.101.3.4.2.1"))) + tlv(0x30, hashes_der))
+    return tlv(0x77, personalise.signed_data("2.23.136.1.1.1", lso, key, cert, rsa_pss=True))

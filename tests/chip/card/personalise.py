@@ -18,7 +18,7 @@ from asn1crypto import algos, cms, core
 from asn1crypto import x509 as ax
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from PIL import Image
 
@@ -128,14 +128,25 @@ def pace_info(cipher: str = "AES", param: int = 13) -> bytes:
     return tlv(0x30, tlv(0x06, oid(pace_oid(cipher))) + integer(2) + integer(param))
 
 
-def signed_data(content_type: str, content: bytes, key, cert: x509.Certificate) -> bytes:
+def signed_data(content_type: str, content: bytes, key, cert: x509.Certificate, rsa_pss: bool = False) -> bytes:
     """CMS ContentInfo(SignedData) with signed attributes, as states sign SODs and master lists."""
     digest = hashlib.sha256(content).digest()
     attrs = cms.CMSAttributes([
         cms.CMSAttribute({"type": "content_type", "values": [content_type]}),
         cms.CMSAttribute({"type": "message_digest", "values": [digest]}),
     ])
-    sig = key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
+    if isinstance(key, rsa.RSAPrivateKey) and rsa_pss:
+        sig = key.sign(attrs.dump(), padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
+        sig_algo = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": algos.RSASSAPSSParams({
+            "hash_algorithm": {"algorithm": "sha256"},
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+            "salt_length": 32})})
+    elif isinstance(key, rsa.RSAPrivateKey):
+        sig = key.sign(attrs.dump(), padding.PKCS1v15(), hashes.SHA256())
+        sig_algo = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"})
+    else:
+        sig = key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
+        sig_algo = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
     acert = ax.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
     si = cms.SignerInfo({
         "version": "v1",
@@ -143,7 +154,7 @@ def signed_data(content_type: str, content: bytes, key, cert: x509.Certificate) 
             {"issuer": acert.issuer, "serial_number": acert.serial_number})}),
         "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
         "signed_attrs": attrs,
-        "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+        "signature_algorithm": sig_algo,
         "signature": sig,
     })
     sd = cms.SignedData({
