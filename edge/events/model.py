@@ -44,6 +44,8 @@ class FaceResult(_Strict):
     quality: float | None = Field(None, ge=0, le=100)
     acceptable: bool | None = None
     feedback: list[str] = []
+    algorithm: str | None = Field(None, description="quality algorithm/version, e.g. 'borderpost-faceq/1' "
+                                  "(OFIQ-style components; not OFIQ)")
     match_score: float | None = None
     threshold: float | None = None
     match: bool | None = None
