@@ -110,3 +110,29 @@ def test_in_process_chip_for_the_kiosk(tmp_path):
     result = read_chip(chip, mrz, trust_store())
     assert result.valid and result.face_bytes == face and result.access == "PACE"
     assert read_chip(SimulatedChip(None), mrz, trust_store()).error_kind == "no_card"
+
+
+def test_active_authentication_with_an_ec_key(tmp_path):
+    from tests.chip.card.inprocess import SimulatedChip, issue_for, trust_store
+
+    mrz = td3(number="E7777777")
+    chip = SimulatedChip(issue_for(tmp_path / "card", mrz, pace=False, chip_auth=False, active_auth=True,
+                                   active_auth_ecdsa=True))
+    result = read_chip(chip, mrz, trust_store())
+    assert result.data_groups == [1, 2, 14, 15]
+    assert (result.clone.method, result.clone.passed) == ("active_auth", True), result.clone
+    assert result.valid
+
+
+def test_a_clone_fails_chip_and_active_authentication(tmp_path):
+    from tests.chip.card.inprocess import SimulatedChip, issue_for, trust_store
+
+    mrz = td3(number="X1111111")
+    for n, kind in enumerate(({"chip_auth": True}, {"pace": False, "chip_auth": False, "active_auth": True},
+                              {"pace": False, "chip_auth": False, "active_auth": True, "active_auth_ecdsa": True})):
+        chip = SimulatedChip(issue_for(tmp_path / f"card{n}", mrz, tamper="clone", **kind))
+        result = read_chip(chip, mrz, trust_store())
+        assert result.passive.ok and result.mrz_match      # every signed file is genuine...
+        assert result.clone.passed is False, (kind, result.clone)   # ...but the chip is not
+        assert not result.valid
+        assert ChipAuthentication().run(Context(chip=result)).reason_codes == ["chip.clone"]

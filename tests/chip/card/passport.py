@@ -10,8 +10,9 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tests.chip.card import cardcrypto as cc
 from tests.chip.card.ber import oid, parse, tlv
@@ -326,6 +327,10 @@ class Passport:
         if not self.cfg["active_auth"] or len(challenge) != 8:
             return b"", sw(0x6D00)
         key = serialization.load_pem_private_key((self.dir / "aa_key.pem").read_bytes(), None)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(key.sign(challenge, ec.ECDSA(hashes.SHA256())))
+            self.note("aa")
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big"), OK
         nums = key.private_numbers()
         n, d = nums.public_numbers.n, nums.d
         k = (n.bit_length() + 7) // 8

@@ -187,6 +187,7 @@ class Spec:
     pace: bool = True
     chip_auth: bool = True
     active_auth: bool = False
+    active_auth_ecdsa: bool = False   # DG15 holds an EC key (plain ECDSA-SHA256) rather than RSA (ISO 9796-2)
     short_le: bool = False
     pace_cipher: str = "AES"          # "AES" (128) or "3DES"
     pace_param: int = 13              # 13 brainpoolP256r1, 12 NIST P-256
@@ -195,6 +196,7 @@ class Spec:
     face_image: bytes = b""           # a given JPEG / JPEG 2000 portrait (e.g. a simulated traveller's); else synthetic
     face_bytes: int = 20_000
     tamper: str = ""                  # "dg2_after_signing" | "sod_garbage" | "dg2_malformed" | "dg14_unsigned"
+    #                                   | "clone" (the chip's CA/AA private keys are not the signed ones)
     pull_after: int = 0               # bytes of DG2 served before the card leaves the field (0: never)
 
 
@@ -219,13 +221,27 @@ def issue(spec: Spec, pki: Pki, out: Path) -> Path:
         infos.append(tlv(0x30, tlv(0x06, oid(PK_ECDH_OID)) + spki(ca_key.public_key())))
     if spec.pace:
         infos.append(pace_info(spec.pace_cipher, spec.pace_param))
-    if infos:
-        dgs[14] = tlv(0x6E, tlv(0x31, b"".join(infos)))
     if spec.active_auth:
-        aa_key = rsa.generate_private_key(65537, 1024)
+        if spec.active_auth_ecdsa:
+            aa_key = ec.generate_private_key(ec.SECP256R1())
+            # ActiveAuthenticationInfo: version 1, ecdsa-plain-SHA256 (BSI TR-03111)
+            infos.append(tlv(0x30, tlv(0x06, oid("2.23.136.1.1.5")) + integer(1)
+                             + tlv(0x06, oid("0.4.0.127.0.7.1.1.4.1.3"))))
+        else:
+            aa_key = rsa.generate_private_key(65537, 1024)
         (out / "aa_key.pem").write_bytes(aa_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         dgs[15] = tlv(0x6F, spki(aa_key.public_key()))
+    if infos:
+        dgs[14] = tlv(0x6E, tlv(0x31, b"".join(infos)))
+    if spec.tamper == "clone":          # a copy of the signed files on a chip without the original's keys
+        for name in ("ca_key.pem", "aa_key.pem"):
+            if (out / name).exists():
+                old = serialization.load_pem_private_key((out / name).read_bytes(), None)
+                new = (ec.generate_private_key(old.curve) if isinstance(old, ec.EllipticCurvePrivateKey)
+                       else rsa.generate_private_key(65537, old.key_size))
+                (out / name).write_bytes(new.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     signed = dict(dgs)
     if spec.tamper == "dg14_unsigned":
         signed.pop(14, None)
