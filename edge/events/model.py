@@ -56,6 +56,8 @@ class FingerResult(_Strict):
     quality: float | None = Field(None, ge=0, le=100)
     acceptable: bool | None = None
     feedback: list[str] = []
+    algorithm: str | None = Field(None, description="quality algorithm/version: 'nfiq2/<nbis-python version>', "
+                                  "or 'borderpost-fq/<n>' where NFIQ 2 could not run")
 
 
 class CheckVerdict(_Strict):

@@ -4,7 +4,10 @@ It drives the sensor, so it lives in the lane, not in the pure fingerprint core 
 scores images and never touches a device). Why not in a driver: every sensor gives frames; deciding which
 frame is good enough, when to ask the traveller to try again and when to give up is policy, and must be
 the same for every sensor.
-The device is any `drivers.contract.Device` of kind fingerprint; quality comes from `assess`.
+The device is any `drivers.contract.Device` of kind fingerprint. Live frames are judged with the fast
+score (`assess`, algorithm borderpost-fq: tens of milliseconds) to pick the best one; NIST NFIQ 2 then
+decides on that frame alone (a third of a second), and its score is the one recorded. Where NFIQ 2 cannot
+load, the fast score decides and the record says so by its algorithm id.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from drivers.contract import Device, DeviceInfo, ErrorCode
+from edge.biometrics.finger import nfiq2
+from edge.biometrics.finger.model import version as fast_version
 from edge.biometrics.finger.names import FINGERS
 from edge.biometrics.finger.quality import DEFAULT_THRESHOLD, FingerQuality, InvalidImage, assess
 
@@ -32,7 +37,7 @@ class FingerCapture:
 
     finger: str
     image: np.ndarray | None
-    quality: FingerQuality | None
+    quality: FingerQuality | nfiq2.Nfiq2Quality | None   # what decided: NFIQ 2 of the kept frame, else the fast score
     device: DeviceInfo | None
     attempts: int = 0                 # tries used (1 + retries at most)
     frames: int = 0                   # frames scored in all attempts
@@ -45,11 +50,20 @@ class FingerCapture:
     def ok(self) -> bool:
         return self.error is None and self.quality is not None and self.quality.acceptable
 
+    @property
+    def algorithm(self) -> str | None:
+        """The quality algorithm and version behind `quality`, e.g. 'nfiq2/0.1.21' or 'borderpost-fq/2'."""
+        q = self.quality
+        if q is None:
+            return None
+        return f"nfiq2/{q.version}" if isinstance(q, nfiq2.Nfiq2Quality) else fast_version()
+
     def event_fields(self) -> dict[str, Any]:
         """The fields of a crossing event's `FingerResult` (edge.events.model): no image, no components."""
         q = self.quality
         return {"finger": self.finger, "quality": round(q.score, 1) if q else None,
-                "acceptable": self.ok if q else None, "feedback": list(q.feedback) if q else []}
+                "acceptable": self.ok if q else None, "feedback": list(q.feedback) if q else [],
+                "algorithm": self.algorithm}
 
     def to_dict(self) -> dict[str, Any]:
         """Summary without the image (never log or publish the print itself in clear)."""
@@ -97,11 +111,26 @@ def _attempt(device: Device, timeout: float, frames: int, threshold: float,
             best_img, best_q = result.sample.data, q
         if q.acceptable and n >= 1 and q.score >= threshold + 15:
             break  # clearly good: no need to make the traveller wait for more frames
-    if best_q is not None and best_q.acceptable:
-        return best_img, best_q, n, None, ""
-    if best_q is not None:
-        return best_img, best_q, n, ErrorCode.LOW_QUALITY, "no frame reached the threshold"
-    return None, None, n, err or ErrorCode.NO_SAMPLE, detail or "no finger before the timeout"
+    if best_q is None:
+        return None, None, n, err or ErrorCode.NO_SAMPLE, detail or "no finger before the timeout"
+    decided = decide(best_img, best_q, threshold)
+    if decided.acceptable:
+        return best_img, decided, n, None, ""
+    return best_img, decided, n, ErrorCode.LOW_QUALITY, "no frame reached the threshold"
+
+
+def decide(image: np.ndarray, live: FingerQuality, threshold: float) -> FingerQuality | nfiq2.Nfiq2Quality:
+    """NFIQ 2 of the frame the live loop kept; the fast score when nothing is on the glass or NFIQ 2 is absent."""
+    if "finger.place_finger" in live.feedback:
+        return live
+    try:
+        return nfiq2.assess(image, threshold=threshold)
+    except nfiq2.Nfiq2Failed:
+        return nfiq2.Nfiq2Quality(score=0.0, acceptable=False, feedback=("finger.try_again",), threshold=threshold,
+                                  version=nfiq2.version())
+    except nfiq2.Nfiq2Unavailable as exc:
+        log.warning("NFIQ 2 unavailable, the fast score decides: %s", exc)
+        return live
 
 
 def capture_finger(device: Device, finger: str, timeout: float = 10.0, retries: int = 2, *, frames: int = 3,

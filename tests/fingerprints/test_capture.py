@@ -57,7 +57,7 @@ def test_poor_print_gives_low_quality_with_feedback_and_the_best_frame(rig):
     sim, dev = rig
     smeared = synth.smudge(synth.master(3, (288, 256)), 25)
     sim.finger_on(smeared)
-    c = capture_finger(dev, "left_index", timeout=1.0, retries=1, frames=2)
+    c = capture_finger(dev, "left_index", timeout=3.0, retries=1, frames=2)
     assert c.error is ErrorCode.LOW_QUALITY
     assert c.attempts == 2 and c.frames == 4
     assert c.image is not None and c.quality is not None and not c.quality.acceptable
@@ -66,14 +66,15 @@ def test_poor_print_gives_low_quality_with_feedback_and_the_best_frame(rig):
 
 def test_best_frame_wins(rig):
     sim, dev = rig
-    good = synth.master(4, (288, 256))
+    # a print that fills the sensor: NFIQ 2 asks for enough foreground on the glass it was taken on
+    good = synth.master(4, (290, 384) if isinstance(dev, finger_uareu4000.UareU4000) else (288, 256))
     for img in (synth.low_contrast(good, 0.15), good, synth.blur(good, 4)):
         sim.present(img)
     scores: list[float] = []
     c = capture_finger(dev, "right_index", timeout=2.0, retries=0, frames=3,
                        on_frame=lambda f, a, q, e: scores.append(q.score) if q else None)
-    assert c.ok and c.frames == len(scores) >= 2
-    assert c.quality.score == max(scores) > min(scores)
+    assert c.ok and c.frames == len(scores) >= 2 and max(scores) > min(scores)
+    assert c.algorithm.startswith("nfiq2/")     # the fast score chose the frame, NFIQ 2 judged it
     assert float(np.std(c.image)) > 40  # the contrasty frame was kept, not the light one
 
 

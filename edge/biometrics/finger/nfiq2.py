@@ -117,9 +117,15 @@ def extract(gray: np.ndarray, ppi: float = NATIVE_PPI, nfiq2: bool = True) -> An
             raise Nfiq2Failed(f"NFIQ 2 refused the image: {type(exc).__name__}") from exc
 
 
-def feedback(actionable: dict[str, float]) -> tuple[str, ...]:
+FULL_SENSOR_PX = 120_000      # NFIQ 2's foreground limit assumes a sensor at least this large (at 500 ppi)
+
+
+def feedback(actionable: dict[str, float], image_px: int = FULL_SENSOR_PX) -> tuple[str, ...]:
+    """Feedback keys from NFIQ 2's actionable measures; the foreground limit shrinks with a small sensor's area."""
     keys = set()
     for name, (op, limit, key) in ACTIONABLE.items():
+        if name == "SufficientFingerprintForeground":
+            limit *= min(1.0, image_px / FULL_SENSOR_PX)
         value = actionable.get(name)
         if value is not None and (value > limit if op == ">" else value < limit):
             keys.add(key)
@@ -133,8 +139,9 @@ def assess(gray: np.ndarray, ppi: float = NATIVE_PPI, threshold: float = DEFAULT
     actionable = {v.name: float(v.value) for v in q.actionable}
     native = {v.name: float(v.value) for v in q.features}
     # NFIQ 2 stops before its actionable measures on an empty or uniform image: judge those two the same way
-    keys = feedback(actionable or {"EmptyImageOrContrastTooLow": float(gray.mean()), "UniformImage": float(gray.std()),
-                                   "FingerprintImageWithMinutiae": float(len(minutiae.get()))})
+    measured = actionable or {"EmptyImageOrContrastTooLow": float(gray.mean()), "UniformImage": float(gray.std()),
+                              "FingerprintImageWithMinutiae": float(len(minutiae.get()))}
+    keys = feedback(measured, int(gray.size * (NATIVE_PPI / ppi) ** 2))
     if "finger.place_finger" in keys:     # nothing on the glass: the other advice would only confuse
         keys = ("finger.place_finger",)
     score = float(q.score)
