@@ -216,17 +216,19 @@ class Steps:
     def _compare(self, s: Session, analyzer: Any, result: Any) -> FaceResult:
         report = result.report
         quality = round(float(report.score), 1) if report is not None else None
+        algorithm = report.algorithm if report is not None else None
         portrait = self.lane.portrait_of(s.code, timeout=PORTRAIT_WAIT_S)
         if portrait is None:      # the page camera's reason (e.g. page.other_document) goes into the record
             why = getattr(self.lane.portrait_provider, "reason", None)
             reason = why(s.document) if callable(why) else None
-            return FaceResult(quality=quality, acceptable=True, feedback=[reason] if reason else [])
+            return FaceResult(quality=quality, algorithm=algorithm, acceptable=True,
+                              feedback=[reason] if reason else [])
         self.lane.images.setdefault(s.code, {})["face_portrait.jpg"] = jpeg(portrait, 90)
         m = analyzer.verify(result.image, portrait)
         if m.score is None:
-            return FaceResult(quality=quality, acceptable=True, threshold=m.threshold, match=None,
+            return FaceResult(quality=quality, algorithm=algorithm, acceptable=True, threshold=m.threshold, match=None,
                               feedback=list(m.quality_portrait.feedback[:2]))
-        return FaceResult(quality=quality, acceptable=True, match_score=round(float(m.score), 4),
+        return FaceResult(quality=quality, algorithm=algorithm, acceptable=True, match_score=round(float(m.score), 4),
                           threshold=m.threshold, match=bool(m.match))
 
     # ---------------------------------------------------------------- fingerprints
