@@ -417,14 +417,27 @@ class Store:
         return True
 
     # ---------------------------------------------------------------- devices and commands
-    @_guarded
-    def set_device_status(self, name: str, backend: str, status: str, detail: str = "") -> None:
-        self.conn.execute(
-            "INSERT INTO device_status(name, backend, status, detail, updated_at) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(name) DO UPDATE SET backend=excluded.backend, status=excluded.status, "
-            "detail=excluded.detail, updated_at=excluded.updated_at",
-            (name, backend, status, detail, time.time()),
-        )
+    def set_device_status(self, name: str, backend: str, status: str, detail: str = "") -> bool:
+        """Record a device's status; False when the store cannot take it now (full or damaged).
+
+        A status is advisory and rewritten every few seconds: on a full disk it must not take the space that
+        delivery marks need, nor stop the station's loop.
+        """
+        if self.damaged or not self.reserve.held:
+            return False
+        try:
+            self.conn.execute(
+                "INSERT INTO device_status(name, backend, status, detail, updated_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET backend=excluded.backend, status=excluded.status, "
+                "detail=excluded.detail, updated_at=excluded.updated_at",
+                (name, backend, status, detail, time.time()),
+            )
+        except sqlite3.DatabaseError as exc:
+            fault = self._fault(exc, "set_device_status")
+            if isinstance(fault, StorageFull) or self.damaged:
+                return False
+            raise fault from None
+        return True
 
     @_guarded
     def device_statuses(self) -> dict[str, str]:

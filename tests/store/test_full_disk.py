@@ -39,8 +39,10 @@ def wait(predicate, timeout: float = 20.0) -> bool:
 def _deliver_all(post, sub) -> None:
     assert wait(lambda: post.store.stats().pending == 0), post.store.stats()
     assert post.store.stats().delivered == EVENTS
+    # every event was acknowledged (the marks say so); the subscriber, whose SUBACK may come after the first
+    # publish, only bounds the number sent: a re-send loop sent 77-106 for 20
     sent = len(sub.payloads("events/crossing"))
-    assert EVENTS <= sent <= EVENTS + 5, f"{sent} messages for {EVENTS} events: a re-send loop"
+    assert sent <= EVENTS + 5, f"{sent} messages for {EVENTS} events: a re-send loop"
 
 
 def test_a_running_uplink_keeps_recording_pubacks_on_a_full_disk(tmp_path, broker, small_fs):
@@ -58,6 +60,7 @@ def test_a_running_uplink_keeps_recording_pubacks_on_a_full_disk(tmp_path, broke
         assert post.store.capacity_problem() is not None
         with pytest.raises(StorageFull):
             post.recorder.record_crossing(crossing(1))
+        assert post.store.set_device_status("mrz", "sim", "ok") is False   # advisory: skipped, no exception
         uplink = Uplink(post.cfg, uplink_store, post.key)
         telemetry = uplink.telemetry()             # the agency is told
         assert telemetry.storage_full and "free on disk" in telemetry.store_problem
@@ -76,6 +79,7 @@ def test_a_running_uplink_keeps_recording_pubacks_on_a_full_disk(tmp_path, broke
     (fs.path / "filler").unlink()
     assert post.store.capacity_problem() is None and post.store.reserve.held
     post.recorder.record_crossing(crossing(2))
+    assert post.store.set_device_status("mrz", "sim", "ok") is True
 
 
 def test_an_uplink_restarted_on_a_full_disk_opens_and_delivers(tmp_path, broker, small_fs):
