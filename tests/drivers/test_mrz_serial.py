@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -151,3 +152,25 @@ def test_config_rejects_unknown_profile() -> None:
 
 def test_discover_never_raises() -> None:
     assert isinstance(MrzSerial.discover(), list)
+
+
+# ---- the same contract on a real reader: BORDERPOST_HW_MRZ=<port>[:<profile>[:<baud>]] -----------------------
+_HW = os.environ.get("BORDERPOST_HW_MRZ", "")
+
+
+@pytest.mark.hardware
+@pytest.mark.skipif(not _HW, reason="no MRZ reader attached (set BORDERPOST_HW_MRZ=/dev/serial/by-id/...:cr)")
+class TestMrzSerialHardware(DeviceContractTests):
+    @pytest.fixture
+    def rig(self) -> Iterator[Rig]:
+        port, *rest = _HW.split(":")
+        profile = rest[0] if rest else "cr"
+        d = MrzSerial(MrzSerialConfig(port=port, profile=profile, baudrate=int(rest[1]) if len(rest) > 1 else 9600))
+        d.open()
+
+        def check(result: CaptureResult) -> None:
+            assert result.sample is not None and parse_mrz(result.sample.data.decode()).is_mrz
+
+        yield Rig(d, present=lambda: print("\n>>> put a passport on the reader"), check_sample=check,
+                  capture_timeout=30.0)
+        d.close()
