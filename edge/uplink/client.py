@@ -63,6 +63,9 @@ MAX_INCOMING_PACKET = 4 * commands.MAX_BYTES  # what the broker may send us: com
 FETCH_BYTES = 4 * 2**20          # pending events read ahead from the store at most (at least one)
 MAX_INFLIGHT_BYTES = 16 * 2**20  # payload bytes published and not yet acknowledged at most (at least one event)
 MAX_OTHER_INFLIGHT = 1000  # unacknowledged status/command results tracked (a broker that never acks them)
+STORE_BUSY_TIMEOUT_MS = 1000  # the uplink's own wait for another process's write lock (the loop must keep beating)
+MAX_UNRECORDED_ACKS = 100_000  # PUBACKs kept in memory while the store is busy, at most (then: reconnect, resend)
+BUSY_LOG_EVERY_S = 10.0
 SLOWEST_LINK_BPS = 64 * 1024  # events in flight get keepalive + their bytes at this rate to be acknowledged
 
 
@@ -71,6 +74,12 @@ def publish_packet_size(topic: str, payload: bytes) -> int:
     remaining = 2 + len(topic.encode()) + 2 + 1 + len(payload)
     length_bytes = 1 if remaining < 128 else 2 if remaining < 16384 else 3 if remaining < 2097152 else 4
     return 1 + length_bytes + remaining
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked/busy": another process holds the write lock (transient, not damage)."""
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def client_id(cfg: Config) -> str:
@@ -141,6 +150,10 @@ class Uplink(CommandInbox):
         self._connected_at = 0.0
         self._acked: list[tuple[int, float]] = []   # (seq, PUBACK time) not yet written to the store
         self._waiting_since: float | None = None    # events in flight and no PUBACK since (monotonic)
+        self._next_busy_log = 0.0
+        with contextlib.suppress(AttributeError, sqlite3.Error):
+            # a write lock held elsewhere cost 10 s (the store's default) of silence per attempt, then a reconnect
+            store.conn.execute(f"PRAGMA busy_timeout = {STORE_BUSY_TIMEOUT_MS}")
         self._last_flush = 0.0
         self._command_key = (load_public_key(cfg.keys.agency_command_public_key)
                              if cfg.keys.agency_command_public_key else None)
@@ -431,7 +444,17 @@ class Uplink(CommandInbox):
         if not self._acked:
             return
         seqs, times = zip(*self._acked, strict=True)
-        self.store.mark_delivered(seqs, times)
+        try:
+            self.store.mark_delivered(seqs, times)
+        except (StoreError, sqlite3.Error) as exc:
+            if not _is_busy(exc) or len(self._acked) > MAX_UNRECORDED_ACKS:
+                raise
+            # another process holds the store: keep the PUBACKs and go on delivering; recorded once it is free
+            now = time.monotonic()
+            if now >= self._next_busy_log:
+                log.warning("store busy (%s): %d PUBACKs wait to be recorded, delivery goes on", exc, len(seqs))
+                self._next_busy_log = now + BUSY_LOG_EVERY_S
+            return
         self.state.acked += len(seqs)
         self._acked.clear()
         if self._client is not None and self.backoff.attempts:

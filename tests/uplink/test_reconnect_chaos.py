@@ -119,3 +119,36 @@ def test_a_frozen_broker_is_noticed_and_left_without_blocking_the_loop(tmp_path,
         stop.set()
         t.join(15)
     assert not t.is_alive(), "the uplink did not stop"
+
+
+def test_a_store_locked_by_another_process_neither_silences_nor_disconnects_the_uplink(tmp_path, broker) -> None:
+    """Another writer holds the store for 12 s while events are delivered: the uplink used to wait 10 s per
+    attempt in silence (busy timeout), then drop the connection and send everything again. It must keep its loop
+    beating, keep the PUBACKs until it can record them, and record them all once the lock is gone."""
+    import sqlite3
+
+    post = make_post(tmp_path, broker.url)
+    uplink = Uplink(post.cfg, Store.open(post.cfg.store.path, min_free_mb=0, synchronous="NORMAL"), post.key)
+    stop, beats = threading.Event(), Beats()
+    t = threading.Thread(target=uplink.run, args=(stop, beats), daemon=True)
+    t.start()
+    try:
+        assert _wait(lambda: uplink.state.connected, 10)
+        post.record(20)
+        assert _wait(lambda: post.store.stats().pending == 0, 10)
+        post.record(30, start=20)
+        lock = sqlite3.connect(post.cfg.store.path, isolation_level=None)
+        beats.worst = 0.0
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            time.sleep(12)
+            assert uplink.state.connected and uplink.state.reconnects == 0, uplink.state.last_error
+            assert beats.worst < 3.0, f"the loop went {beats.worst:.1f} s without a heartbeat"
+        finally:
+            lock.execute("COMMIT")
+            lock.close()
+        assert _wait(lambda: post.store.stats().pending == 0, 10)
+        assert post.store.stats().delivered == 50 and uplink.state.reconnects == 0
+    finally:
+        stop.set()
+        t.join(15)
