@@ -74,7 +74,7 @@ def extended_length_supported(atr: bytes | None) -> bool:
     i = 1
     while i < len(hist):
         tag, length = hist[i] >> 4, hist[i] & 0x0F
-        if tag == 0x7 and length >= 3 and i + 3 < len(hist) + 1:
+        if tag == 0x7 and length >= 3 and i + 3 < len(hist):
             return bool(hist[i + 3] & 0x40)
         i += 1 + length
     return False

@@ -124,3 +124,10 @@ def test_secure_messaging_answers_from_a_hostile_chip(raw):
     keys = SessionKeys("AES", bytes(16), bytes(range(16)), 0)
     with contextlib.suppress(ChipError):
         unwrap(keys, raw)
+
+
+@given(st.binary(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_any_atr_gives_a_yes_or_no(atr):
+    assert extended_length_supported(atr) in (True, False)
+    assert extended_length_supported(bytes.fromhex("3B8580018073") + atr[:3]) in (True, False)
