@@ -7,7 +7,7 @@ Persons: name tokens (particles joined to the next name) are paired one to one, 
 same 1.0, same spelling skeleton 0.95 (transliterations), cut at the MRZ field length 0.93, one typo 0.92
 (a letter dropped, doubled, replaced or swapped: optimal string alignment distance 1), particle dropped 0.90,
 skeleton one edit apart 0.85. A pair needs 0.80. The name score is the mean of the pairs, less 0.06 for each
-token left unpaired (a dropped or added middle name) and 0.10 more per token replaced by another. The birth
+token left unpaired (a dropped or added middle name) and 0.15 more per token replaced by another. The birth
 date must agree (exact; day and month swapped -0.03; the entry's partial date -0.02 for YYYY-MM, -0.05 for
 YYYY); nationality and sex add 0.02 each when equal and take 0.05 when they differ, never more. A hit is a
 score of at least THRESHOLD (0.80). Without a birth date on either side only the full name can hit: every
@@ -44,7 +44,7 @@ THRESHOLD = 0.80
 NAME_ONLY_THRESHOLD = 0.92
 PAIR_MIN = 0.80
 UNPAIRED_COST = 0.06
-REPLACED_COST = 0.10
+REPLACED_COST = 0.15
 MRZ_NAME_LENGTHS = (30, 31, 39)     # TD1, TD2, TD3 name fields
 MAX_CANDIDATES = 50_000
 _SEP = "\x1f"
@@ -63,11 +63,11 @@ class Hit:
 
 
 # ---------------------------------------------------------------- tokens
-def token_similarity(a: str, b: str, cut: bool = False) -> tuple[float, str]:
-    """How alike two folded name tokens are, and how (`cut`: `a` may be cut at the MRZ field length)."""
+def token_similarity(a: str, b: str, sa: str, sb: str, cut: bool = False) -> tuple[float, str]:
+    """How alike two folded name tokens (with their skeletons) are, and how (`cut`: `a` may be cut at the MRZ
+    field length)."""
     if a == b:
         return 1.0, "same"
-    sa, sb = skeleton(a), skeleton(b)
     if sa == sb and len(sa) >= 2:
         return 0.95, "spelling"
     if cut and len(a) >= 3 and b.startswith(a):
@@ -75,7 +75,7 @@ def token_similarity(a: str, b: str, cut: bool = False) -> tuple[float, str]:
     if min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1:
         return 0.92, "typo"
     pa, pb = without_particle(a) or a, without_particle(b) or b
-    if (pa, pb) != (a, b) and (pa == pb or (skeleton(pa) == skeleton(pb) and len(skeleton(pa)) >= 2)):
+    if (pa, pb) != (a, b) and (pa == pb or (len(pa) >= 3 and skeleton(pa) == skeleton(pb))):
         return 0.90, "particle"
     if min(len(sa), len(sb)) >= 3 and OSA.distance(sa, sb, score_cutoff=1) <= 1 and \
             OSA.distance(a, b, score_cutoff=3) <= 2:
@@ -99,14 +99,18 @@ class NameResult:
     unpaired_entry: int
 
 
-def name_score(t: list[str], e: list[str], cut: bool = False) -> NameResult:
-    """How alike two names are: traveller tokens `t` paired one to one with entry tokens `e`, order free."""
+def name_score(t: list[str], e: list[str], cut: bool = False, ts: list[str] | None = None,
+               es: list[str] | None = None) -> NameResult:
+    """How alike two names are: traveller tokens `t` paired one to one with entry tokens `e`, order free
+    (`ts`, `es`: their skeletons, when already known)."""
     if not t or not e:
         return NameResult(0.0, [], len(t), len(e))
+    ts = ts or [skeleton(x) for x in t]
+    es = es or [skeleton(x) for x in e]
     cells = []
     for i, a in enumerate(t):
         for j, b in enumerate(e):
-            s, how = token_similarity(a, b, cut and i == len(t) - 1)
+            s, how = token_similarity(a, b, ts[i], es[j], cut and i == len(t) - 1)
             if s >= PAIR_MIN:
                 cells.append((s, i, j, how))
     cells.sort(key=lambda c: -c[0])
@@ -156,6 +160,7 @@ def date_agreement(t: tuple[str, str, str], e: tuple[str, str, str]) -> tuple[fl
 @dataclass
 class Traveller:
     tokens: list[str]
+    skeletons: list[str]
     date: tuple[str, str, str] | None
     nationality: str
     sex: str
@@ -171,7 +176,8 @@ class Traveller:
             v = obj.get(key)
             return v if isinstance(v, str) else ""
         sur, giv = s("surname"), s("given_names")
-        return cls(tokens=tokens(sur, giv), date=traveller_date(obj.get("birth_date")),
+        toks = tokens(sur, giv)
+        return cls(tokens=toks, skeletons=[skeleton(x) for x in toks], date=traveller_date(obj.get("birth_date")),
                    nationality=issuing_state(s("nationality")), sex=s("sex").upper()[:1],
                    cut=mrz_cut(sur, giv), doc_key=document_key(s("issuing_state"), s("document_number")),
                    document_code=re.sub(r"[^A-Z]", "", s("document_code").upper()), raw_name=(sur, giv))
@@ -197,7 +203,7 @@ class PersonIndex:
         toks = tokens(e.surname, e.given_names)
         date = entry_date(e.birth_date)
         n = len(self.packed)
-        self.packed.append(_SEP.join((e.id, " ".join(toks), e.birth_date or "",
+        self.packed.append(_SEP.join((e.id, " ".join(toks), " ".join(skeleton(x) for x in toks), e.birth_date or "",
                                       issuing_state(e.nationality), e.sex or "", e.action)))
         self.slots[e.id] = n
         keys = _name_keys(toks)
@@ -265,7 +271,7 @@ def _union(index: dict[str, array], keys: Iterable[str]) -> Iterator[int]:
 
 def score_person(t: Traveller, packed: str) -> Hit | None:
     """The hit of one person entry for this traveller, or None below the threshold."""
-    eid, name, birth, nat, sex, action = packed.split(_SEP)
+    eid, name, skel, birth, nat, sex, action = packed.split(_SEP)
     e_tokens = name.split()
     why: list[str] = []
     e_date = entry_date(birth) if birth else None
@@ -279,7 +285,7 @@ def score_person(t: Traveller, packed: str) -> Hit | None:
     else:
         adjust, threshold = 0.0, NAME_ONLY_THRESHOLD
         why.append("birth date: " + ("not on the entry" if e_date is None else "not read") + "; full name only")
-    named = name_score(t.tokens, e_tokens, t.cut)
+    named = name_score(t.tokens, e_tokens, t.cut, t.skeletons, skel.split(" "))
     if named.score <= 0 or (threshold == NAME_ONLY_THRESHOLD and named.unpaired_entry):
         return None
     extra = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Letters ICAO 9303 transliterates to two letters; the other recommended way drops the diacritic (MÜLLER:
 # MUELLER or MULLER). Folding both ways to one form happens in `skeleton` (AE/OE/UE -> A/O/U).
@@ -66,50 +67,32 @@ def without_particle(token: str) -> str | None:
     return None
 
 
-# Letter groups written differently across romanisations, longest first (applied left to right).
-_GROUPS = [
-    ("OU", "U"), ("OO", "U"), ("EE", "I"), ("AE", "A"), ("OE", "O"), ("UE", "U"), ("IE", "I"),
-    ("DJ", "J"), ("DY", "J"), ("DI", "J"), ("TCH", "C"), ("TSH", "C"), ("CH", "S"), ("SH", "S"),
-    ("KH", "K"), ("GH", "G"), ("PH", "F"), ("TH", "T"), ("DH", "D"), ("CK", "K"), ("CQ", "K"),
-    ("Q", "K"), ("X", "KS"), ("Z", "S"), ("C", "K"), ("W", "U"), ("Y", "I"), ("J", "J"), ("V", "F"),
-]
+# Letter groups written differently across romanisations, longest first (one pass, left to right).
+_GROUPS = {
+    "OU": "U", "OO": "U", "EE": "I", "AE": "A", "OE": "O", "UE": "U", "IE": "I", "DJ": "J", "DY": "J",
+    "DI": "J", "TCH": "C", "TSH": "C", "CH": "S", "SH": "S", "KH": "K", "GH": "G", "PH": "F", "TH": "T", "DH": "D",
+    "CK": "K", "CQ": "K", "Q": "K", "X": "KS", "Z": "S", "CE": "SE", "CI": "SI", "C": "K", "W": "U", "Y": "I",
+    "V": "F",
+}
+_GROUP_RX = re.compile("TCH|TSH|OU|OO|EE|AE|OE|UE|IE|DJ|DY|DI(?=[AEIOU])|CH|SH|KH|GH|PH|TH|DH|CK|CQ|CE|CI|[QXZCWYV]")
 _VOWELS = frozenset("AEIOU")
+_DOUBLES = re.compile(r"(.)\1+")
+_DROP = re.compile("[AEIOUH]")
 
 
+@lru_cache(maxsize=65536)
 def skeleton(token: str) -> str:
     """A spelling-tolerant key: letter groups folded, doubled letters single, vowels and inner H dropped
-    (a leading vowel kept as 'A'), a final D as T. MOHAMMED, MUHAMMAD, MOHAMED -> MMT (and MAMADOU); HUSSEIN, HUSAYN,
-    HOSSEIN -> HSN; OUEDRAOGO, WEDRAOGO -> ATRG; DIALLO, JALLOW -> JL."""
-    t = token
-    out: list[str] = []
-    i = 0
-    while i < len(t):
-        for src, dst in _GROUPS:
-            if t.startswith(src, i):
-                if src == "DI" and not (i + 2 < len(t) and t[i + 2] in _VOWELS):
-                    continue                    # DI + vowel is J (DIALLO/JALLOW, NDIAYE/NJIE)
-                if src == "C" and i + 1 < len(t) and t[i + 1] in "EI":
-                    out.append("S")
-                    i += 1
-                    break
-                out.append(dst)
-                i += len(src)
-                break
-        else:
-            out.append(t[i])
-            i += 1
-    s = "".join(out)
+    (a leading vowel kept as 'A'), a final D as T. MOHAMMED, MUHAMMAD, MOHAMED -> MMT (and MAMADOU); HUSSEIN,
+    HUSAYN, HOSSEIN -> HSN; OUEDRAOGO, WEDRAOGO -> ATRG; DIALLO, JALLOW -> JL (DI + vowel is J)."""
+    s = _GROUP_RX.sub(lambda m: _GROUPS[m.group(0)], token)
     if not s:
         return ""
-    single = [s[0]]
-    for c in s[1:]:
-        if c != single[-1]:
-            single.append(c)
-    first = "A" if single[0] in _VOWELS else single[0]
-    out_s = first + "".join(c for c in single[1:] if c not in _VOWELS and c != "H")
-    if len(out_s) > 1 and out_s.endswith("D"):
-        out_s = out_s[:-1] + "T"
-    return out_s
+    s = _DOUBLES.sub(r"\1", s)
+    out = ("A" if s[0] in _VOWELS else s[0]) + _DROP.sub("", s[1:])
+    if len(out) > 1 and out.endswith("D"):
+        out = out[:-1] + "T"
+    return out
 
 
 # ---------------------------------------------------------------- documents
