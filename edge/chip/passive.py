@@ -265,7 +265,11 @@ def chain_to_csca(signer: x509.Certificate, store: CscaStore, at: dt.datetime | 
         for crl in store.crls:
             if crl.issuer != csca.subject:
                 continue
-            if not crl.is_signature_valid(csca.public_key()):  # type: ignore[arg-type]
+            try:
+                crl_ok = crl.is_signature_valid(csca.public_key())  # type: ignore[arg-type]
+            except (TypeError, ValueError, UnsupportedAlgorithm):
+                crl_ok = False
+            if not crl_ok:
                 return False, "a CRL for this CSCA does not verify"
             if crl.get_revoked_certificate_by_serial_number(signer.serial_number) is not None:
                 return False, "the document signer certificate is revoked"

@@ -302,6 +302,9 @@ def read_passport(
         result.error, result.error_kind = f"{exc} during {stage}", "malformed"
     except ChipError as exc:
         result.error, result.error_kind = f"{exc} during {stage}", "protocol"
+    except Exception as exc:  # a reader bug must still end in a verdict (never "valid"), not a traceback
+        log.error("chip read: internal error during %s: %s", stage, type(exc).__name__, exc_info=log.isEnabledFor(10))
+        result.error, result.error_kind = f"internal error ({type(exc).__name__}) during {stage}", "internal"
     result.apdus = guarded.counter.apdus
     result.bytes_exchanged = guarded.counter.bytes_in + guarded.counter.bytes_out
     return result

@@ -131,3 +131,35 @@ def test_secure_messaging_answers_from_a_hostile_chip(raw):
 def test_any_atr_gives_a_yes_or_no(atr):
     assert extended_length_supported(atr) in (True, False)
     assert extended_length_supported(bytes.fromhex("3B8580018073") + atr[:3]) in (True, False)
+
+
+class _Chip:
+    """A 'chip' that answers from a script of bytes (hostile or broken)."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.answers = list(answers)
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if not self.answers:
+            raise ConnectionError("gone")
+        a = self.answers.pop(0)
+        if a == b"boom":
+            raise RuntimeError("a bug below the reader")
+        return a
+
+
+@given(st.lists(st.one_of(st.binary(max_size=60), st.just(b"\x90\x00"), st.just(b"\x6a\x82")), max_size=12))
+@settings(max_examples=150, deadline=None)
+def test_read_passport_against_a_random_chip(answers):
+    from edge.chip.reader import read_passport
+
+    r = read_passport(_Chip(answers), mrz_key(personalise.td3()))
+    assert r.valid is False
+    assert r.to_dict()["valid"] is False
+
+
+def test_a_bug_below_is_an_internal_verdict():
+    from edge.chip.reader import read_passport
+
+    r = read_passport(_Chip([b"boom"]), mrz_key(personalise.td3()))
+    assert r.error_kind == "internal" and "RuntimeError" in r.error and not r.valid
