@@ -136,3 +136,16 @@ def test_a_clone_fails_chip_and_active_authentication(tmp_path):
         assert result.clone.passed is False, (kind, result.clone)   # ...but the chip is not
         assert not result.valid
         assert ChipAuthentication().run(Context(chip=result)).reason_codes == ["chip.clone"]
+
+
+def test_dg11_and_dg12_are_read_and_hashed(tmp_path):
+    from edge.chip import lds
+    from tests.chip.card.inprocess import SimulatedChip, issue_for, trust_store
+
+    mrz = td3(number="D1111111")
+    result = read_chip(SimulatedChip(issue_for(tmp_path / "card", mrz, pace=False, chip_auth=False,
+                                               dg11_dg12=True)), mrz, trust_store())
+    assert result.data_groups == [1, 2, 11, 12] and result.valid
+    assert result.passive.hashes == {1: True, 2: True, 11: True, 12: True}
+    assert lds.parse_text_dg(result.files[11], 11)["5F0E"] == "TRAVELLER<<TEST<CHIP"
+    assert lds.parse_text_dg(result.files[12], 12)["5F19"] == "UTOPIA"

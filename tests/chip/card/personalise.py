@@ -187,6 +187,7 @@ class Spec:
     pace: bool = True
     chip_auth: bool = True
     active_auth: bool = False
+    dg11_dg12: bool = False           # additional personal and document details
     active_auth_ecdsa: bool = False   # DG15 holds an EC key (plain ECDSA-SHA256) rather than RSA (ISO 9796-2)
     short_le: bool = False
     pace_cipher: str = "AES"          # "AES" (128) or "3DES"
@@ -207,6 +208,10 @@ def issue(spec: Spec, pki: Pki, out: Path) -> Path:
     image = spec.face_image or face_jpeg(spec.face_bytes, spec.face_format)
     dgs: dict[int, bytes] = {1: tlv(0x61, tlv(0x5F1F, spec.mrz.replace("\n", "").encode()))}
     dgs[2] = dg2(image, spec.face_format)
+    if spec.dg11_dg12:
+        dgs[11] = tlv(0x6B, tlv(0x5C, b"\x5f\x0e\x5f\x2b") + tlv(0x5F0E, b"TRAVELLER<<TEST<CHIP")
+                      + tlv(0x5F2B, b"19900101"))
+        dgs[12] = tlv(0x6C, tlv(0x5C, b"\x5f\x19\x5f\x26") + tlv(0x5F19, b"UTOPIA") + tlv(0x5F26, b"20240101"))
     if spec.tamper == "dg2_malformed":
         dgs[2] = tlv(0x75, tlv(0x7F61, tlv(0x02, b"\x01") + tlv(0x7F60, tlv(0x5F2E, b"FAC\x00010\x00\xff\xff"))))
     config: dict = {"mrz_information": mrz_information(spec.mrz), "pace": spec.pace, "short_le": spec.short_le,
@@ -252,7 +257,7 @@ def issue(spec: Spec, pki: Pki, out: Path) -> Path:
         dgs[2] = bytes(body)
     if spec.tamper == "sod_garbage":
         the_sod = tlv(0x77, bytes(random.Random(3).randrange(256) for _ in range(600)))
-    tags = {1: 0x61, 2: 0x75, 14: 0x6E, 15: 0x6F}
+    tags = {1: 0x61, 2: 0x75, 11: 0x6B, 12: 0x6C, 14: 0x6E, 15: 0x6F}
     com = tlv(0x60, tlv(0x5F01, b"0107") + tlv(0x5F36, b"040000") + tlv(0x5C, bytes(tags[n] for n in sorted(dgs))))
     files = {0x011E: com, 0x011D: the_sod, **{0x0100 + n: v for n, v in dgs.items()}}
     if spec.pace:
