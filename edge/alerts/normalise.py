@@ -1,8 +1,8 @@
 """Names, dates and document numbers brought to the forms the matcher compares (pure functions).
 
 Why a skeleton of our own rather than Soundex/Metaphone/NYSIIS (jellyfish): those codes are built for
-English spellings and split the spellings that matter here (MOHAMED/MUHAMMAD/MEHMET, OUEDRAOGO/WEDRAOGO,
-DIALLO/JALLOW, CHEIKH/SHEIKH). The skeleton keeps the consonant frame after folding the letter groups that
+English spellings and split the spellings that matter here (OUEDRAOGO/WEDRAOGO and DIALLO/JALLOW in all
+three, CHEIKH/SHEIKH in NYSIIS and Soundex, HUSSEIN/HUSAYN in NYSIIS). The skeleton keeps the consonant frame after folding the letter groups that
 Arabic, French-, English- and Portuguese-based romanisations write differently.
 """
 
