@@ -163,3 +163,17 @@ def test_a_bug_below_is_an_internal_verdict():
 
     r = read_passport(_Chip([b"boom"]), mrz_key(personalise.td3()))
     assert r.error_kind == "internal" and "RuntimeError" in r.error and not r.valid
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "jpeg2000"])
+def test_face_decodes_to_bgr_both_formats(fmt):
+    from edge.chip.face import decode_face
+
+    data = personalise.face_jpeg(6000, fmt)
+    face = lds.parse_dg2(personalise.dg2(data, fmt))
+    img = decode_face(face)
+    assert img.shape == (320, 240, 3) and img.dtype.name == "uint8"
+    with pytest.raises(MalformedData):
+        decode_face(face, max_pixels=1000)
+    with pytest.raises(MalformedData):
+        decode_face(lds.FaceImage(fmt, data[: len(data) // 3] + bytes(50), 240, 320)).sum()
