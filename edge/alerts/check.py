@@ -81,8 +81,11 @@ class AlertListCheck:
         self.stale_policy = stale_policy
         self._matcher: Matcher | None = None
         self._version: int | None = None
-        self._loading = False
+        self._loading = True
         self._lock = threading.Lock()
+        self._ready = threading.Event()
+        # Opened into memory at start, in the background; the first traveller waits for it (never unchecked).
+        threading.Thread(target=self._build, args=(db.version(),), name="alerts-load", daemon=True).start()
 
     # ------------------------------------------------------------ the list in memory
     def _build(self, version: int | None) -> None:
@@ -93,22 +96,17 @@ class AlertListCheck:
             m = Matcher()
         with self._lock:
             self._matcher, self._version, self._loading = m, version, False
+        self._ready.set()
 
     def matcher(self) -> tuple[Matcher, int | None]:
         """The matcher of the applied list; a newer version is loaded in the background while the old one serves."""
+        self._ready.wait()
         version = self.db.version()
         with self._lock:
-            current, have = self._matcher, self._version
-            if current is not None and (have == version or self._loading):
-                return current, have
-            if current is not None:
-                self._loading = True
-        if current is None:
-            self._build(version)
-        else:
-            threading.Thread(target=self._build, args=(version,), name="alerts-load", daemon=True).start()
-        with self._lock:
             assert self._matcher is not None
+            if self._version != version and not self._loading:
+                self._loading = True
+                threading.Thread(target=self._build, args=(version,), name="alerts-load", daemon=True).start()
             return self._matcher, self._version
 
     def status(self) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 Why a skeleton of our own rather than Soundex/Metaphone/NYSIIS (jellyfish): those codes are built for
 English spellings and split the spellings that matter here (OUEDRAOGO/WEDRAOGO and DIALLO/JALLOW in all
-three, CHEIKH/SHEIKH in NYSIIS and Soundex, HUSSEIN/HUSAYN in NYSIIS). The skeleton keeps the consonant frame after folding the letter groups that
-Arabic, French-, English- and Portuguese-based romanisations write differently.
+three, CHEIKH/SHEIKH in NYSIIS and Soundex, HUSSEIN/HUSAYN in NYSIIS). The skeleton keeps the consonant
+frame after folding the letter groups that Arabic, French-, English- and Portuguese-based romanisations write
+differently.
 """
 
 from __future__ import annotations
