@@ -30,6 +30,62 @@ from drivers import usb_backends
 from drivers.backends import _finger_uareu4000_wire as wire
 from drivers.backends.finger_uareu4000 import Config
 
+# The sensor's side of a frame, written from libfprint's uru4000 driver (its decoder, read backwards) and not
+# shared with the backend's wire module; tests/drivers/golden_uareu.py holds byte vectors both sides must meet.
+WIDTH = 384
+BLOCKF_CHANGE_KEY, BLOCKF_ENCRYPTED, BLOCKF_NOT_PRESENT = 0x80, 0x02, 0x01
+
+
+TAPS = 0x9248144D
+MASK_BITS = (4, 8, 11, 14, 18, 21, 24, 29)     # key bits that make the mask byte, bit 0 first
+
+
+def lfsr_step(key: int) -> int:
+    """The scrambler's shift register: the parity of the tapped bits enters at bit 31."""
+    return (((key & TAPS).bit_count() & 1) << 31) | (key >> 1)
+
+
+def lfsr_skip(key: int, steps: int) -> int:
+    for _ in range(steps):
+        key = (((key & TAPS).bit_count() & 1) << 31) | (key >> 1)
+    return key
+
+
+def mask_bytes(keys: np.ndarray) -> np.ndarray:
+    """The byte that masks one data byte under each key state."""
+    out = np.zeros(len(keys), np.uint8)
+    for i, b in enumerate(MASK_BITS):
+        out |= (((keys >> np.uint32(b)) & np.uint32(1)) << np.uint32(i)).astype(np.uint8)
+    return out
+
+
+def sensor_scramble(plain: np.ndarray, key: int) -> tuple[np.ndarray, int]:
+    """What the sensor sends for one encrypted block, and the key after it (one step per byte).
+
+    The host decodes byte i as sent[i + 1] XOR mask(key_i); so the sensor sends plain[i] XOR mask(key_i) one
+    byte later, and its first byte carries nothing (the host's last decoded byte is lost).
+    """
+    states = []
+    for _ in range(max(0, len(plain) - 1)):
+        states.append(key)
+        key = (((key & TAPS).bit_count() & 1) << 31) | (key >> 1)
+    if len(plain):
+        key = lfsr_step(key)
+    sent = np.zeros_like(plain)
+    sent[1:] = plain[:-1] ^ mask_bytes(np.array(states, np.uint32))
+    return sent, key
+
+
+def frame_header(num_lines: int, key_number: int, blocks: list[list[int]]) -> bytes:
+    """The 64-byte frame header: line count (LE) at 4, key number at 6, (flags, lines) pairs from 16."""
+    h = bytearray(64)
+    h[4:6] = num_lines.to_bytes(2, "little")
+    h[6] = key_number & 0xFF
+    for i, (flags, lines) in enumerate(blocks[:15]):
+        h[16 + 2 * i], h[17 + 2 * i] = flags, lines
+    return bytes(h)
+
+
 FAULTS = ("stall", "short-read", "partial-frame", "garbage", "silence", "death-irq")
 _ids = itertools.count(1)
 
@@ -280,26 +336,24 @@ class UareUBackend(usb.backend.IBackend):
         data = np.concatenate(rows).reshape(-1)
         if self.reader.encrypt:
             data = self._scramble(data, blocks, key_number)
-        header = wire.FrameHeader(line, key_number, tuple((f, n) for f, n in blocks))
-        return header.to_bytes() + data.tobytes()
+        return frame_header(line, key_number, blocks) + data.tobytes()
 
     def _scramble(self, data: np.ndarray, blocks: list[list[int]], key_number: int) -> np.ndarray:
         """Encrypt present blocks; the 4th block is left plain (key advances), the 6th changes key."""
-        out, key, pos, line = data.copy(), self._keys[key_number], 0, 0
+        out, key, line = data.copy(), self._keys[key_number], 0
         for i, block in enumerate(blocks):
             lines = block[1]
             if i == 5:
-                block[0] |= wire.BLOCK_CHANGE_KEY
-                key, pos = self._keys[(key_number + 1) & 0xFF], 0
-            n, a = lines * wire.WIDTH, line * wire.WIDTH
-            if block[0] & wire.BLOCK_NOT_PRESENT:
-                pos += n  # flags 0x01 still advance the keystream, as the driver expects
-                continue
-            if i != 3:
-                block[0] |= wire.BLOCK_ENCRYPTED
-                out[a : a + n] = wire.scramble(data[a : a + n], key, pos)
-            pos += n
-            line += lines
+                block[0] |= BLOCKF_CHANGE_KEY
+                key = self._keys[(key_number + 1) & 0xFF]
+            n, a = lines * WIDTH, line * WIDTH
+            if block[0] & BLOCKF_NOT_PRESENT or i == 3:
+                key = lfsr_skip(key, n)    # plain and not-present blocks still advance the key
+            else:
+                block[0] |= BLOCKF_ENCRYPTED
+                out[a : a + n], key = sensor_scramble(data[a : a + n], key)
+            if not block[0] & BLOCKF_NOT_PRESENT:
+                line += lines
         return out
 
     # ---- controls -------------------------------------------------------------------------------

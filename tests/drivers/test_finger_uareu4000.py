@@ -15,6 +15,7 @@ from drivers.backends import _finger_uareu4000_wire as wire
 from drivers.backends import finger_uareu4000 as uru
 from drivers.contract import CaptureResult, ErrorCode, Status
 from drivers.sim import finger_uareu4000 as sim_mod
+from tests.drivers import golden_uareu as golden
 from tests.drivers.contract import DeviceContractTests, Rig
 
 GRADIENT = np.tile((np.arange(384) % 200 + 30).astype(np.uint8), (290, 1))
@@ -253,3 +254,33 @@ def test_discover_never_raises():
     found = uru.UareU4000.discover()
     assert isinstance(found, list)
     assert all(d.backend == "finger_uareu4000" for d in found)
+
+
+# ---- golden bytes from libfprint's description, on both sides ------------------------------------------------
+
+
+def test_simulator_scrambles_to_the_golden_bytes():
+    sent, key = sim_mod.sensor_scramble(np.frombuffer(golden.PLAIN, np.uint8), golden.KEY)
+    assert sent.tobytes() == golden.SENT and key == golden.KEY_AFTER
+
+
+def test_backend_descrambles_the_golden_bytes():
+    plain = wire.descramble(np.frombuffer(golden.SENT, np.uint8), golden.KEY, 0)
+    assert plain.tobytes()[:-1] == golden.PLAIN[:-1]       # the last byte of a block is lost on the wire
+    key = golden.KEY
+    for _ in range(len(golden.PLAIN)):
+        key = wire.update_key(key)
+    assert key == golden.KEY_AFTER
+
+
+def test_simulator_writes_the_golden_header():
+    header = sim_mod.frame_header(golden.HEADER_LINES, golden.HEADER_KEY_NUMBER, golden.HEADER_BLOCKS)
+    assert header == golden.HEADER
+
+
+def test_backend_reads_the_golden_header():
+    frame = golden.HEADER + bytes(golden.HEADER_LINES * wire.WIDTH)
+    h = wire.FrameHeader.parse(frame)
+    assert (h.num_lines, h.key_number) == (golden.HEADER_LINES, golden.HEADER_KEY_NUMBER)
+    assert [list(b) for b in h.blocks] == golden.HEADER_BLOCKS
+    assert h.to_bytes() == golden.HEADER
