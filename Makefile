@@ -9,6 +9,7 @@ HASH   := $(shell cat pyproject.toml hatch_build.py edge/documents/_mrzscan.c | 
 DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 MODELS ?= $(CURDIR)/models
+PYTEST_ARGS ?=             # e.g. make test PYTEST_ARGS="tests/drivers -x"
 export BORDERPOST_MODELS_DIR := $(MODELS)
 
 .PHONY: demo test install system-demo system-test models lint bench clean fuzz
@@ -46,7 +47,7 @@ demo: system-demo $(DEMO_STAMP) models
 
 test: system-test $(TEST_STAMP) models
 	$(PY) -m tests.fixtures.face_images
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
