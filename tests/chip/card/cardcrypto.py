@@ -96,13 +96,51 @@ class Curve:
         return (x, (lam * (P[0] - x) - P[1]) % p)
 
     def mul(self, k: int, P):
-        acc, addend = None, P
+        """Right-to-left double-and-add in Jacobian coordinates (EFD dbl-2007-bl / add-2007-bl), one inversion."""
+        p, a = self.p, self.a
+
+        def dbl(X1, Y1, Z1):
+            if Z1 == 0 or Y1 == 0:
+                return (1, 1, 0)
+            XX, YY = X1 * X1 % p, Y1 * Y1 % p
+            YYYY, ZZ = YY * YY % p, Z1 * Z1 % p
+            S = 2 * ((X1 + YY) ** 2 - XX - YYYY) % p
+            M = (3 * XX + a * ZZ * ZZ) % p
+            X3 = (M * M - 2 * S) % p
+            return (X3, (M * (S - X3) - 8 * YYYY) % p, ((Y1 + Z1) ** 2 - YY - ZZ) % p)
+
+        def add(P1, P2):
+            X1, Y1, Z1 = P1
+            X2, Y2, Z2 = P2
+            if Z1 == 0:
+                return P2
+            if Z2 == 0:
+                return P1
+            Z1Z1, Z2Z2 = Z1 * Z1 % p, Z2 * Z2 % p
+            U1, U2 = X1 * Z2Z2 % p, X2 * Z1Z1 % p
+            S1, S2 = Y1 * Z2 * Z2Z2 % p, Y2 * Z1 * Z1Z1 % p
+            if U1 == U2:
+                return dbl(X1, Y1, Z1) if S1 == S2 else (1, 1, 0)
+            H = (U2 - U1) % p
+            II = (2 * H) ** 2 % p
+            J = H * II % p
+            r = 2 * (S2 - S1) % p
+            V = U1 * II % p
+            X3 = (r * r - J - 2 * V) % p
+            return (X3, (r * (V - X3) - 2 * S1 * J) % p, ((Z1 + Z2) ** 2 - Z1Z1 - Z2Z2) * H % p)
+
+        if P is None:
+            return None
+        acc, addend = (1, 1, 0), (P[0], P[1], 1)
         while k:
             if k & 1:
-                acc = self.add(acc, addend)
-            addend = self.add(addend, addend)
+                acc = add(acc, addend)
+            addend = dbl(*addend)
             k >>= 1
-        return acc
+        if acc[2] == 0:
+            return None
+        zi = pow(acc[2], p - 2, p)
+        return (acc[0] * zi * zi % p, acc[1] * zi * zi * zi % p)
 
     def point(self, raw: bytes):
         if raw[0] != 4 or len(raw) != 1 + 2 * self.size:
