@@ -127,7 +127,7 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
         if taken < travellers:
             reason = (f"only {taken} of {travellers} travellers were recorded"
                       + (f": {station.state.storage_full}" if station.state.storage_full else ""))
-        deadline = t0 + timeout
+        deadline = time.monotonic() + timeout     # the broker's time: counted once every traveller is recorded
         while not offline and time.monotonic() < deadline and store.stats().pending > 0:
             time.sleep(0.02)
         if keep_running is not None:

@@ -43,7 +43,9 @@ def public_key(config: Path) -> Path:
 
 def test_simulate_20_travellers_reach_the_broker(tmp_path, broker):
     sub = Collector(broker.port, "borderpost/v1/+/+/events/crossing")
-    out = cli("simulate", "--travellers", "20", "--broker", broker.url, "--json")
+    # the thin path: a post with only the MRZ reader (the lane's face and finger steps: tests/ui, tests/session)
+    config = write_config(tmp_path, broker.url)
+    out = cli("simulate", "--travellers", "20", "--broker", broker.url, "--config", str(config), "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["recorded"] == 20 and result["pending"] == 0
@@ -58,7 +60,7 @@ def test_simulate_20_travellers_reach_the_broker(tmp_path, broker):
 def test_simulate_without_broker_keeps_events_and_says_why(tmp_path):
     store = tmp_path / "s.db"
     out = cli("simulate", "--travellers", "3", "--broker", "mqtt://127.0.0.1:9", "--store", str(store),
-              "--timeout", "3")
+              "--timeout", "3", "--config", str(write_config(tmp_path)))
     assert out.returncode == 1
     assert "3 events not acknowledged" in out.stderr and "Traceback" not in out.stderr
     stats = cli("events", "stats", "--config", str(write_config(tmp_path)), "--store", str(store), "--json")
@@ -181,7 +183,7 @@ def test_simulate_fails_when_the_broker_refuses_the_events(tmp_path):
     m = Mosquitto(tmp_path / "b", extra=["max_packet_size 900"]).start()   # smaller than any crossing event
     try:
         out = cli("simulate", "--travellers", "2", "--broker", m.url, "--store", str(tmp_path / "s.db"),
-                  "--timeout", "20", "--json")
+                  "--timeout", "20", "--json", "--config", str(write_config(tmp_path)))
         assert out.returncode == 1, out.stdout + out.stderr
         assert "refused" in out.stderr and "parked" in out.stderr and "Traceback" not in out.stderr
     finally:

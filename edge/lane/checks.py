@@ -73,6 +73,7 @@ class Context:
     fingerprints: tuple[FingerResult, ...] = ()
     fingers_required: tuple[str, ...] = ()
     face_match_required: bool = True
+    steps: frozenset[str] = frozenset()            # the steps the session reached (empty: not said)
     extra: Mapping[str, Any] = field(default_factory=dict)   # other steps' results, by step name
 
 
@@ -163,7 +164,7 @@ class FingerCapture:
     stage = Stage.FINAL
 
     def run(self, ctx: Context) -> Verdict:
-        if not ctx.fingers_required:
+        if not ctx.fingers_required or (ctx.steps and "fingers" not in ctx.steps):
             return verdict(self, "not_run")
         good = {f.finger: f for f in ctx.fingerprints if f.acceptable}
         missing = [f for f in ctx.fingers_required if f not in good]

@@ -103,12 +103,14 @@ class Session:
     verdicts: dict[str, Verdict] = field(default_factory=dict)   # check id -> verdict, in the order run
     attended: bool = False                              # a walk-up at a booth (no kiosk screen)
     written: bool = False                               # the lane has queued or recorded it
+    reached: set[str] = field(default_factory=set)      # the steps entered so far
 
     def __post_init__(self) -> None:
         self._enter(self.step, self.now)
 
     # ---------------------------------------------------------------- bookkeeping
     def _enter(self, step: Step, now: float) -> None:
+        self.reached.add(step.value)
         self.step = step
         self.entered_at = now
         self.deadline = now + self.rules.timing.limit(step)
@@ -128,7 +130,7 @@ class Session:
     def context(self) -> Context:
         return Context(document=self.document, chip=self.chip, face=self.face,
                        fingerprints=tuple(self.fingerprints), fingers_required=self.rules.fingerprints,
-                       face_match_required=self.rules.face_match_required)
+                       face_match_required=self.rules.face_match_required, steps=frozenset(self.reached))
 
     def _run_checks(self, stage: Stage | None) -> list[str]:
         """Run the stage's checks not yet run (None: all remaining); the reason codes of those that failed."""

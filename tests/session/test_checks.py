@@ -152,3 +152,15 @@ def test_a_post_without_a_face_step_goes_from_the_document_to_the_fingers():
     s = session(default_checks(), face=False, fingerprints=("right_index",))
     s.document_read(GOOD, 1.0)
     assert s.step is Step.FINGERS
+
+
+def test_a_step_never_reached_is_not_run_not_failed():
+    s = session(default_checks(), fingerprints=("right_index",))
+    s.document_read(GOOD.model_copy(update={"expired": True}), 1.0)
+    assert s.ending is Ending.HANDOVER
+    assert s.verdicts["finger.capture"].outcome == "not_run" and s.verdicts["face.match"].outcome == "not_run"
+    s = session(default_checks(), fingerprints=("right_index",), retries=0)
+    s.document_read(GOOD, 1.0)
+    s.face_captured(MATCH, 2.0)
+    s.finger_captured(FingerResult(finger="right_index", quality=5, acceptable=False), 3.0)
+    assert s.ending is Ending.HANDOVER and s.verdicts["finger.capture"].outcome == "fail"
