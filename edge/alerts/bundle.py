@@ -75,7 +75,7 @@ def read_header(data: bytes) -> dict[str, Any]:
                           else "not a bundle: header line too long")
     try:
         header = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BundleError("not a bundle: the header is not JSON") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise BundleError(f"not a bundle: format is not {FORMAT}")

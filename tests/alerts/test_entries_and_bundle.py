@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 
@@ -156,3 +157,15 @@ def test_the_assembler_drops_chunks_not_newer_than_the_applied_list() -> None:
 def test_dump_entries_round_trips() -> None:
     es = [person("p1", "MÜLLER", "JÜRGEN"), document("d1", "D", "C01X00T47", document_code="P")]
     assert parse_entries(dump_entries(es)) == es
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["x/_alerts/snapshot/manifest", "x/_alerts/snapshot/chunk/0", "x/_alerts/delta/5/manifest",
+                        "x/_alerts/delta/5/chunk/3", "x/_alerts/other"]),
+       st.binary(max_size=300) | st.just(b"[" * 3000) | st.just(b'{"format": "borderpost-alerts/1"}'))
+def test_the_assembler_refuses_odd_messages_with_bundle_error_only(topic: str, payload: bytes) -> None:
+    asm = Assembler(current=lambda: 3)
+    with contextlib.suppress(BundleError):
+        assert asm.feed(topic, payload) is None
+    with contextlib.suppress(BundleError):
+        open_bundle(payload + b"\n" + payload, KEY.public_key())
