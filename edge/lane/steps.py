@@ -53,15 +53,19 @@ def chip_reader() -> ChipReader | None:
 
 
 def chip_portrait(result: Any) -> np.ndarray | None:
-    """The chip's DG2 face (when it was read): the better reference for the face match than the printed page."""
-    blob = getattr(result, "face_bytes", None)
-    if not blob:
+    """The chip's DG2 face (when it was read): the better reference for the face match than the printed page.
+
+    DG2 is JPEG or JPEG 2000: edge.chip decodes it with its own size limit (the image guard refuses JPEG 2000).
+    """
+    face = getattr(result, "face", None)
+    if face is None:
         return None
-    from drivers import safe_image
+    from edge.chip.errors import MalformedData
+    from edge.chip.face import decode_face
 
     try:
-        return safe_image.decode(blob)
-    except (safe_image.ImageRejected, ValueError):
+        return decode_face(face)
+    except MalformedData:
         return None
 
 
@@ -161,8 +165,8 @@ class Steps:
             with lane.lock:
                 if not self._still(s, Step.CHIP):
                     return
-                if result is None:
-                    s.chip_unreadable(lane.clock())
+                if result is None or getattr(result, "error_kind", None) == "no_card":
+                    s.chip_unreadable(lane.clock())     # nothing on the reader yet: a try, then an officer
                 else:
                     portrait = chip_portrait(result)
                     if portrait is not None:

@@ -15,8 +15,6 @@ from edge.lane.session import Rules, Session
 from edge.recorder import Recorder
 from edge.store import Store
 
-pytest.importorskip("edge.alerts.check", reason="the alert-list package (edge.alerts) is not in this tree")
-
 
 class TwoHits:
     id = "alerts.lists"
