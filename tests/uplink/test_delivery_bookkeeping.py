@@ -151,14 +151,33 @@ def test_a_store_error_while_marking_drops_the_connection_instead_of_killing_the
     for mid in fake.mids("events/crossing"):
         puback(up, mid)
 
-    def busy(*a, **k):
-        raise StoreError("store is busy or unwritable: database is locked")
+    def broken(*a, **k):
+        raise StoreError("store is unwritable: disk I/O error")
 
-    monkeypatch.setattr(up.store, "mark_delivered", busy)
+    monkeypatch.setattr(up.store, "mark_delivered", broken)
     up._iterate()                      # one pass of the connected loop: must not raise
     assert up._client is None and "store" in up.state.last_error
     monkeypatch.undo()
     assert post.store.stats().pending == 2   # nothing was marked: sent again after reconnecting
+
+
+def test_a_busy_store_keeps_the_connection_and_the_pubacks_until_they_can_be_recorded(tmp_path, monkeypatch):
+    up, fake, post = connected_uplink(tmp_path)
+    post.record(2)
+    up._fill_window()
+    for mid in fake.mids("events/crossing"):
+        puback(up, mid)
+
+    def busy(*a, **k):
+        raise StoreError("store is busy or unwritable: database is locked")
+
+    monkeypatch.setattr(up.store, "mark_delivered", busy)
+    up._iterate()
+    assert up._client is fake and len(up._acked) == 2
+    monkeypatch.undo()
+    up._last_flush = 0.0
+    up._iterate()
+    assert post.store.stats().pending == 0 and post.store.stats().delivered == 2 and up._client is fake
 
 
 @pytest.mark.parametrize("payload", [b"[" * 5000 + b"]" * 5000, b'{"a":' * 2000 + b"1" + b"}" * 2000],
