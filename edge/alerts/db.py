@@ -18,6 +18,7 @@ import calendar
 import contextlib
 import hashlib
 import hmac
+import io
 import json
 import os
 import secrets
@@ -31,8 +32,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.alerts.bundle import MAX_BUNDLE_BYTES, BundleError, open_bundle
-from edge.alerts.entries import Entry, ListError, entry_from_obj, parse_entries, parse_ops
+from edge.alerts.bundle import MAX_BUNDLE_BYTES, BundleError, check_version, open_bundle
+from edge.alerts.entries import Entry, ListError, Op, entry_from_obj, iter_entries, iter_ops
 from edge.alerts.match import Matcher
 from edge.fsutil import fsync_dir
 from edge.store.atrest import AtRestError, AtRestKey
@@ -216,44 +217,32 @@ class AlertDB:
         return e.id, e.kind, None, self.atrest.seal(json.dumps(e.to_dict()).encode(), f"alerts:{e.id}")
 
     def apply_bundle(self, data: bytes, source: str, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Applied:
-        """Verify and apply a bundle in one transaction. BundleError/ListError (the reason) when refused: the
-        current list stays."""
+        """Verify and apply a bundle in one transaction, line by line (a 1,000,000-entry list is never held as
+        objects). BundleError/ListError (the reason) when refused: the transaction is rolled back, the list stays."""
         if self.public_key is None:
             raise BundleError("no alert-list key configured ([keys] alert_list_public_key): nothing can be verified")
         started = time.monotonic()
         bundle = open_bundle(data, self.public_key, current_version=self.version(), max_bytes=max_bytes)
-        if bundle.kind == "snapshot":
-            items: list[Any] = parse_entries(bundle.body.splitlines())
-        else:
-            items = parse_ops(bundle.body.splitlines())
-        if len(items) != bundle.entries:
-            raise ListError(f"the body has {len(items)} lines, the signed header says {bundle.entries}")
-        rows = [self._row(e) for e in items] if bundle.kind == "snapshot" else \
-            [(op.op, op.id, self._row(op.entry) if op.entry else None) for op in items]
+        lines = io.BytesIO(bundle.body)
         with self._lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 row = self.conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
-                from edge.alerts.bundle import check_version
-
                 check_version(bundle.header, int(row[0]) if row else None)   # another process may have applied
                 if bundle.kind == "snapshot":
                     self.conn.execute("DELETE FROM entries")
-                    self.conn.executemany("INSERT INTO entries(id, kind, dockey, sealed) VALUES (?,?,?,?)", rows)
+                    count = self._insert_entries(iter_entries(lines))
                 else:
-                    for op, eid, r in rows:
-                        if op == "remove":
-                            self.conn.execute("DELETE FROM entries WHERE id=?", (eid,))
-                        else:
-                            self.conn.execute("INSERT OR REPLACE INTO entries(id, kind, dockey, sealed) "
-                                              "VALUES (?,?,?,?)", r)
+                    count = self._apply_ops(iter_ops(lines))
+                if count != bundle.entries:
+                    raise ListError(f"the body has {count} lines, the signed header says {bundle.entries}")
                 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 meta = {"version": str(bundle.version), "issued_at": bundle.issued_at, "applied_at": now,
                         "source": source[:200], "kind": bundle.kind}
                 self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)", meta.items())
                 self.conn.execute("INSERT INTO applied(version, kind, issued_at, applied_at, source, changes) "
                                   "VALUES (?,?,?,?,?,?)", (bundle.version, bundle.kind, bundle.issued_at,
-                                                           time.time(), source[:200], len(items)))
+                                                           time.time(), source[:200], count))
                 total = self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
                 self.conn.execute("COMMIT")
             except BaseException:
@@ -263,7 +252,50 @@ class AlertDB:
         if bundle.kind == "snapshot":
             with contextlib.suppress(sqlite3.Error), self._lock:
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return Applied(bundle.kind, bundle.version, total, len(items), time.monotonic() - started)
+        return Applied(bundle.kind, bundle.version, total, count, time.monotonic() - started)
+
+    def _insert_entries(self, entries: Iterator[tuple[int, Entry]]) -> int:
+        count = 0
+        batch: list[tuple[int, tuple[str, str, bytes | None, bytes]]] = []
+
+        def flush() -> None:
+            self.conn.execute("SAVEPOINT batch")
+            try:
+                self.conn.executemany("INSERT INTO entries(id, kind, dockey, sealed) VALUES (?,?,?,?)",
+                                      [r for _, r in batch])
+            except sqlite3.IntegrityError:
+                self.conn.execute("ROLLBACK TO batch")     # the rows of this batch before the duplicate
+                raise ListError(f"line {self._duplicate(batch)}: an id appears twice") from None
+            self.conn.execute("RELEASE batch")
+            batch.clear()
+
+        for n, e in entries:
+            batch.append((n, self._row(e)))
+            count += 1
+            if len(batch) >= 5000:
+                flush()
+        flush()
+        return count
+
+    def _duplicate(self, batch: list[tuple[int, tuple[str, str, bytes | None, bytes]]]) -> int:
+        """The line of the first id in `batch` already in the table (earlier batches) or earlier in the batch."""
+        seen: set[str] = set()
+        for n, r in batch:
+            if r[0] in seen or self.conn.execute("SELECT 1 FROM entries WHERE id=?", (r[0],)).fetchone():
+                return n
+            seen.add(r[0])
+        return batch[0][0]
+
+    def _apply_ops(self, ops: Iterator[tuple[int, Op]]) -> int:
+        count = 0
+        for _, op in ops:
+            count += 1
+            if op.op == "remove":
+                self.conn.execute("DELETE FROM entries WHERE id=?", (op.id,))
+            elif op.entry is not None:
+                self.conn.execute("INSERT OR REPLACE INTO entries(id, kind, dockey, sealed) VALUES (?,?,?,?)",
+                                  self._row(op.entry))
+        return count
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())

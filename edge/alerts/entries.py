@@ -130,15 +130,23 @@ def _decode(n: int, line: bytes) -> object:
         raise ListError(f"line {n}: not JSON ({str(exc).split(':')[0]})") from None
 
 
+def iter_entries(data: bytes | Iterable[bytes]) -> Iterator[tuple[int, Entry]]:
+    """(line number, entry) of a snapshot list, one at a time; ListError at the first bad line. Duplicate ids
+    are the caller's to find (the database's key does, without a set of every id in memory)."""
+    for n, line in _lines(data):
+        try:
+            yield n, entry_from_obj(_decode(n, line))
+        except ListError:
+            raise
+        except ValueError as exc:
+            raise ListError(f"line {n}: {exc}") from None
+
+
 def parse_entries(data: bytes | Iterable[bytes]) -> list[Entry]:
     """Every entry of a snapshot list; ListError naming the first bad line (and duplicate ids)."""
     out: list[Entry] = []
     seen: set[str] = set()
-    for n, line in _lines(data):
-        try:
-            e = entry_from_obj(_decode(n, line))
-        except ValueError as exc:
-            raise ListError(f"line {n}: {exc}") from None
+    for n, e in iter_entries(data):
         if e.id in seen:
             raise ListError(f"line {n}: id {e.id!r} appears twice")
         seen.add(e.id)
@@ -146,9 +154,8 @@ def parse_entries(data: bytes | Iterable[bytes]) -> list[Entry]:
     return out
 
 
-def parse_ops(data: bytes | Iterable[bytes]) -> list[Op]:
-    """Every change of a delta; ListError naming the first bad line."""
-    out: list[Op] = []
+def iter_ops(data: bytes | Iterable[bytes]) -> Iterator[tuple[int, Op]]:
+    """(line number, change) of a delta; ListError naming the first bad line."""
     for n, line in _lines(data):
         obj = _decode(n, line)
         try:
@@ -158,14 +165,18 @@ def parse_ops(data: bytes | Iterable[bytes]) -> list[Op]:
                 if set(obj) != {"op", "entry"}:
                     raise ValueError("an add has exactly the keys op and entry")
                 e = entry_from_obj(obj["entry"])
-                out.append(Op("add", e.id, e))
+                yield n, Op("add", e.id, e)
             else:
                 if set(obj) != {"op", "id"} or not isinstance(obj["id"], str) or not _ID.match(obj["id"]):
                     raise ValueError("a remove has exactly the keys op and id (a valid id)")
-                out.append(Op("remove", obj["id"]))
+                yield n, Op("remove", obj["id"])
         except ValueError as exc:
             raise ListError(f"line {n}: {exc}") from None
-    return out
+
+
+def parse_ops(data: bytes | Iterable[bytes]) -> list[Op]:
+    """Every change of a delta; ListError naming the first bad line."""
+    return [op for _, op in iter_ops(data)]
 
 
 def dump_entries(entries: Iterable[Entry]) -> bytes:

@@ -46,6 +46,7 @@ def test_snapshot_then_delta_apply_and_match(tmp_path: Path) -> None:
     (lambda: make_bundle(b'{"id":"p9","kind":"person","reason":"r","action":"refer","surname":"X"}\n{"id":', KEY,
                          version=20), "line 2: not JSON"),
     (lambda: make_bundle(b'{"op":"remove","id":"p1"}\n', KEY, version=20, kind="delta", base=9), "delta for"),
+    (lambda: snapshot(KEY, [*ENTRIES, person("p1", "OTHER")], 20), "line 3: an id appears twice"),
 ])
 def test_a_refused_bundle_leaves_the_list_as_it_was(tmp_path: Path, bundle, reason: str) -> None:
     db = open_db(tmp_path, KEY)
