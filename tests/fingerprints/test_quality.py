@@ -109,8 +109,9 @@ def test_threshold_decides_acceptability(real):
 def test_to_dict_is_json(real):
     d = assess(real[1]).to_dict()
     json.dumps(d)
-    assert set(d) == {"score", "acceptable", "feedback", "components", "threshold"}
+    assert set(d) == {"score", "acceptable", "feedback", "components", "threshold", "algorithm"}
     assert isinstance(d["feedback"], list)
+    assert d["algorithm"].startswith("borderpost-fq/") and "nfiq" not in d["algorithm"]   # a prediction, not NFIQ 2
 
 
 def test_feedback_keys_are_complete_and_ordered(master):

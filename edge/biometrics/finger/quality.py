@@ -53,6 +53,7 @@ class FingerQuality:
         d["feedback"] = list(self.feedback)
         d["components"] = {k: round(float(v), 4) for k, v in self.components.items()}
         d["score"] = round(float(self.score), 1)
+        d["algorithm"] = model.version()   # borderpost-fq/<n>: a prediction of NFIQ 2, never NFIQ 2 itself
         return d
 
 
