@@ -62,6 +62,11 @@ def _entry_points(group: str) -> dict[str, metadata.EntryPoint]:
     return found
 
 
+def plugin_names() -> list[str]:
+    """Backends installed by other packages (entry points), less any name a built-in already takes."""
+    return sorted(set(_entry_points(ENTRY_POINT_GROUP)) - _builtin_names() - set(SIMULATED))
+
+
 def backend_names() -> list[str]:
     return sorted(_builtin_names() | set(SIMULATED) | set(_entry_points(ENTRY_POINT_GROUP)))
 
@@ -139,5 +144,6 @@ __all__ = [
     "create",
     "load_backend",
     "parse_settings",
+    "plugin_names",
     "start_simulator",
 ]

@@ -96,6 +96,20 @@ def check_runtimes() -> list[dict[str, Any]]:
     return rows
 
 
+def check_backends() -> list[dict[str, Any]]:
+    """Backends that cannot be loaded here (missing dependency, broken plugin), and plugins from other packages."""
+    from drivers import registry
+
+    plugins = set(registry.plugin_names())
+    rows = []
+    for entry in registry.all_backends():
+        if entry.cls is None or entry.name in plugins:
+            rows.append({"name": f"backend:{entry.name}", "ok": True, "optional": True,
+                         "status": "unavailable" if entry.cls is None else "plugin",
+                         "detail": entry.error or f"from {entry.cls.__module__} ({registry.ENTRY_POINT_GROUP})"})
+    return rows
+
+
 @click.command("doctor")
 @config_option
 @store_broker_options
@@ -106,7 +120,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
     devices = check_devices(cfg)
     store = check_store(cfg)
     broker = check_broker(cfg)
-    runtimes = check_runtimes()
+    runtimes = [*check_runtimes(), *check_backends()]
     ok = all(r["ok"] for r in [*devices, store, broker])
     if as_json:
         echo_json({"ok": ok, "devices": devices, "store": store, "broker": broker, "runtimes": runtimes})

@@ -182,3 +182,13 @@ class TestPluginContract(DeviceContractTests):
 
 def test_plugin_capture_without_a_sample_is_no_sample(rig: Rig) -> None:
     assert rig.device.capture(0.1).error is ErrorCode.NO_SAMPLE
+
+
+def test_doctor_names_plugins_and_broken_ones(plugin: Path) -> None:
+    from edge.cli.doctor import check_backends
+
+    rows = {r["name"]: r for r in check_backends()}
+    assert rows["backend:acme_cam"]["status"] == "plugin" and "acme_borderpost" in rows["backend:acme_cam"]["detail"]
+    assert rows["backend:broken_cam"]["status"] == "unavailable"
+    assert "backend:mrz_serial" not in rows          # a loadable built-in needs no line
+    assert registry.plugin_names() == ["acme_cam", "broken_cam"]
