@@ -7,10 +7,11 @@ OCRBL lines), half real-shaped MRZs from `edge.documents.synth`, half random MRZ
 (every class well represented), at 8-32 px pitch (about 80-320 dpi), then damaged the way cameras and
 printers do: blur, motion blur, noise, JPEG, perspective, low light, low resolution, print bleed or thin
 print, glare, uneven light. Each band is scaled to the reader's working pitch and cut by
-`edge.documents.cells.cut_cells` (the very code the reader uses), so training sees the reader's cells.
+`edge.documents.cells.cut_cells` (the very code the reader uses, without its tracked-pitch fallback, so
+every label sits on its glyph), so training sees the reader's cells.
 Model: scikit-learn MLPClassifier (one hidden layer, ReLU, adam), weights exported to .npz and run with
 numpy at read time (no scikit-learn at run time). Prints held-out accuracy and the file's SHA-256
-(pin it as `MODEL_SHA256` in edge/documents/ocrb.py). ~5 minutes on one core.
+(pin it as `MODEL_SHA256` in edge/documents/ocrb.py). About 2.5 minutes of CPU on one core.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def make_set(n_bands: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         lines = _text(rng)
         img, pitch = render_band(lines, rng)
         img = damage(img, pitch, rng)
-        cells = cut_cells(img, len(lines), len(lines[0]))
+        cells = cut_cells(img, len(lines), len(lines[0]), track=False)   # only cells whose labels are sure
         if cells is None:
             continue
         xs.append(features(cells.pixels))

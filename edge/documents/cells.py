@@ -85,7 +85,7 @@ def _glyph_centres(col: np.ndarray) -> list[tuple[float, float, float]]:
     return [((a + b - 1) / 2, float(a), float(b)) for (a, b), m in zip(runs, mass, strict=True) if m >= 0.15 * typical]
 
 
-def _fit_grid(centres: list[tuple[float, float, float]], n: int) -> np.ndarray | None:
+def _fit_grid(centres: list[tuple[float, float, float]], n: int, track: bool = True) -> np.ndarray | None:
     """Cell centres (n,) fitted to the glyph runs; None when the runs do not fit n cells.
 
     The pitch comes from the text's extent (first glyph's left edge to last glyph's right edge is
@@ -113,9 +113,47 @@ def _fit_grid(centres: list[tuple[float, float, float]], n: int) -> np.ndarray |
         pitch = float(np.median(np.diff(grid)))
         if pitch <= 2:
             return None
-    k = np.clip(np.rint((xs - grid[0]) / pitch).astype(int), 0, n - 1)
-    on_grid = float((np.abs(xs - grid[k]) < 0.25 * pitch).mean())
-    return grid if on_grid >= ON_GRID else None
+    if _on_grid(xs, grid):
+        return grid
+    return _tracked_grid(centres, n, (right - left) / (n - 0.3)) if track else None
+
+
+def _on_grid(xs: np.ndarray, grid: np.ndarray) -> bool:
+    pitch = float(np.median(np.diff(grid)))
+    k = np.clip(np.rint((xs - grid[0]) / pitch).astype(int), 0, len(grid) - 1)
+    return float((np.abs(xs - grid[k]) < 0.25 * pitch).mean()) >= ON_GRID
+
+
+def _tracked_grid(centres: list[tuple[float, float, float]], n: int, pitch: float) -> np.ndarray | None:
+    """For a pitch that changes along the line (a card at an angle): cells tracked left to right with a
+    slowly adapting pitch (runs closer than half a pitch are one split glyph), then a quadratic fit."""
+    glyphs: list[list[float]] = []
+    for _, a, b in sorted(centres):
+        if glyphs and (a + b) / 2 - (glyphs[-1][0] + glyphs[-1][1]) / 2 < 0.45 * pitch:
+            glyphs[-1][1] = max(glyphs[-1][1], b)
+        else:
+            glyphs.append([a, b])
+    xs = np.array([(a + b - 1) / 2 for a, b in glyphs])
+    ks, hits = [0], [float(xs[0])]
+    pos, step = float(xs[0]), pitch
+    for k in range(1, n):
+        want = pos + step
+        j = int(np.abs(xs - want).argmin())
+        if abs(xs[j] - want) < 0.35 * step:
+            if ks[-1] == k - 1:
+                step = 0.7 * step + 0.3 * (xs[j] - hits[-1])
+            pos = float(xs[j])
+            ks.append(k)
+            hits.append(pos)
+        else:
+            pos = want
+    if len(ks) < 3 * n // 4:
+        return None
+    grid = np.polyval(np.polyfit(ks, hits, 2), np.arange(n))
+    d = np.diff(grid)
+    if d.min() < 0.6 * pitch or d.max() > 1.6 * pitch:
+        return None
+    return grid if _on_grid(xs, grid) else None
 
 
 def line_length(centres: list[tuple[float, float, float]], n_lines: int) -> int:
@@ -130,10 +168,11 @@ def line_length(centres: list[tuple[float, float, float]], n_lines: int) -> int:
     return min(options, key=lambda L: abs(L - est))
 
 
-def cut_cells(gray: np.ndarray, n_lines: int, length: int | None = None) -> Cells | None:
+def cut_cells(gray: np.ndarray, n_lines: int, length: int | None = None, track: bool = True) -> Cells | None:
     """The band's character cells (None when its lines or grid cannot be found).
 
-    `gray` is a deskewed band crop (uint8); `length` forces the characters per line (training knows it).
+    `gray` is a deskewed band crop (uint8); `length` forces the characters per line (training knows it);
+    `track=False` refuses lines whose pitch changes along them (training keeps only sure labels).
     """
     if gray.ndim != 2 or min(gray.shape) < 8 or n_lines not in LENGTHS:
         return None
@@ -154,7 +193,7 @@ def cut_cells(gray: np.ndarray, n_lines: int, length: int | None = None) -> Cell
         length = max(set(votes), key=votes.count)
     out = np.zeros((n_lines * length, CELL_H, CELL_W), np.float32)
     for li, ((a, b), centres) in enumerate(zip(rows, per_line, strict=True)):
-        grid = _fit_grid(centres, length)
+        grid = _fit_grid(centres, length, track)
         if grid is None:
             return None
         pitch = float(np.median(np.diff(grid)))

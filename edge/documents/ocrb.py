@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 MODEL_PATH = Path(__file__).with_name("ocrb_model.npz")
-MODEL_SHA256 = "see-scripts-train_ocrb"
+MODEL_SHA256 = "471338cc76cd5b112967f2701f26607b9834ec93516928f021eeeb9f113aba9e"
 
 
 class ModelMissing(RuntimeError):

@@ -31,17 +31,28 @@ from edge.documents.ocr import Choices
 
 CLOSE = 0.25        # runner-up probability that makes an unchecked character uncertain
 DISSENT = 2.0       # cost (nats) of a character tesseract did not read there
+TESS_NEAR = 8.0     # tesseract "read" a character when it ranks it within this many confidence points of its best
 DELTA = 9.0         # candidates dearer than the best by more than this are not considered
 MAX_CANDS = 4
 AMBIGUOUS = 4.0     # another verifying reading this close in cost (nats: ~55x less likely) is an alternative
 UNCHECKED = ("document_code", "issuing_state", "nationality", "name", "sex")
 
 
-def _candidates(probs: np.ndarray, classes: str, allowed: frozenset[str], tess: str | None) -> list[tuple[str, float]]:
+def _tess_reads(choices: Choices) -> frozenset[str]:
+    """The characters tesseract stands behind at one position: its best and those ranked close to it
+    (the legacy engine ranks OCR-B W second to N at some sizes; that is not a dissent)."""
+    if not choices:
+        return frozenset()
+    top = choices[0][1]
+    return frozenset(c for c, conf in choices if top - conf <= TESS_NEAR)
+
+
+def _candidates(probs: np.ndarray, classes: str, allowed: frozenset[str], tess: frozenset[str] | None
+                ) -> list[tuple[str, float]]:
     costs = []
     for i, c in enumerate(classes):
         if c in allowed:
-            cost = -math.log(max(float(probs[i]), 1e-6)) + (DISSENT if tess is not None and tess != c else 0.0)
+            cost = -math.log(max(float(probs[i]), 1e-6)) + (DISSENT if tess and c not in tess else 0.0)
             costs.append((cost, c))
     costs.sort()
     top = costs[0][0]
@@ -65,7 +76,8 @@ def combine(lay: Layout, probs: np.ndarray, classes: str, tess: list[Choices] | 
     per-position choices (None when it read a different shape), with its uncertain fields."""
     allowed = _allowed(lay)
     tess_top = [ch[0][0] if ch else None for ch in tess] if tess is not None else [None] * lay.total
-    cands = [_candidates(probs[i], classes, allowed[i], tess_top[i]) for i in range(lay.total)]
+    tess_ok = [_tess_reads(ch) for ch in tess] if tess is not None else [frozenset()] * lay.total
+    cands = [_candidates(probs[i], classes, allowed[i], tess_ok[i]) for i in range(lay.total)]
     base = [c[0][0] for c in cands]
     readings = _checked_readings(lay, cands, base)
     chosen: tuple[float, str, MrzResult] | None = None
@@ -90,7 +102,8 @@ def combine(lay: Layout, probs: np.ndarray, classes: str, tess: list[Choices] | 
         for opinion in (model_top, tess_text):
             if opinion is not None and opinion[a:b] + opinion[c] != mine and _verifies(opinion, a, b, c, name):
                 alts.add(opinion[a:b] + opinion[c])
-        alts |= _doubtful_variants(text, [*range(a, b), c], probs, classes, tess_top, allowed, a, b, c, name)
+        alts |= _doubtful_variants(text, [*range(a, b), c], probs, classes, tess_top, tess_ok, allowed, a, b, c,
+                                   name)
         alts.discard(mine)
         if alts:
             uncertain[name] = sorted(x[:-1].rstrip("<") for x in alts)
@@ -98,7 +111,7 @@ def combine(lay: Layout, probs: np.ndarray, classes: str, tess: list[Choices] | 
         a, b = lay.fields[name]
         alts = set()
         for p in range(a, b):
-            for alt in _doubts(probs[p], classes, text[p], tess_top[p], allowed[p]):
+            for alt in _doubts(probs[p], classes, text[p], tess_top[p], tess_ok[p], allowed[p]):
                 alts.add(text[a:p] + alt + text[p + 1:b])
         if alts:
             uncertain[name] = sorted(x.rstrip("<") for x in alts)[:4]
@@ -118,10 +131,10 @@ def _verifies(text: str, a: int, b: int, c: int, name: str) -> bool:
 
 
 def _doubtful_variants(text: str, positions: list[int], probs: np.ndarray, classes: str, tess_top: list,
-                       allowed: list, a: int, b: int, c: int, name: str) -> set[str]:
+                       tess_ok: list, allowed: list, a: int, b: int, c: int, name: str) -> set[str]:
     """Other values of a checked field that verify using only doubtful characters (close runner-ups,
     tesseract's different reads): how two cancelling misreads, or one the 7-3-1 sum cannot see, show up."""
-    options = [(p, [text[p], *sorted(_doubts(probs[p], classes, text[p], tess_top[p], allowed[p]))])
+    options = [(p, [text[p], *sorted(_doubts(probs[p], classes, text[p], tess_top[p], tess_ok[p], allowed[p]))])
                for p in positions]
     options = [(p, o) for p, o in options if len(o) > 1]
     if not options or len(options) > 8:
@@ -137,15 +150,17 @@ def _doubtful_variants(text: str, positions: list[int], probs: np.ndarray, class
     return out
 
 
-def _doubts(probs: np.ndarray, classes: str, chosen: str, tess: str | None, allowed: frozenset[str]) -> set[str]:
-    """Other characters one unchecked position may hold: a close runner-up, or tesseract's different read."""
+def _doubts(probs: np.ndarray, classes: str, chosen: str, tess: str | None, tess_ok: frozenset[str],
+            allowed: frozenset[str]) -> set[str]:
+    """Other characters one position may hold: a close runner-up, or tesseract's read where it does not
+    stand behind the chosen character."""
     out = set()
     order = np.argsort(-probs)[:3]
     for i in order:
         c = classes[int(i)]
         if c != chosen and c in allowed and float(probs[i]) >= CLOSE:
             out.add(c)
-    if tess is not None and tess != chosen and tess in allowed:
+    if tess is not None and tess_ok and chosen not in tess_ok and tess in allowed:
         out.add(tess)
     return out
 

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from edge.documents import image as mrz_image
+from edge.documents import reader as mrz_reader
 from edge.documents.ocr import OcrUnavailable
 from edge.events.model import DocumentSummary
 
@@ -175,7 +176,7 @@ def portrait_from_page(page_bgr: Any, doc: DocumentSummary, analyzer: Any,
     if page is None:
         return fail("page.unusable")
     try:
-        outcome = mrz_image.read_mrz_array(page, today, attempts=MRZ_ATTEMPTS)
+        outcome = mrz_reader.read_mrz_array(page, today, attempts=MRZ_ATTEMPTS)
     except (OcrUnavailable, subprocess.SubprocessError, OSError, cv2.error):
         return fail("page.ocr_unavailable")
     if outcome.problem is not None:
