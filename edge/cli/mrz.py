@@ -77,7 +77,7 @@ def parse_cmd(today: dt.datetime | None) -> None:
 def read_cmd(today: dt.datetime | None, attempts: int | None, images: tuple[Path, ...]) -> None:
     """Read the MRZ from photographs or scans of a document's data page (one JSON line per image)."""
     try:
-        from edge.documents.image import read_mrz_file
+        from edge.documents.reader import read_mrz_file
     except ImportError as exc:
         fail(f"image reading unavailable: {exc}")
     ref = today.date() if today else None
