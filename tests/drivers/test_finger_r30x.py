@@ -277,3 +277,22 @@ def test_r503_images_are_192_square_as_the_module_says():
 
 def test_r307_images_keep_the_datasheet_size(sim, dev):
     assert dev.info().extra["image"] == [256, 288]
+
+
+@given(st.binary(max_size=300))
+def test_simulator_reader_never_raises_on_noise(data):
+    buf = bytearray(data)
+    for _ in range(400):
+        got = sim_mod.next_command(buf)
+        if got is None:
+            break
+        if got[0] == "bad":
+            del buf[:1]
+    assert len(buf) <= len(data)
+
+
+@given(st.integers(0, 0xFFFFFFFF), st.sampled_from([0x01, 0x02, 0x07, 0x08]), st.binary(max_size=64))
+def test_simulator_packets_decode_in_the_driver(address, pid, payload):
+    wire = sim_mod.packet(pid, payload, address)
+    packet, used = r30x.decode(wire)
+    assert (packet.pid, packet.payload, packet.address, used) == (pid, payload, address, len(wire))
