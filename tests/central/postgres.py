@@ -45,6 +45,11 @@ class Postgres:
                       "-E", "UTF8", "--no-sync")
         if r.returncode:
             raise RuntimeError(f"initdb failed: {r.stderr.strip()[-400:]}")
+        return self.resume()
+
+    def resume(self) -> Postgres:
+        """Start the server on its existing data directory (after `stop`)."""
+        data = self.directory / "data"
         opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.directory} "
                 "-c fsync=on -c max_connections=50 -c shared_buffers=64MB")
         r = self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
