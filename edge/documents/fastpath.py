@@ -214,6 +214,8 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
              "expiry_date", "optional_data", "name"] + (["optional_data_2"] if has_opt2 else [])
     cut_text = itemgetter(*(_span(lay, n) for n in names))
     all_ok = (1 << len(check_names)) - 1
+    # Checks over alphanumeric fields: a failure there may be a look-alike the full parser repairs.
+    repairable = sum(1 << i for i, n in enumerate(check_names) if n in ("document_number", "optional_data"))
     # Per pattern of check bits: the `checks` dict to copy and the `errors` tuple.
     checks_of = [{n: bool(bits >> i & 1) for i, n in enumerate(check_names)} for bits in range(all_ok + 1)]
     errors_of = [tuple(f"check_digit: {n} does not verify" for n, ok in c.items() if not ok) for c in checks_of]
@@ -246,9 +248,9 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
         if not number or not primary.strip("<"):
             return None
         bits = r & 255
-        if bits != all_ok:   # a failed check may be a look-alike the full parser repairs (and reports)
+        if ~bits & repairable:   # a failed alphanumeric check: the full parser tries look-alike repairs
             return None
-        errors, valid = errors_of[bits], True
+        errors, valid = errors_of[bits], bits == all_ok
         if birth[2] or expiry[2]:   # six digits that are no date: reported after the check digits, as _parse does
             errors, valid = errors + tuple(e for e in (birth[2], expiry[2]) if e), False
         result = new(result_cls)
@@ -258,6 +260,7 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
             "document_number": number, "nationality": nationality, "birth_date": birth[0], "expiry_date": expiry[0],
             "sex": sex_of[f[5]], "optional_data": _words(optional) or None,
             "optional_data_2": (_words(f[9]) or None) if has_opt2 else None,
+            # Digit-only positions held digits: a failed date or composite check is final.
             "valid": valid, "checks": checks_of[bits].copy(), "corrections": (), "expired": expiry[1],
             "age": birth[1], "errors": errors, "lines": tuple(text.split("\n")), "uncertain_fields": {},
         })
@@ -286,9 +289,9 @@ def parse_fast(text: str, today: dt.date) -> MrzResult | None:
     """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
 
     Well-formed: lines joined by `\\n`, every field holding only what it may (digits in dates and
-    check digits, letters in names...), known codes, every check digit verifying (a failure may be a
-    look-alike the full parser repairs). Six digits may still be no date: that is reported. Tests assert
-    both paths agree.
+    check digits, letters in names...), known codes, and the checks over alphanumeric fields verifying
+    (a failure there may be a look-alike the full parser repairs). A failed date or composite check, and
+    six digits that are no date, are reported here. Tests assert both paths agree.
     """
     if text.__class__ is not str or len(text) > 200:
         return None
