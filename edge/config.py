@@ -239,6 +239,16 @@ class Policy(_Model):
             raise ValueError(f"{key}: {name!r} is the only camera; the face step needs another one")
 
 
+class Chip(_Model):
+    """Passive authentication's trust anchors: CSCA certificates (PEM/DER) or ICAO master lists, and CRLs.
+
+    Without them the chip's signatures and hashes are still checked, but not that a state issued them.
+    """
+
+    csca: list[Path] = []
+    crl: list[Path] = []
+
+
 class Alerts(_Model):
     """Alert lists (edge.alerts): past `stale_after_hours` since the agency issued the list, officers are warned
     (`warn`) or every traveller is handed to an officer (`hand_over`)."""
@@ -273,6 +283,7 @@ class Config(_Model):
     policy: Policy = Policy()
     alerts: Alerts = Alerts()
     history: History = History()
+    chip: Chip = Chip()
     quality: dict[str, dict[str, float]] = {}   # per-modality threshold overrides, see edge.biometrics
 
     @model_validator(mode="after")
