@@ -117,3 +117,20 @@ def test_stats_summary_counts_by_post(engine):
     store.write(Batch(accepted=[accepted(a), accepted(a), accepted(b)]))
     s = stats.summary(engine)
     assert (s["events"], s["by_post"], s["quarantined"]) == (3, {"post-a": 2, "post-b": 1}, 0)
+
+
+def test_a_bundle_enrols_the_device_awaiting_its_key(engine, tmp_path):
+    from tests.central.helpers import identity_json
+
+    (tmp_path / "borderpost").mkdir()
+    (tmp_path / "borderpost" / "provision.toml").write_text(
+        'format = 1\ncreated = 2026-11-30T00:00:00Z\npost = "post-a"\ndevice = "kiosk-1"\nrole = "kiosk"\n'
+        'hostname = "bp-post-a-kiosk-1"\n[files]\n')
+    said = registry.enrol(engine, registry.parse_bundle(tmp_path), "alice")
+    assert "awaiting its key" in said
+    cache = registry.RegistryCache(engine)
+    assert cache("post-a", "kiosk-1").state == "awaiting_key"
+    dev = device()
+    assert "re-enrolled" in registry.enrol(engine, registry.parse_identity(identity_json(dev)), "alice")
+    cache.refresh()
+    assert cache("post-a", "kiosk-1").state == "active"
