@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.alerts.bundle import MAX_BUNDLE_BYTES, BundleError, check_version, open_bundle
 from edge.alerts.entries import Entry, ListError, Op, entry_from_obj, iter_entries, iter_ops
-from edge.alerts.match import Matcher
+from edge.alerts.match import Matcher, pack_person
+from edge.alerts.normalise import document_key
 from edge.fsutil import fsync_dir
 from edge.store.atrest import AtRestError, AtRestKey
 
@@ -43,7 +44,8 @@ ATREST_KEY_NAME = "queue_samples.key"     # the device's at-rest key (edge.store
 INDEX_KEY_NAME = "alerts_index.key"       # keys the document hashes
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries(id TEXT PRIMARY KEY, kind TEXT NOT NULL, dockey BLOB, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(id TEXT PRIMARY KEY, kind TEXT NOT NULL, dockey BLOB, sealed BLOB NOT NULL,
+    packed BLOB);
 CREATE INDEX IF NOT EXISTS entries_dockey ON entries(dockey) WHERE dockey IS NOT NULL;
 CREATE TABLE IF NOT EXISTS applied(version INTEGER PRIMARY KEY, kind TEXT NOT NULL, issued_at TEXT NOT NULL,
     applied_at REAL NOT NULL, source TEXT NOT NULL, changes INTEGER NOT NULL);
@@ -199,22 +201,29 @@ class AlertDB:
                     raise AlertDBError("the alert list was sealed with another device key: import it again") from None
 
     def matcher(self) -> Matcher:
-        """Documents through the keyed-hash index, persons opened into memory."""
+        """Documents through the keyed-hash index, persons opened into memory (their packed, pre-folded form)."""
         m = Matcher(doc_lookup=self.lookup_document)
         with self._lock:
-            for e in self.iter_persons():
-                m.persons.add(e)
+            cur = self.conn.cursor()
+            cur.execute("SELECT id, packed FROM entries WHERE kind='person'")
+            add, open_ = m.persons.add_packed, self.atrest.open
+            while rows := cur.fetchmany(5000):
+                for eid, sealed in rows:
+                    try:
+                        add(open_(sealed, f"alerts-packed:{eid}").decode())
+                    except AtRestError:
+                        raise AlertDBError("the alert list was sealed with another device key: import it again") \
+                            from None
         return m
 
     # ------------------------------------------------------------ applying
-    def _row(self, e: Entry) -> tuple[str, str, bytes | None, bytes]:
-        from edge.alerts.normalise import document_key
-
+    def _row(self, e: Entry) -> tuple[str, str, bytes | None, bytes, bytes | None]:
         if e.kind == "document":
             detail = {k: getattr(e, k) for k in _DOC_SEALED_FIELDS if getattr(e, k) is not None}
             return (e.id, e.kind, self.doc_key_hash(document_key(e.issuing_state, e.document_number)),
-                    self.atrest.seal(json.dumps(detail).encode(), f"alerts:{e.id}"))
-        return e.id, e.kind, None, self.atrest.seal(json.dumps(e.to_dict()).encode(), f"alerts:{e.id}")
+                    self.atrest.seal(json.dumps(detail).encode(), f"alerts:{e.id}"), None)
+        return (e.id, e.kind, None, self.atrest.seal(json.dumps(e.to_dict()).encode(), f"alerts:{e.id}"),
+                self.atrest.seal(pack_person(e).encode(), f"alerts-packed:{e.id}"))
 
     def apply_bundle(self, data: bytes, source: str, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Applied:
         """Verify and apply a bundle in one transaction, line by line (a 1,000,000-entry list is never held as
@@ -256,12 +265,12 @@ class AlertDB:
 
     def _insert_entries(self, entries: Iterator[tuple[int, Entry]]) -> int:
         count = 0
-        batch: list[tuple[int, tuple[str, str, bytes | None, bytes]]] = []
+        batch: list[tuple[int, tuple[str, str, bytes | None, bytes, bytes | None]]] = []
 
         def flush() -> None:
             self.conn.execute("SAVEPOINT batch")
             try:
-                self.conn.executemany("INSERT INTO entries(id, kind, dockey, sealed) VALUES (?,?,?,?)",
+                self.conn.executemany("INSERT INTO entries(id, kind, dockey, sealed, packed) VALUES (?,?,?,?,?)",
                                       [r for _, r in batch])
             except sqlite3.IntegrityError:
                 self.conn.execute("ROLLBACK TO batch")     # the rows of this batch before the duplicate
@@ -277,7 +286,7 @@ class AlertDB:
         flush()
         return count
 
-    def _duplicate(self, batch: list[tuple[int, tuple[str, str, bytes | None, bytes]]]) -> int:
+    def _duplicate(self, batch: list[tuple[int, tuple[str, str, bytes | None, bytes, bytes | None]]]) -> int:
         """The line of the first id in `batch` already in the table (earlier batches) or earlier in the batch."""
         seen: set[str] = set()
         for n, r in batch:
@@ -293,7 +302,8 @@ class AlertDB:
             if op.op == "remove":
                 self.conn.execute("DELETE FROM entries WHERE id=?", (op.id,))
             elif op.entry is not None:
-                self.conn.execute("INSERT OR REPLACE INTO entries(id, kind, dockey, sealed) VALUES (?,?,?,?)",
+                self.conn.execute("INSERT OR REPLACE INTO entries(id, kind, dockey, sealed, packed) "
+                                  "VALUES (?,?,?,?,?)",
                                   self._row(op.entry))
         return count
 

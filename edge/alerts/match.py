@@ -186,46 +186,46 @@ class Traveller:
 DocLookup = Callable[[str], Iterable[tuple[str, "Entry | None"]]]
 
 
+def pack_person(e: Entry) -> str:
+    """A person entry as the matcher keeps it: id, tokens, their skeletons, birth date, nationality, sex, action,
+    and the skeletons of tokens without their particle (for blocking). Made once, when the list is applied."""
+    toks = tokens(e.surname, e.given_names)
+    skels = [skeleton(x) for x in toks]
+    extra = sorted(_name_keys(toks) - set(skels))
+    return _SEP.join((e.id, " ".join(toks), " ".join(skels), e.birth_date or "", issuing_state(e.nationality),
+                      e.sex or "", e.action, " ".join(extra)))
+
+
 @dataclass
 class PersonIndex:
-    """Persons in memory, one packed string each (id, tokens, date, nationality, sex, action), with blocks."""
+    """Persons in memory, one packed string each (`pack_person`), with blocks of 4-byte slots."""
 
     packed: list[str] = field(default_factory=list)
     by_date: dict[str, array] = field(default_factory=dict)
     nodate_by_key: dict[str, array] = field(default_factory=dict)
     all_by_key: dict[str, array] = field(default_factory=dict)
-    slots: dict[str, int] = field(default_factory=dict)
-    free: int = 0
 
     def add(self, e: Entry) -> None:
-        if e.id in self.slots:
-            self.remove(e.id)
-        toks = tokens(e.surname, e.given_names)
-        date = entry_date(e.birth_date)
+        self.add_packed(pack_person(e))
+
+    def add_packed(self, packed: str) -> None:
+        """Index one packed person (ids are unique: the list's parser and the database's key see to it)."""
+        _id, _toks, skels, birth, _nat, _sex, _action, extra = packed.split(_SEP)
         n = len(self.packed)
-        self.packed.append(_SEP.join((e.id, " ".join(toks), " ".join(skeleton(x) for x in toks), e.birth_date or "",
-                                      issuing_state(e.nationality), e.sex or "", e.action)))
-        self.slots[e.id] = n
-        keys = _name_keys(toks)
+        self.packed.append(packed)
+        keys = {k for k in skels.split(" ") if len(k) >= 2}
+        if extra:
+            keys.update(extra.split(" "))
         for k in keys:
             self.all_by_key.setdefault(k, array("I")).append(n)
-        if date is None:
+        if not birth:
             for k in keys:
                 self.nodate_by_key.setdefault(k, array("I")).append(n)
         else:
-            self.by_date.setdefault("-".join(p for p in date if p), array("I")).append(n)
-
-    def remove(self, entry_id: str) -> bool:
-        """Forget an entry (its slot stays, empty, until the next rebuild)."""
-        n = self.slots.pop(entry_id, None)
-        if n is None:
-            return False
-        self.packed[n] = ""
-        self.free += 1
-        return True
+            self.by_date.setdefault(birth, array("I")).append(n)
 
     def __len__(self) -> int:
-        return len(self.slots)
+        return len(self.packed)
 
     def candidates(self, t: Traveller) -> set[int]:
         out: set[int] = set()
@@ -271,7 +271,7 @@ def _union(index: dict[str, array], keys: Iterable[str]) -> Iterator[int]:
 
 def score_person(t: Traveller, packed: str) -> Hit | None:
     """The hit of one person entry for this traveller, or None below the threshold."""
-    eid, name, skel, birth, nat, sex, action = packed.split(_SEP)
+    eid, name, skel, birth, nat, sex, action, _extra = packed.split(_SEP)
     e_tokens = name.split()
     why: list[str] = []
     e_date = entry_date(birth) if birth else None
