@@ -23,6 +23,24 @@ class _Slow(Exception):
     pass
 
 
+def _plain(value: Any) -> bool:
+    """True when json.dumps prints `value` exactly as JCS does, as it is (no float to touch): the common case,
+    checked without copying. False: look closer (`_prepare`)."""
+    t = type(value)
+    if t is str:
+        return value.isascii()
+    if t is dict:
+        for k, v in value.items():  # noqa: SIM110 (a plain loop: this runs for every key of every event)
+            if type(k) is not str or not k.isascii() or not _plain(v):
+                return False
+        return True
+    if t is list:
+        return all(_plain(v) for v in value)
+    if t is int:
+        return -_MAX_EXACT <= value <= _MAX_EXACT
+    return value is None or t is bool
+
+
 def _prepare(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         if isinstance(value, str) and not value.isascii():
@@ -59,7 +77,7 @@ def _raise() -> Any:
 def canonical(value: Any) -> bytes:
     """JCS bytes of `value` (raises what `rfc8785.dumps` raises for what JCS cannot express)."""
     try:
-        prepared = _prepare(value)
+        prepared = value if _plain(value) else _prepare(value)
     except (_Slow, RecursionError):
         return rfc8785.dumps(value)
     return json.dumps(prepared, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
