@@ -1,0 +1,84 @@
+#!/bin/bash
+# Build the appliance image from Debian's archive alone (mmdebstrap), sharing the overlay, units, first boot
+# and read-only root of the Raspberry Pi OS recipe.
+#   image_build/debian/build.sh [OUT_DIR]            -> OUT_DIR/borderpost-<arch>.img (GPT: BPBOOT, BPROOT)
+# Environment: BORDERPOST_ARCH=amd64|arm64 (default: this host's), BORDERPOST_SUITE (bookworm: Python 3.11,
+# the host's), BORDERPOST_KIOSK_SCREEN=1 adds cage and chromium (default 0: headless, the UI still served),
+# BORDERPOST_IMAGE_FREE free space left for the data partition made at first boot (default 1G).
+# Needs root (or mmdebstrap's unshare mode), mmdebstrap, e2fsprogs, dosfstools, mtools, fdisk; for arm64 on
+# an x86 host, qemu-user-static with binfmt_misc mounted.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=$(realpath -m "${1:-$repo/artifacts/image}")
+arch=${BORDERPOST_ARCH:-$(dpkg --print-architecture)}
+suite=${BORDERPOST_SUITE:-bookworm}
+screen=${BORDERPOST_KIOSK_SCREEN:-0}
+free=${BORDERPOST_IMAGE_FREE:-1G}
+python=${BORDERPOST_BUILD_PYTHON:-python3}
+
+for tool in mmdebstrap mkfs.ext4 mkfs.vfat mcopy sfdisk; do
+    command -v "$tool" >/dev/null || { echo "build: $tool is missing (apt-get install mmdebstrap e2fsprogs dosfstools mtools fdisk)" >&2; exit 2; }
+done
+case "$arch" in
+    amd64) extra="linux-image-amd64,systemd-boot-efi" ;;
+    arm64) extra="linux-image-arm64,raspi-firmware,firmware-brcm80211" ;;
+    *) echo "build: unsupported architecture '$arch' (amd64 or arm64)" >&2; exit 2 ;;
+esac
+if [ "$screen" = 1 ]; then
+    extra="$extra,cage,chromium,fonts-noto-core"
+fi
+packages=$(grep -v '^#' "$here/packages.txt" | paste -sd, -)
+
+work="$out/work-$arch"
+rm -rf "$work"
+install -d "$work/wheels"
+start=$(date +%s)
+
+# Wheels: borderpost and every dependency. Built on this host when it matches the target (amd64 host, the
+# suite's Python), so the chroot installs offline; otherwise downloaded as binary wheels for the target.
+hostpy=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+    "$python" -m pip wheel --quiet -w "$work/wheels" "$repo"
+else
+    BORDERPOST_NO_EXTENSION=1 "$python" -m pip wheel --quiet --no-deps -w "$work/wheels" "$repo"
+    "$python" -m pip download --quiet --only-binary=:all: --implementation cp --python-version "$hostpy" \
+        --platform manylinux_2_36_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 \
+        --platform any -d "$work/wheels" "$(ls "$work"/wheels/borderpost-*.whl)"
+fi
+wheel=$(ls "$work"/wheels/borderpost-*.whl)
+
+rootdir="$work/root"
+mmdebstrap --variant=minbase --arch="$arch" --components=main,non-free-firmware \
+    --include="$packages,$extra" \
+    --essential-hook='install -d "$1/boot/firmware" "$1/etc/default"; printf "ROOTPART=LABEL=BPROOT\nCONSOLES=\"ttyS1,115200 tty0\"\n" > "$1/etc/default/raspi-firmware"' \
+    --customize-hook="\"$here/customize.sh\" \"\$1\" \"$wheel\" \"$arch\" \"$screen\"" \
+    "$suite" "$rootdir"
+
+# The boot partition's files go to the FAT image; the root's /boot/firmware stays an empty mount point.
+esp="$work/esp"
+mv "$rootdir/boot/firmware" "$esp"
+install -d "$rootdir/boot/firmware"
+
+# Partition images without loop devices: ext4 filled from the tree, FAT filled with mtools.
+root_mib=$(( $(du -sm "$rootdir" | cut -f1) * 115 / 100 + 256 ))
+boot_mib=256
+mkfs.ext4 -q -L BPROOT -d "$rootdir" "$work/root.ext4" "${root_mib}M"
+mkfs.vfat -n BPBOOT -C "$work/boot.vfat" $((boot_mib * 1024)) >/dev/null
+mcopy -s -i "$work/boot.vfat" "$esp"/* ::/
+
+img="$out/borderpost-$arch.img"
+rm -f "$img"
+free_mib=$(numfmt --from=iec "$free" | awk '{print int($1/1048576)}')
+truncate -s $(( (1 + boot_mib + root_mib + free_mib + 1) * 1048576 )) "$img"
+sfdisk --quiet "$img" <<PARTS
+label: gpt
+start=1MiB, size=${boot_mib}MiB, type=uefi, name=BPBOOT
+size=${root_mib}MiB, type=linux, name=BPROOT
+PARTS
+dd if="$work/boot.vfat" of="$img" bs=1M seek=1 conv=notrunc,sparse status=none
+dd if="$work/root.ext4" of="$img" bs=1M seek=$((1 + boot_mib)) conv=notrunc,sparse status=none
+rm -rf "$work"
+end=$(date +%s)
+printf 'image: %s (%s MiB, built in %s s)\n' "$img" "$(( $(stat -c %s "$img") / 1048576 ))" "$((end - start))"
