@@ -117,7 +117,7 @@ class AlertListCheck:
         if ctx.document is None:
             return verdict(self, "not_run")
         matcher, version = self.matcher()
-        st = self.status()
+        st = self.db.status(stale_after_hours=self.stale_after_hours, with_counts=False)
         hits = check_traveller(matcher, ctx.document)
         detail: dict[str, Any] = {"list_version": version, "list_age_hours": st["age_hours"], "stale": st["stale"]}
         if hits:

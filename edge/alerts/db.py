@@ -146,15 +146,18 @@ class AlertDB:
         out.update(dict(rows))
         return out
 
-    def status(self, now: float | None = None, stale_after_hours: float | None = None) -> dict[str, Any]:
-        """Version, entries, age (hours since the agency issued it), source, and whether it is stale."""
+    def status(self, now: float | None = None, stale_after_hours: float | None = None,
+               with_counts: bool = True) -> dict[str, Any]:
+        """Version, entries, age (hours since the agency issued it), source, and whether it is stale
+        (`with_counts=False`: no count of the entries, which reads the whole table)."""
         m = self.meta()
-        counts = self.counts()
+        counts = self.counts() if with_counts else {"document": None, "person": None}
         issued = parse_time(m.get("issued_at", ""))
         now = time.time() if now is None else now
         age = None if issued is None else round(max(0.0, now - issued) / 3600, 2)
         stale = None if stale_after_hours is None else (age is None or age > stale_after_hours)
-        return {"version": int(m["version"]) if "version" in m else None, "entries": sum(counts.values()),
+        total = sum(counts.values()) if with_counts else None
+        return {"version": int(m["version"]) if "version" in m else None, "entries": total,
                 "documents": counts["document"], "persons": counts["person"], "issued_at": m.get("issued_at"),
                 "applied_at": m.get("applied_at"), "age_hours": age, "source": m.get("source"),
                 "stale": stale}
