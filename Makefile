@@ -12,7 +12,7 @@ MODELS ?= $(CURDIR)/models
 PYTEST_ARGS ?=             # e.g. make test PYTEST_ARGS="tests/drivers -x"
 export BORDERPOST_MODELS_DIR := $(MODELS)
 
-.PHONY: demo test install system-demo system-test models lint bench clean fuzz
+.PHONY: demo test install system-demo system-test models lint bench clean fuzz image image-test
 
 system-demo:
 	@./scripts/system-deps.sh demo
@@ -57,3 +57,9 @@ clean:
 
 fuzz: $(TEST_STAMP)  # every decoder, time-boxed (FUZZ_SECONDS, default 600); atheris if it installs, else hypothesis
 	$(PY) -m pip install --quiet atheris 2>/dev/null || true; $(PY) scripts/fuzz.py --seconds $${FUZZ_SECONDS:-600}
+
+image: $(TEST_STAMP) models  # the appliance image from Debian's archive (root; docs/technician.md): artifacts/image/borderpost-amd64.img
+	BORDERPOST_BUILD_PYTHON=$(CURDIR)/$(PY) image_build/debian/build.sh artifacts/image
+
+image-test: $(TEST_STAMP)  # boots it in QEMU: provisioning, delivery, a power cut (tests/appliance/test_image_boot.py)
+	BORDERPOST_IMAGE=$${BORDERPOST_IMAGE:-artifacts/image/borderpost-amd64.img} $(PY) -m pytest -q -rs tests/appliance/test_image_boot.py
