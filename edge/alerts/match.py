@@ -47,6 +47,8 @@ UNPAIRED_COST = 0.06
 REPLACED_COST = 0.15
 MRZ_NAME_LENGTHS = (30, 31, 39)     # TD1, TD2, TD3 name fields
 MAX_CANDIDATES = 50_000
+MAX_NAME = 200              # characters of a traveller's surname or given names looked at (an MRZ has 39)
+MAX_TOKENS = 12
 _SEP = "\x1f"
 
 
@@ -175,8 +177,8 @@ class Traveller:
         def s(key: str) -> str:
             v = obj.get(key)
             return v if isinstance(v, str) else ""
-        sur, giv = s("surname"), s("given_names")
-        toks = tokens(sur, giv)
+        sur, giv = s("surname")[:MAX_NAME], s("given_names")[:MAX_NAME]
+        toks = tokens(sur, giv)[:MAX_TOKENS]
         return cls(tokens=toks, skeletons=[skeleton(x) for x in toks], date=traveller_date(obj.get("birth_date")),
                    nationality=issuing_state(s("nationality")), sex=s("sex").upper()[:1],
                    cut=mrz_cut(sur, giv), doc_key=document_key(s("issuing_state"), s("document_number")),
