@@ -4,8 +4,9 @@ Every image input (data-page photos, portraits, fingerprints, uploads, simulated
 `check` before any decoder runs. A 69-byte PNG can declare 65535x65535 pixels (a 4 GiB allocation) and a 400 KB
 one really holds 20000x20000; OpenCV's own limit (`OPENCV_IO_MAX_IMAGE_PIXELS`) is read once when cv2 is first
 imported, so setting it later never applies. Here the header is parsed by hand (pure, a few hundred bytes read)
-for the formats the appliance accepts: PNG, JPEG, BMP, TIFF, PNM (PBM/PGM/PPM), GIF and WebP. Anything else is
-refused: an allow-list, because OpenCV and Pillow also decode formats (EXR, HDR, JPEG 2000, ...) nobody here uses.
+for the formats the appliance accepts: PNG, JPEG, BMP, TIFF, PNM (PBM/PGM/PPM), GIF, WebP and JPEG 2000.
+Anything else is refused: an allow-list, because OpenCV and Pillow also decode formats (EXR, HDR, ...) nobody
+here uses.
 
 The memory ceiling follows from the pixel limit: a decoded image takes at most `max_pixels` x 4 channels x
 2 bytes (16-bit), 480 MB at the default 60 MP; callers with smaller needs pass a smaller limit. This module lives
@@ -165,6 +166,20 @@ def _webp(d: bytes) -> Header:
     raise ImageRejected("WebP header truncated or of an unknown kind")
 
 
+def _jp2(d: bytes) -> Header:
+    """JPEG 2000 (passport chips store portraits so): the JP2 `ihdr` box, or a raw codestream's SIZ marker."""
+    if d.startswith(b"\xff\x4f\xff\x51"):
+        if len(d) < 24:
+            raise ImageRejected("JPEG 2000 header truncated")
+        xs, ys, xo, yo = struct.unpack(">IIII", d[8:24])
+        return Header("jpeg2000", max(0, xs - xo), max(0, ys - yo))
+    i = d.find(b"ihdr")
+    if i < 0 or i + 12 > len(d):
+        raise ImageRejected("JPEG 2000 without its image header")
+    h, w = struct.unpack(">II", d[i + 4:i + 12])
+    return Header("jpeg2000", w, h)
+
+
 def read_header(data: bytes) -> Header:
     """The format and declared size of an image, from its first bytes only. Pure; raises ImageRejected."""
     d = bytes(data[:HEADER_SCAN])
@@ -182,7 +197,9 @@ def read_header(data: bytes) -> Header:
         return _gif(d)
     if d[:4] == b"RIFF" and d[8:12] == b"WEBP":
         return _webp(d)
-    raise ImageRejected("not a decodable image (accepted: PNG, JPEG, BMP, TIFF, PNM, GIF, WebP)")
+    if d.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or d.startswith(b"\xff\x4f\xff\x51"):
+        return _jp2(d)
+    raise ImageRejected("not a decodable image (accepted: PNG, JPEG, BMP, TIFF, PNM, GIF, WebP, JPEG 2000)")
 
 
 def check(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> Header:

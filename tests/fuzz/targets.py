@@ -212,7 +212,8 @@ def _image_seeds() -> list[bytes]:
 
     img = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
     return [cv2.imencode(ext, img)[1].tobytes() for ext in (".png", ".jpg", ".bmp", ".tiff", ".webp")] + \
-        [cv2.imencode(".pgm", img[:, :, 0])[1].tobytes()]
+        [cv2.imencode(".pgm", img[:, :, 0])[1].tobytes(),
+         cv2.imencode(".jp2", np.tile(img, (3, 2, 1)))[1].tobytes()]   # OpenJPEG wants more than 24x32
 
 
 # ---------------------------------------------------------------- HTTP forms (the UI's form reader + body limit)

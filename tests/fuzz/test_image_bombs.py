@@ -29,7 +29,7 @@ def test_header_sizes_are_read_without_decoding(make, fmt: str) -> None:
         safe_image.check(make(65535, 65535))
 
 
-@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".tiff", ".pgm", ".webp", ".gif"])
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".tiff", ".pgm", ".webp", ".gif", ".jp2"])
 def test_real_images_report_their_true_size(ext: str, tmp_path: Path) -> None:
     img = np.random.default_rng(1).integers(0, 255, (37, 53, 3), dtype=np.uint8)
     if ext == ".pgm":
@@ -47,6 +47,14 @@ def test_real_images_report_their_true_size(ext: str, tmp_path: Path) -> None:
     assert (head.width, head.height) == (53, 37)
     if ext != ".gif":  # OpenCV here has no GIF decoder: Pillow's callers read GIFs
         assert safe_image.decode(data).shape[:2] == (37, 53)
+
+
+def test_a_jpeg_2000_codestream_declaring_a_huge_portrait_is_refused() -> None:
+    import struct
+
+    siz = b"\xff\x4f\xff\x51" + struct.pack(">HHIIIIIIII", 41, 0, 60000, 60000, 0, 0, 60000, 60000, 0, 0)
+    with pytest.raises(ImageRejected, match="60000x60000 pixels is larger"):
+        safe_image.check(siz)
 
 
 def test_formats_outside_the_allow_list_are_refused() -> None:
