@@ -25,6 +25,9 @@ MAX_PIXELS = 60_000_000           # a 60 MP scan is the largest page photo the a
 MAX_BYTES = 30 * 1024 * 1024      # and 30 MB the largest file
 MAX_SIDE = 65_500                 # OpenCV's and libjpeg's own ceiling on one side
 HEADER_SCAN = 1 << 20             # JPEG markers / TIFF IFDs further in than this are refused, not searched
+# what `check` lets through unless told otherwise: JPEG 2000 only where it is expected (chip portraits), since its
+# decoder is the largest attack surface of the lot and no camera or scanner here produces it
+DEFAULT_FORMATS = frozenset({"png", "jpeg", "bmp", "tiff", "pnm", "gif", "webp"})
 
 
 class ImageRejected(ValueError):
@@ -202,13 +205,16 @@ def read_header(data: bytes) -> Header:
     raise ImageRejected("not a decodable image (accepted: PNG, JPEG, BMP, TIFF, PNM, GIF, WebP, JPEG 2000)")
 
 
-def check(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> Header:
-    """Refuse empty, oversized or over-declared images before any decoder sees them."""
+def check(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES,
+          formats: frozenset[str] = DEFAULT_FORMATS) -> Header:
+    """Refuse empty, oversized or over-declared images, and formats not in `formats`, before any decoder runs."""
     if not data:
         raise ImageRejected("empty file")
     if len(data) > max_bytes:
         raise ImageRejected(f"{len(data)} bytes is larger than the {max_bytes}-byte limit")
     head = read_header(data)
+    if head.format not in formats:
+        raise ImageRejected(f"not a decodable image: {head.format.upper()} is not accepted here")
     if head.width <= 0 or head.height <= 0:
         raise ImageRejected(f"{head.format.upper()} declares a zero size ({head.width}x{head.height})")
     if head.width > MAX_SIDE or head.height > MAX_SIDE or head.pixels > max_pixels:
@@ -216,12 +222,12 @@ def check(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES)
     return head
 
 
-def decode(data: bytes, *, gray: bool = False, unchanged: bool = False,
-           max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> np.ndarray:
+def decode(data: bytes, *, gray: bool = False, unchanged: bool = False, max_pixels: int = MAX_PIXELS,
+           max_bytes: int = MAX_BYTES, formats: frozenset[str] = DEFAULT_FORMATS) -> np.ndarray:
     """OpenCV decode after `check`: a grey or BGR uint8 array (or as stored with `unchanged`); ImageRejected."""
     import cv2
 
-    head = check(data, max_pixels, max_bytes)
+    head = check(data, max_pixels, max_bytes, formats)
     flag = cv2.IMREAD_UNCHANGED if unchanged else cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)

@@ -194,13 +194,14 @@ def _config_seeds() -> list[bytes]:
 def image_headers(data: bytes) -> None:
     from drivers import safe_image
 
+    formats = safe_image.DEFAULT_FORMATS | ({"jpeg2000"} if data[:1] == b"\x00" else set())
     try:
-        head = safe_image.check(data, max_pixels=4_000_000)
+        head = safe_image.check(data, max_pixels=4_000_000, formats=formats)
     except safe_image.ImageRejected:
         return
     assert head.width > 0 and head.height > 0 and head.pixels <= 4_000_000
     try:
-        img = safe_image.decode(data, max_pixels=4_000_000)
+        img = safe_image.decode(data, max_pixels=4_000_000, formats=formats)
     except safe_image.ImageRejected:
         return
     assert img.shape[0] * img.shape[1] <= 4_000_000

@@ -46,7 +46,11 @@ def test_real_images_report_their_true_size(ext: str, tmp_path: Path) -> None:
     head = safe_image.read_header(data)
     assert (head.width, head.height) == (53, 37)
     if ext != ".gif":  # OpenCV here has no GIF decoder: Pillow's callers read GIFs
-        assert safe_image.decode(data).shape[:2] == (37, 53)
+        formats = safe_image.DEFAULT_FORMATS | {"jpeg2000"}
+        assert safe_image.decode(data, formats=formats).shape[:2] == (37, 53)
+    if ext == ".jp2":  # only where it is asked for
+        with pytest.raises(ImageRejected, match="JPEG2000 is not accepted here"):
+            safe_image.check(data)
 
 
 def test_a_jpeg_2000_codestream_declaring_a_huge_portrait_is_refused() -> None:
@@ -54,7 +58,7 @@ def test_a_jpeg_2000_codestream_declaring_a_huge_portrait_is_refused() -> None:
 
     siz = b"\xff\x4f\xff\x51" + struct.pack(">HHIIIIIIII", 41, 0, 60000, 60000, 0, 0, 60000, 60000, 0, 0)
     with pytest.raises(ImageRejected, match="60000x60000 pixels is larger"):
-        safe_image.check(siz)
+        safe_image.check(siz, formats=frozenset({"jpeg2000"}))
 
 
 def test_formats_outside_the_allow_list_are_refused() -> None:
