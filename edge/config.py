@@ -221,6 +221,9 @@ class Policy(_Model):
     # MRZ read) is the reference for the face match. None: no page camera (the face is not compared on a real
     # post). The face step then uses another camera.
     portrait_camera: str | None = None
+    # The checks every crossing goes through, in order (edge.lane.checks ids, e.g. "document.validity",
+    # "alerts.lists", "chip.authentication"). None: every check installed and configured on this appliance.
+    checks: list[str] | None = None
 
     def check_portrait_camera(self, devices: dict[str, Device]) -> None:
         """The page camera is a configured, enabled camera and not the only one (the face step needs its own)."""

@@ -30,7 +30,7 @@ from edge.lane.options import Options
 from edge.lane.portrait import PortraitProvider, page_portrait_provider, simulated_portrait
 from edge.lane.queue import OfficerQueue
 from edge.lane.session import Ending, Rules, Session, SessionError, Step
-from edge.lane.steps import Steps, chip_device, chip_reader
+from edge.lane.steps import Steps, chip_device, chip_reader, load_csca_store
 from edge.recorder import Recorded, Recorder
 from edge.store import Store
 
@@ -51,6 +51,7 @@ class Lane(OfficerQueue):
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.checks = build_checks(cfg)
+        self.csca_store = load_csca_store(cfg)
         self.steps = Steps(self)
         self.set_options(options or Options.from_config(cfg.ui))
         # a real post's page camera gives the portrait; on a simulated post the face camera's own image
@@ -72,7 +73,7 @@ class Lane(OfficerQueue):
     # ---------------------------------------------------------------- the post's rules
     def set_options(self, options: Options) -> None:
         self.options = options
-        with_chip = chip_device(self.devices) is not None and chip_reader() is not None
+        with_chip = chip_device(self.devices) is not None and chip_reader(self.csca_store) is not None
         fingers = tuple(self.cfg.policy.fingerprints)
         base = dict(face_match_required=self.cfg.policy.face_match_required, retries=options.retries,
                     timing=options.timing, chip=with_chip, checks=self.checks)

@@ -39,17 +39,31 @@ def register_chip_reader(reader: ChipReader | None) -> None:
     _chip_reader = reader
 
 
-def _edge_chip_reader() -> ChipReader | None:
-    """edge.chip's reader without a CSCA store (passive authentication then says it could not verify)."""
+def _edge_chip_reader(csca_store: Any = None) -> ChipReader | None:
+    """edge.chip's reader with the post's CSCA store (None: passive authentication cannot check the issuer)."""
     try:
         from edge.chip.step import read_chip
-    except ModuleNotFoundError:
+    except ImportError:
         return None
-    return lambda dev, mrz: read_chip(dev.device, mrz, None)
+    return lambda dev, mrz: read_chip(dev.device, mrz, csca_store)
 
 
-def chip_reader() -> ChipReader | None:
-    return _chip_reader or _edge_chip_reader()
+def chip_reader(csca_store: Any = None) -> ChipReader | None:
+    return _chip_reader or _edge_chip_reader(csca_store)
+
+
+def load_csca_store(cfg: Any) -> Any:
+    """The `[chip]` trust anchors loaded once at start; None when none are configured. ValueError names the file."""
+    chip = getattr(cfg, "chip", None)
+    if chip is None or not (chip.csca or chip.crl):
+        return None
+    from edge.chip.step import load_csca_store as load
+    from edge.lane.checks import CheckError
+
+    try:
+        return load(chip.csca, chip.crl)
+    except ValueError as exc:      # stops the station's start in one line, as a check that cannot be set up does
+        raise CheckError(f"chip: {exc}") from exc
 
 
 def chip_portrait(result: Any) -> np.ndarray | None:
@@ -152,7 +166,7 @@ class Steps:
     # ---------------------------------------------------------------- chip
     def _chip(self, s: Session) -> None:
         lane = self.lane
-        dev, reader, mrz = chip_device(lane.devices), chip_reader(), lane.mrz_for_chip.get(s.code)
+        dev, reader, mrz = chip_device(lane.devices), chip_reader(lane.csca_store), lane.mrz_for_chip.get(s.code)
         if dev is None or reader is None or mrz is None:
             self._unavailable(s, "chip")
             return
