@@ -276,6 +276,17 @@ class History(_Model):
         return self
 
 
+class Protection(_Model):
+    """`[protection]` (edge.protection): the booth's screening checklist (empty: the built-in one), the partners a
+    referral may go to ({code, name}), the protection recipient's X25519 public key, and the questions the kiosk
+    asks every traveller (empty: purpose of travel and length of stay); validated by edge.protection."""
+
+    recipient_public_key: Path | None = None
+    partners: list[dict[str, str]] = []
+    questions: list[dict[str, Any]] = []
+    kiosk_questions: list[dict[str, Any]] = []
+
+
 class Config(_Model):
     identity: Identity
     keys: Keys = Keys()
@@ -287,6 +298,7 @@ class Config(_Model):
     alerts: Alerts = Alerts()
     history: History = History()
     chip: Chip = Chip()
+    protection: Protection = Protection()
     quality: dict[str, dict[str, float]] = {}   # per-modality threshold overrides, see edge.biometrics
 
     @model_validator(mode="after")
