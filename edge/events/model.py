@@ -58,6 +58,10 @@ class FingerResult(_Strict):
     feedback: list[str] = []
     algorithm: str | None = Field(None, description="quality algorithm/version: 'nfiq2/<nbis-python version>', "
                                   "or 'borderpost-fq/<n>' where NFIQ 2 could not run")
+    replaces: str | None = Field(None, description="the finger of the post's sequence this one stands in for "
+                                 "(the same finger of the other hand)")
+    skipped: Literal["missing", "injured", "poor_quality"] | None = Field(
+        None, description="why this finger was not taken (then `acceptable` is not true)")
 
 
 class CheckVerdict(_Strict):
