@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from edge import clock
 from edge.config import Config
 from edge.events import envelope
-from edge.events.model import Crossing
+from edge.events.model import Crossing, SealedProtection
 from edge.events.seal import load_recipient, seal
 from edge.identity import DeviceKey, load_or_create_key
+from edge.protection import Referral, seal_referral
 from edge.store import Store
 
 TOPIC_CROSSING = "events/crossing"
@@ -42,7 +43,13 @@ def summary_of(crossing: Crossing) -> dict[str, Any]:
         "document_valid": doc.valid if doc else None,
         "nationality": doc.nationality if doc else None,
         "alerts": len(crossing.alerts),
+        "declared": crossing.declared_identity is not None,
+        "referral": crossing.protection is not None,     # that one exists (sealed), never what it says
     }
+
+
+class ProtectionUnavailable(RuntimeError):
+    """A referral was made but no protection recipient key is configured: it is never stored in clear."""
 
 
 class Recorder:
@@ -54,6 +61,8 @@ class Recorder:
         if recipient is None and cfg.keys.agency_encryption_public_key:
             recipient = load_recipient(cfg.keys.agency_encryption_public_key)
         self.recipient = recipient
+        path = getattr(getattr(cfg, "protection", None), "recipient_public_key", None)
+        self.protection_recipient = load_recipient(path) if path else None
 
     def _event(self, kind: str, data: Any, seq: int, event_id: str | None = None) -> dict[str, Any]:
         return envelope.build(
@@ -62,10 +71,17 @@ class Recorder:
         )
 
     def record_crossing(self, crossing: Crossing, samples: dict[str, bytes] | None = None,
-                        actor: str = "station") -> Recorded:
-        """Write the crossing (and sealed samples, if any and a key is configured). Raises StorageFull."""
+                        actor: str = "station", referral: Referral | None = None) -> Recorded:
+        """Write the crossing (and sealed samples, if any and a key is configured; a referral, sealed to the
+        protection recipient and bound to this crossing). Raises StorageFull, ProtectionUnavailable."""
+        if referral is not None and self.protection_recipient is None:
+            raise ProtectionUnavailable("no [protection] recipient_public_key: a referral cannot be sealed")
         self.store.ensure_capacity()
         crossing_id = envelope.new_event_id()
+        if referral is not None and self.protection_recipient is not None:
+            sealed_ref = seal_referral(referral, self.protection_recipient, crossing_id)
+            crossing = crossing.model_copy(update={"protection": SealedProtection(
+                recipient_key_id=sealed_ref.recipient_key_id, ciphertext=sealed_ref.ciphertext)})
         bio_id = None
         sealed = None
         if samples and self.recipient is not None:

@@ -7,7 +7,7 @@ change bumps the `SCHEMA_VERSION` of that kind and its CloudEvents `type`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,8 +83,58 @@ class Decision(_Strict):
     note: str | None = None
 
 
+class DeclaredIdentity(_Strict):
+    """Who a person without a usable document says they are, as the officer recorded it."""
+
+    surname: str = Field(min_length=1, max_length=80)
+    given_names: str | None = Field(None, max_length=120)
+    birth_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD when known")
+    estimated_age: int | None = Field(None, ge=0, le=130, description="when the date of birth is not known")
+    nationality: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="declared, ICAO code")
+    sex: Literal["M", "F", "X"] | None = None
+    reason: Literal["none", "lost", "destroyed", "seized_fraudulent"] = Field(
+        description="why there is no document: never had one, lost, destroyed, seized as fraudulent")
+
+
+class SealedProtection(_Strict):
+    """A protection referral sealed to the protection recipient (HPKE, bound to this crossing's event id).
+
+    Nothing about the referral is readable here: not the partner, not the indicators."""
+
+    recipient_key_id: str
+    ciphertext: str = Field(description="base64 of enc || sealed JSON (edge.protection.Referral)")
+
+
 class Crossing(_Strict):
-    """One traveller's crossing (or abandoned attempt) at this appliance."""
+    """One traveller's crossing (or abandoned attempt) at this appliance.
+
+    Version 2: `document` may be null for a person without a document (`declared_identity` then says who they
+    say they are), `answers` holds the kiosk questions' answers, `protection` a sealed referral."""
+
+    schema_version: Literal[2] = 2
+    post: str
+    device: str
+    role: Literal["kiosk", "booth"]
+    transaction: str = Field(description="the transaction code shown to the traveller")
+    direction: Literal["entry", "exit"] | None = None
+    document: DocumentSummary | None = None
+    declared_identity: DeclaredIdentity | None = None
+    answers: dict[str, str] = Field({}, description="kiosk question id -> the answer's option id")
+    face: FaceResult | None = None
+    fingerprints: list[FingerResult] = []
+    decision: Decision
+    alerts: list[str] = []
+    checks: list[CheckVerdict] = Field([], description="every check's verdict, in the order the lane ran them")
+    biometric_samples: str | None = Field(
+        None, description="id of the sealed biometric event that goes with this crossing, if samples were sent"
+    )
+    protection: SealedProtection | None = None
+
+
+class CrossingV1(_Strict):
+    """The version-1 crossing (document always read): still accepted from appliances not yet updated."""
+
+    EVENT_NAME: ClassVar[str] = "crossing"
 
     schema_version: Literal[1] = 1
     post: str
@@ -147,6 +197,7 @@ class CommandResult(_Strict):
 
 KINDS: dict[str, type[BaseModel]] = {
     "crossing": Crossing,
+    "crossing_v1": CrossingV1,    # read only: a version-1 consumer's and an old appliance's events
     "biometrics": SealedBiometrics,
     "status": Status,
     "telemetry": Telemetry,
@@ -158,4 +209,5 @@ def event_type(kind: str) -> str:
     """CloudEvents `type` for a payload kind, versioned: org.borderpost.crossing.v1."""
     model = KINDS[kind]
     version = model.model_fields["schema_version"].default
-    return f"{TYPE_PREFIX}.{kind}.v{version}"
+    name = getattr(model, "EVENT_NAME", kind)
+    return f"{TYPE_PREFIX}.{name}.v{version}"

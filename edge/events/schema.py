@@ -26,12 +26,14 @@ ENVELOPE_ATTRS = {
 
 
 def schema_for(kind: str) -> dict[str, Any]:
-    data = KINDS[kind].model_json_schema()
+    model = KINDS[kind]
+    data = model.model_json_schema()
     defs = data.pop("$defs", {})
+    name = getattr(model, "EVENT_NAME", kind)
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"urn:borderpost:schema:{kind}:{KINDS[kind].model_fields['schema_version'].default}",
-        "title": f"borderpost {kind} event",
+        "$id": f"urn:borderpost:schema:{name}:{model.model_fields['schema_version'].default}",
+        "title": f"borderpost {name} event",
         "type": "object",
         "required": [*ENVELOPE_ATTRS, "data"],
         "properties": {**ENVELOPE_ATTRS, "type": {"const": event_type(kind)}, "data": data},
