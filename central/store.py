@@ -55,11 +55,15 @@ class EventStore:
                 for a, _, _ in batch.accepted if a.kind == "crossing"}
         self.partitions.ensure(self.engine, {r["day"] for r in rows.values()})
         with self.engine.begin() as conn:
-            new_ids = self._insert_events(conn, batch, out)
+            tried = self._insert_events(conn, batch)
+            conflicts, consistent = self._conflicts(conn, batch)
+            # new: inserted now, and what is stored is this copy (another process may have won a race for the id)
+            new_ids = tried & {a.event_id for a, _ in consistent}
+            out.duplicates = len(batch.accepted) - len(new_ids)
             fresh = [r for eid, r in rows.items() if eid in new_ids]
             if fresh:
-                conn.execute(db.crossings.insert(), fresh)
-            conflicts, consistent = self._conflicts(conn, batch)
+                conn.execute(_insert(self.engine, db.crossings)
+                             .on_conflict_do_nothing(index_elements=["event_id", "time"]), fresh)
             quarantined = list(batch.quarantined) + conflicts
             if quarantined:
                 conn.execute(db.quarantine.insert(), [
@@ -77,8 +81,11 @@ class EventStore:
         out.stored = len(new_ids)
         return out
 
-    def _insert_events(self, conn: Connection, batch: Batch, out: Written) -> set[str]:
-        seen: set[str] = set()
+    def _insert_events(self, conn: Connection, batch: Batch) -> set[str]:
+        """Insert the copies whose id is not stored yet; returns their ids."""
+        ids = list({a.event_id for a, _, _ in batch.accepted})
+        seen: set[str] = set(conn.execute(sa.select(db.events.c.id).where(db.events.c.id.in_(ids))).scalars()
+                             ) if ids else set()
         values = []
         for a, raw, rec in batch.accepted:
             if a.event_id in seen:
@@ -89,12 +96,10 @@ class EventStore:
                            "payload": raw})
         if not values:
             return set()
-        # executemany of one cached statement (SQLAlchemy batches it as multi-row VALUES with RETURNING):
-        # `.values(list)` would compile a new statement per batch, which cost more than the database
-        stmt = _insert(self.engine, db.events).on_conflict_do_nothing(index_elements=["id"]).returning(db.events.c.id)
-        inserted = {r[0] for r in conn.execute(stmt, values)}
-        out.duplicates = len(batch.accepted) - len(inserted)
-        return inserted
+        # executemany of one statement, prepared once (psycopg pipelines it): a multi-row VALUES (`.values(list)`,
+        # or RETURNING) is a new statement text per batch, and compiling and parsing it cost more than the database
+        conn.execute(_insert(self.engine, db.events).on_conflict_do_nothing(index_elements=["id"]), values)
+        return {v["id"] for v in values}
 
     def _conflicts(self, conn: Connection, batch: Batch) -> tuple[list[tuple[Quarantined, str, bytes, float]],
                                                                    list[tuple[Accepted, float]]]:

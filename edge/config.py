@@ -215,7 +215,9 @@ class UI(_Model):
 class Policy(_Model):
     """What the post asks of each traveller."""
 
-    fingerprints: list[str] = []           # e.g. ["right_index", "left_index"]; empty: none taken
+    fingerprints: list[str] = []           # the finger sequence, e.g. EES: right_index, right_middle, right_ring,
+    #                                        right_little; empty: none taken
+    finger_fallback: bool = True            # a missing, injured or unusable finger: the other hand's same finger
     face_match_required: bool = True
     # The camera that images the document's data page on the reader: its printed portrait (checked against the
     # MRZ read) is the reference for the face match. None: no page camera (the face is not compared on a real

@@ -166,9 +166,13 @@ class FingerCapture:
     def run(self, ctx: Context) -> Verdict:
         if not ctx.fingers_required or (ctx.steps and "fingers" not in ctx.steps):
             return verdict(self, "not_run")
+        from edge.biometrics.finger.sequence import fingers_covered
+
         good = {f.finger: f for f in ctx.fingerprints if f.acceptable}
-        missing = [f for f in ctx.fingers_required if f not in good]
-        detail = {f"quality.{f.finger}": f.quality for f in good.values()}
+        missing = [f for f in ctx.fingers_required if not fingers_covered(ctx.fingerprints, f)]
+        detail: dict[str, Any] = {f"quality.{f.finger}": f.quality for f in good.values()}
+        detail |= {f"replaces.{f.finger}": f.replaces for f in good.values() if f.replaces}
+        detail |= {f"skipped.{f.finger}": f.skipped for f in ctx.fingerprints if f.skipped}
         if missing:
             return verdict(self, "fail", ["finger.low_quality"], SEE_OFFICER, missing=", ".join(missing), **detail)
         return verdict(self, "pass", **detail)

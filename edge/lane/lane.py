@@ -76,7 +76,8 @@ class Lane(OfficerQueue):
         with_chip = chip_device(self.devices) is not None and chip_reader(self.csca_store) is not None
         fingers = tuple(self.cfg.policy.fingerprints)
         base = dict(face_match_required=self.cfg.policy.face_match_required, retries=options.retries,
-                    timing=options.timing, chip=with_chip, checks=self.checks)
+                    timing=options.timing, chip=with_chip, checks=self.checks,
+                    finger_fallback=self.cfg.policy.finger_fallback)
         self.rules = Rules(fingerprints=fingers, **base)
         # auto mode takes a face and prints only when the post has those devices (no one to hand over to)
         camera = self.devices.first(DeviceKind.CAMERA, exclude=self.cfg.policy.portrait_camera)

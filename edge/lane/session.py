@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from edge.biometrics.finger.sequence import Plan, Skip, fingers_covered
 from edge.events.model import Crossing, Decision, DocumentSummary, FaceResult, FingerResult
 from edge.lane.checks import Check, Context, Stage, Verdict, default_checks, run_check
 
@@ -59,7 +60,8 @@ class Timing:
 class Rules:
     """What the post asks (from `[policy]`) and how many tries each step allows after the first."""
 
-    fingerprints: tuple[str, ...] = ()
+    fingerprints: tuple[str, ...] = ()  # the finger sequence, e.g. EES: the four fingers of the right hand
+    finger_fallback: bool = True       # the same finger of the other hand stands in for one that cannot be taken
     face_match_required: bool = True
     retries: int = 2
     timing: Timing = field(default_factory=Timing)
@@ -94,7 +96,8 @@ class Session:
     document: DocumentSummary | None = None
     chip: Any = None                                    # the chip step's result (edge.chip)
     face: FaceResult | None = None
-    fingerprints: list[FingerResult] = field(default_factory=list)
+    fingerprints: list[FingerResult] = field(default_factory=list)   # taken, and those skipped with the reason
+    finger_plan: Plan | None = None                     # the finger sequence's progress (made at the finger step)
     tries: dict[str, int] = field(default_factory=dict)
     feedback: tuple[str, ...] = ()                      # what the current step asks the traveller to change
     entered_at: float = 0.0
@@ -270,26 +273,61 @@ class Session:
         else:
             self._complete(now)
 
+    def _plan(self) -> Plan:
+        if self.finger_plan is None:
+            self.finger_plan = Plan(sequence=self.rules.fingerprints, fallback=self.rules.finger_fallback)
+        return self.finger_plan
+
     def next_finger(self) -> str | None:
-        """The finger the post still wants, or None when all are taken."""
-        taken = {f.finger for f in self.fingerprints if f.acceptable}
-        for finger in self.rules.fingerprints:
-            if finger not in taken:
-                return finger
-        return None
+        """The finger to place now (the plan's next, a stand-in from the other hand included); None when done."""
+        step = self._plan().next_finger()
+        return step[0] if step is not None else None
+
+    def finger_replaces(self) -> str | None:
+        """The sequence finger the one asked for now stands in for (the kiosk says why), else None."""
+        step = self._plan().next_finger()
+        return step[1] if step is not None else None
 
     def finger_captured(self, result: FingerResult, now: float) -> None:
         self._expect(Step.FINGERS)
-        if result.finger != self.next_finger():
+        finger = self.next_finger()
+        if result.finger != finger:
             raise SessionError(f"unexpected finger {result.finger!r}")
+        replaces = self.finger_replaces()
         if not result.acceptable:
-            self._retry_or_handover(now, "finger.low_quality", tuple(result.feedback[:2]))
+            key = f"finger:{finger}"
+            self.tries[key] = self.tries.get(key, 0) + 1
+            if self.tries[key] <= self.rules.retries:
+                self.feedback = tuple(result.feedback[:2])
+                self.deadline = now + self.rules.timing.limit(self.step)
+                self.version += 1
+                return
+            self._finger_done(result.model_copy(update={"replaces": replaces, "skipped": Skip.POOR_QUALITY.value}),
+                              Skip.POOR_QUALITY, now)
             return
+        self._finger_done(result.model_copy(update={"replaces": replaces}), None, now)
+
+    def finger_unavailable(self, reason: Literal["missing", "injured"], now: float) -> None:
+        """The traveller (or officer) says the finger asked for is missing or injured: the plan moves on."""
+        self._expect(Step.FINGERS)
+        finger = self.next_finger()
+        if finger is None:
+            raise SessionError("no finger is asked for")
+        self._finger_done(FingerResult(finger=finger, acceptable=None, replaces=self.finger_replaces(),
+                                       skipped=reason), Skip(reason), now)
+
+    def _finger_done(self, result: FingerResult, skipped: Skip | None, now: float) -> None:
+        self.finger_plan = self._plan().record(result.finger, skipped is None, skipped=skipped, quality=result.quality)
         self.fingerprints.append(result)
-        if self.next_finger() is None:
-            self._complete(now)
-        else:
+        if not self.finger_plan.done:
             self._enter(Step.FINGERS, now)
+            return
+        uncovered = [f for f in self.rules.fingerprints if not fingers_covered(self.fingerprints, f)]
+        if not uncovered:
+            self._complete(now)
+            return
+        poor = any(r.skipped == Skip.POOR_QUALITY.value for r in self.fingerprints)
+        self._end(Ending.HANDOVER, now, ["finger.low_quality" if poor else "finger.unavailable"])
 
     def device_unavailable(self, kind: Literal["document", "chip", "face", "finger"], now: float) -> None:
         """The step's device is missing or broken: nobody can do this step here; an officer can."""

@@ -271,6 +271,7 @@ class Steps:
                     lane.images.setdefault(s.code, {})[f"finger_{finger}.png"] = png(cap.image)
                 result = FingerResult(finger=finger, quality=round(float(q.score), 1) if q else None,
                                       acceptable=bool(q and q.acceptable and cap.ok),
-                                      feedback=list(q.feedback[:2]) if q else ["finger.place_finger"])
+                                      feedback=list(q.feedback[:2]) if q else ["finger.place_finger"],
+                                      algorithm=cap.algorithm)
                 s.finger_captured(result, lane.clock())
                 lane.after_change(s)

@@ -9,8 +9,10 @@ sensor or a clock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 FINGERS = (
     "right_thumb", "right_index", "right_middle", "right_ring", "right_little",
@@ -25,6 +27,12 @@ class Skip(StrEnum):
     MISSING = "missing"          # amputated or absent
     INJURED = "injured"          # wounded, bandaged, in a cast
     POOR_QUALITY = "poor_quality"  # no acceptable print within the retries
+
+
+def fingers_covered(results: Iterable[Any], finger: str) -> bool:
+    """Whether `finger` of the sequence was taken, itself or through its stand-in (results with finger,
+    acceptable and replaces, e.g. the event's FingerResult)."""
+    return any(r.acceptable and (r.finger == finger or getattr(r, "replaces", None) == finger) for r in results)
 
 
 def other_hand(finger: str) -> str:
