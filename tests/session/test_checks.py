@@ -159,7 +159,7 @@ def test_a_step_never_reached_is_not_run_not_failed():
     s.document_read(GOOD.model_copy(update={"expired": True}), 1.0)
     assert s.ending is Ending.HANDOVER
     assert s.verdicts["finger.capture"].outcome == "not_run" and s.verdicts["face.match"].outcome == "not_run"
-    s = session(default_checks(), fingerprints=("right_index",), retries=0)
+    s = session(default_checks(), fingerprints=("right_index",), retries=0, finger_fallback=False)
     s.document_read(GOOD, 1.0)
     s.face_captured(MATCH, 2.0)
     s.finger_captured(FingerResult(finger="right_index", quality=5, acceptable=False), 3.0)
