@@ -91,7 +91,8 @@ def _fit_grid(centres: list[tuple[float, float, float]], n: int, track: bool = T
     The pitch comes from the text's extent (first glyph's left edge to last glyph's right edge is
     about n - 0.3 pitches: every position is printed, `<` included), refined by robust refits of
     centre = a + b·k (+ c·k² for a card seen at an angle) to the run centres. A grid that most runs
-    do not sit on (a warped or misjudged line) is refused rather than read shifted.
+    do not sit on (a warped or misjudged line) is refused rather than read shifted; with `track`, a
+    line whose pitch changes along it is then tried cell by cell (`_tracked_grid`).
     """
     if len(centres) < n // 3:
         return None
@@ -100,7 +101,14 @@ def _fit_grid(centres: list[tuple[float, float, float]], n: int, track: bool = T
     pitch = (right - left) / (n - 0.3)
     if pitch <= 2:
         return None
-    grid = left + pitch * (np.arange(n) + 0.35)
+    grid = _refit(xs, left + pitch * (np.arange(n) + 0.35), pitch)
+    if grid is not None and _on_grid(xs, grid):
+        return grid
+    return _tracked_grid(centres, n, pitch) if track else None
+
+
+def _refit(xs: np.ndarray, grid: np.ndarray, pitch: float) -> np.ndarray | None:
+    n = len(grid)
     for degree in (1, 1, 2, 2):
         k = np.rint((xs - grid[0]) / pitch).astype(int)
         near = (k >= 0) & (k < n)
@@ -113,15 +121,15 @@ def _fit_grid(centres: list[tuple[float, float, float]], n: int, track: bool = T
         pitch = float(np.median(np.diff(grid)))
         if pitch <= 2:
             return None
-    if _on_grid(xs, grid):
-        return grid
-    return _tracked_grid(centres, n, (right - left) / (n - 0.3)) if track else None
+    return grid
 
 
 def _on_grid(xs: np.ndarray, grid: np.ndarray) -> bool:
-    pitch = float(np.median(np.diff(grid)))
-    k = np.clip(np.rint((xs - grid[0]) / pitch).astype(int), 0, len(grid) - 1)
-    return float((np.abs(xs - grid[k]) < 0.25 * pitch).mean()) >= ON_GRID
+    """Whether enough runs sit within a quarter of the local pitch of their nearest cell centre."""
+    step = np.diff(grid)
+    local = np.concatenate([step[:1], (step[1:] + step[:-1]) / 2, step[-1:]])
+    k = np.abs(xs[:, None] - grid[None, :]).argmin(axis=1)
+    return float((np.abs(xs - grid[k]) < 0.25 * local[k]).mean()) >= ON_GRID
 
 
 def _tracked_grid(centres: list[tuple[float, float, float]], n: int, pitch: float) -> np.ndarray | None:
