@@ -114,7 +114,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         assert sim == "ok", sim
         _, stats = vm.wait_for("stats", 180)
         first = as_dict(stats)
-        assert int(first["total"]) >= 5 and first["pending"] == "0", stats
+        assert int(first["total"]) >= 2 and first["pending"] == "0", stats
         end = time.monotonic() + 30
         while time.monotonic() < end and len(events(collector)) < int(first["total"]):
             time.sleep(0.5)

@@ -40,7 +40,7 @@ for svc in station uplink; do
 done
 
 if [ "$phase" = 1 ]; then
-    if bp simulate --config "$cfg" --offline -n 5 --seed 11 >/tmp/sim.out 2>&1; then say simulate ok; else
+    if bp simulate --config "$cfg" --offline -n 2 --seed 11 >/tmp/sim.out 2>&1; then say simulate ok; else
         say simulate failed "$(tail -3 /tmp/sim.out | tr '\n' ' ')"; fi
     for _ in $(seq 120); do [ "$(stat_field pending)" = 0 ] && break; sleep 1; done
     say stats total="$(stat_field total)" pending="$(stat_field pending)"
