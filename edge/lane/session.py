@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from edge.biometrics.finger.sequence import Plan, Skip, fingers_covered
 from edge.events.model import Crossing, Decision, DocumentSummary, FaceResult, FingerResult
-from edge.lane.checks import Check, Context, Stage, Verdict, default_checks, run_check
+from edge.lane.checks import SEE_OFFICER, Check, Context, Stage, Verdict, default_checks, run_check
 
 
 class Step(StrEnum):
@@ -81,6 +81,16 @@ class Tick:
 
 LANGUAGES = ("ar", "en", "fr")
 
+# Why the steps ended, as the traveller may be told it (reason code -> message key); nothing about checks.
+TOLD: dict[str, str] = {
+    "document.unreadable": "result.document_unreadable",
+    "face.no_match": "result.face_not_matched",
+    "face.no_capture": "result.face_not_captured",
+    "face.low_quality": "result.face_not_captured",
+    "finger.low_quality": "result.finger_not_captured",
+    "finger.device_unavailable": "result.finger_not_captured",
+}
+
 
 @dataclass
 class Session:
@@ -107,6 +117,7 @@ class Session:
     attended: bool = False                              # a walk-up at a booth (no kiosk screen)
     written: bool = False                               # the lane has queued or recorded it
     reached: set[str] = field(default_factory=set)      # the steps entered so far
+    answers: dict[str, str] = field(default_factory=dict)   # kiosk question id -> option id
 
     def __post_init__(self) -> None:
         self._enter(self.step, self.now)
@@ -160,8 +171,15 @@ class Session:
             self._end(Ending.COMPLETE, now)
 
     def message(self) -> str | None:
-        """The traveller-safe message of the first failed check (the kiosk's result screen)."""
-        return next((v.message for v in self.verdicts.values() if v.outcome == "fail" and v.message), None)
+        """What the kiosk's result screen tells the traveller: the first failed check's own message (document
+        expired, face not matched, ...), else what ended the steps (document unreadable, no fingerprint), else the
+        neutral "an officer will finish" of a check that must not say why (an alert-list hit)."""
+        failed = [v.message for v in self.verdicts.values() if v.outcome == "fail" and v.message]
+        specific = [m for m in failed if m != SEE_OFFICER]
+        if specific:
+            return specific[0]
+        told = next((TOLD[r] for r in self.reasons if r in TOLD), None) if self.ending is Ending.HANDOVER else None
+        return told or (failed[0] if failed else None)
 
     def _retry_or_handover(self, now: float, reason: str, feedback: tuple[str, ...] = ()) -> bool:
         """Count a failed try; False (and a hand-over) once the budget is spent."""
@@ -384,7 +402,8 @@ class Session:
         """The crossing event's payload for this session with the given decision."""
         return Crossing(post=post, device=device, role=role, transaction=self.code, direction=direction,
                         document=self.document, face=self.face, fingerprints=list(self.fingerprints),
-                        decision=decision, alerts=self.alerts(), checks=list(self.verdicts.values()))
+                        decision=decision, alerts=self.alerts(), checks=list(self.verdicts.values()),
+                        answers=dict(self.answers))
 
     def abandoned_crossing(self, *, post: str, device: str) -> Crossing:
         return self.crossing(post=post, device=device,
