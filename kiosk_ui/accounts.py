@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from edge.store import Store
 
 Role = Literal["officer", "technician"]
-ROLES: tuple[str, ...] = ("officer", "technician")
+ROLES: tuple[str, ...] = ("officer", "technician", "supervisor")   # a supervisor is an officer who sees the audit log
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()   # argon2id, library defaults (RFC 9106 second recommendation)
@@ -150,7 +150,7 @@ class Accounts:
                 tx.audit(account_id, "signin.failed", account_id,
                          {"role": role, "locked": bool(locked), "why": "disabled" if good else "password"})
             return SignIn(False, "locked" if locked else "bad_credentials", account)
-        if account.role != role:
+        if account.role != role and not (role == "officer" and account.role == "supervisor"):
             self._audit(account_id, "signin.refused", account_id, {"why": "role", "role": role})
             return SignIn(False, "wrong_role", account)
         rehash = _HASHER.hash(password) if _HASHER.check_needs_rehash(row[0]) else None

@@ -22,6 +22,7 @@ CODE = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$")
 IMAGE = re.compile(r"^(face_live|face_portrait)\.jpg$|^finger_[a-z_]{1,20}\.png$")
 DOC_FIELDS = ("surname", "given_names", "document_number", "nationality", "issuing_state", "birth_date",
               "expiry_date", "sex", "format")
+DECISION_ERRORS = ("booth.need_reason", "booth.resolve_hits", "booth.confirm_admit", "booth.screen_failed")
 LTR_FIELDS = {"document_number", "birth_date", "expiry_date", "format", "nationality", "issuing_state"}
 
 
@@ -42,13 +43,21 @@ def signin_routes(ui: UI, r: APIRouter, role: str, base: str, template: str, hom
         ws = ui.session(request, role, signed_in=False)
         form = await ui.form(request, ws, {"user": 64, "password": 256})
         user, password = str(form.get("user", "")), str(form.get("password", ""))
+        client = request.client.host if request.client else "?"
+        if not ui.throttle.allow(client):     # before the account is looked at: a flood cannot lock officers out
+            ui.lane.audit("ui", "signin.throttled", "", {"role": role})
+            return ui.render(request, template, ws.lang, status=429, csrf=issue_token(ws),
+                             message="booth.throttled", area=base[1:])
         result = await asyncio.to_thread(ui.accounts.sign_in, user, password, role)   # argon2: off the loop
         if not result.ok:
-            message = "booth.locked" if result.reason == "locked" else "booth.bad_credentials"
-            return ui.render(request, template, ws.lang, status=401, csrf=issue_token(ws), message=message,
-                             area=base[1:])
+            # one message whatever the cause (unknown id, wrong password, locked, wrong role): it must not
+            # tell anyone at the kiosk network which accounts exist or are locked
+            return ui.render(request, template, ws.lang, status=401, csrf=issue_token(ws),
+                             message="booth.signin_failed", area=base[1:])
         ui.sessions.drop(ws.id)                          # a new id after sign-in: no session fixation
         fresh = ui.sessions.new(role, user=user, lang=ws.lang)
+        if result.account is not None and result.account.role == "supervisor":
+            fresh.prefs.add("supervisor")
         resp = RedirectResponse(home, status_code=303)
         ui.set_session_cookie(resp, fresh)
         return resp
@@ -74,7 +83,8 @@ def router(ui: UI) -> APIRouter:
     signin_routes(ui, r, "officer", "/booth", "booth/signin.html", "/booth")
 
     def common(ws) -> dict:
-        return {"user": ws.user, "idle_s": ui.options.officer_idle_s, "idle_warn_s": ui.options.officer_idle_warn_s}
+        return {"user": ws.user, "idle_s": ui.options.officer_idle_s, "idle_warn_s": ui.options.officer_idle_warn_s,
+                "supervisor": "supervisor" in ws.prefs}
 
     @r.get("")
     async def queue(request: Request) -> Response:
@@ -117,11 +127,13 @@ def router(ui: UI) -> APIRouter:
         fields = [(f, getattr(doc, f), f in LTR_FIELDS) for f in DOC_FIELDS] if doc else []
         error = request.query_params.get("e")
         hits = await asyncio.to_thread(alert_hits.booth_hits, lane, q, ws.user or "?")
+        warned = bool(q.alerts or any(v.outcome in ("warn", "fail") for v in q.checks))
         return ui.render(request, "booth/transaction.html", lang, csrf=issue_token(ws), q=q, doc=doc,
                          fields=fields, face=q.face, fingers=q.fingerprints, images=images,
                          refusal_codes=REFUSAL_CODES, outcomes=OUTCOMES, hits=hits,
-                         open_hits=alert_hits.open_hits(q),
-                         error=error if error in ("booth.need_reason", "booth.resolve_hits") else None,
+                         open_hits=alert_hits.open_hits(q), warned=warned, screening=lane.referrals.settings,
+                         referral_pending=lane.referrals.pending(code),
+                         error=error if error in DECISION_ERRORS else None,
                          **common(ws))
 
     @r.post("/t/{code}/hit")
@@ -157,7 +169,7 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "officer")
         if not CODE.match(code):
             raise Denied(404, "malformed transaction code")
-        form = await ui.form(request, ws, {"outcome": 10, "reason": 4, "note": 500, "direction": 5})
+        form = await ui.form(request, ws, {"outcome": 10, "reason": 4, "note": 500, "direction": 5, "confirm": 1})
         outcome = form.get("outcome")
         direction = form.get("direction")
         reasons = [str(v) for v in form.getlist("reason")]
@@ -166,9 +178,10 @@ def router(ui: UI) -> APIRouter:
             raise Denied(422, "tampered decision form")
         try:
             await asyncio.to_thread(lane.decide, code, ws.user or "?", outcome, reasons=reasons,
-                                    note=str(form.get("note", "")), direction=direction)
+                                    note=str(form.get("note", "")), direction=direction,
+                                    confirmed=form.get("confirm") == "1")
         except DecisionError as exc:
-            if str(exc) in ("booth.need_reason", "booth.resolve_hits"):
+            if str(exc) in DECISION_ERRORS:
                 return RedirectResponse(f"/booth/t/{code}?e={exc}", status_code=303)
             return RedirectResponse("/booth?m=booth.not_found", status_code=303)
         return RedirectResponse(f"/booth?m=booth.decided&code={code}", status_code=303)

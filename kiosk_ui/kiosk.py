@@ -6,6 +6,8 @@ technician data, and the booth and console refuse the kiosk's session.
 
 from __future__ import annotations
 
+import asyncio
+
 import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,12 +15,45 @@ from fastapi.responses import RedirectResponse, Response
 from edge.lane import demo
 from edge.lane.lane import KIOSK_ACTIONS
 from edge.lane.session import Ending, SessionError, Step
+from edge.speech import SpeechUnavailable, Voice
 from kiosk_ui import i18n
 from kiosk_ui.security import issue_token
 from kiosk_ui.web import UI, Denied
 
 ACTIONS = KIOSK_ACTIONS
-STEP_NUMBER = {Step.LANGUAGE: 1, Step.DOCUMENT: 2, Step.CHIP: 2, Step.FACE: 3, Step.FINGERS: 4, Step.RESULT: 5}
+# What each screen says aloud (message keys, in the session's language); the result adds its own message.
+SPOKEN: dict[Step, tuple[str, ...]] = {
+    Step.LANGUAGE: ("lang.choose",), Step.DOCUMENT: ("doc.title", "doc.instruction"),
+    Step.CHIP: ("chip.title", "chip.instruction"), Step.FACE: ("face.title", "face.instruction"),
+    Step.FINGERS: ("finger.title",),
+}
+
+
+def traveller_steps(s) -> list[Step]:
+    """The steps this traveller goes through, as the counter shows them (no chip, face or finger step the post
+    does not ask for; the chip step counts with the document)."""
+    steps = [Step.LANGUAGE, Step.DOCUMENT]
+    if s.rules.face:
+        steps.append(Step.FACE)
+    if s.rules.fingerprints:
+        steps.append(Step.FINGERS)
+    return [*steps, Step.RESULT]
+
+
+def step_counter(s) -> tuple[int, int]:
+    steps = traveller_steps(s)
+    current = Step.DOCUMENT if s.step is Step.CHIP else s.step
+    return (steps.index(current) + 1 if current in steps else len(steps)), len(steps)
+
+
+def spoken_text(s, lang: str) -> str:
+    """The current screen's prompt as one text to speak."""
+    if s.step is Step.RESULT:
+        ending = s.ending.value if s.ending else "abandoned"
+        keys = [f"result.{ending}.title", f"result.{ending}.where", *([s.message()] if s.message() else [])]
+    else:
+        keys = list(SPOKEN.get(s.step, ()))
+    return " ".join(i18n.translate(lang, k) for k in keys)
 
 
 def qr_data_uri(code: str) -> str:
@@ -51,8 +86,7 @@ def router(ui: UI) -> APIRouter:
         ws.lang = lang
         tick = s.peek(lane.clock())
         simulated = lane.kiosk_devices(s.step)["simulated"]
-        total = 5 if lane.rules.fingerprints else 4
-        number = min(STEP_NUMBER[s.step], total)
+        number, total = step_counter(s)
         finger = s.next_finger() if s.step is Step.FINGERS else None
         resp = ui.render(
             request, f"kiosk/{s.step.value}.html", lang, s=s, csrf=issue_token(ws), tick=tick,
@@ -87,10 +121,23 @@ def router(ui: UI) -> APIRouter:
         ws = ui.session(request, "kiosk")
         form = await ui.form(request, ws, {"toggle": 10})
         toggle = form.get("toggle")
-        if toggle not in ("large", "contrast"):
+        if toggle not in ("large", "contrast", "speech"):
             raise Denied(422, "unknown display preference")
         ws.prefs.symmetric_difference_update({str(toggle)})
         return RedirectResponse("/kiosk", status_code=303)
+
+    @r.get("/speech.wav")
+    async def speech(request: Request) -> Response:
+        """The current screen spoken in the traveller's language (espeak-ng, rendered once then cached)."""
+        ws = ui.session(request, "kiosk")
+        s = lane.kiosk(ws.id)
+        lang = i18n.normalise(s.language if s.step is not Step.LANGUAGE else ws.lang, lane.cfg.ui.default_language)
+        text = spoken_text(s, lang)
+        try:
+            path = await asyncio.to_thread(ui.prompts.path, text, Voice(lang))
+        except SpeechUnavailable as exc:
+            raise Denied(503, f"speech unavailable: {str(exc)[:80]}") from None
+        return Response(path.read_bytes(), media_type="audio/wav", headers={"cache-control": "no-store"})
 
     @r.post("/sim/document")
     async def sim_document(request: Request) -> Response:
@@ -135,6 +182,7 @@ def router(ui: UI) -> APIRouter:
             t = s.peek(lane.clock()) if not s.finished else None
             lang = s.language if s.step is not Step.LANGUAGE else ws.lang
             return {"code": s.code, "step": s.step.value, "warn": bool(t and t.warn),
+                    "finger": s.next_finger() if s.step is Step.FINGERS else None,
                     "remaining": round(t.remaining) if t else None,
                     "feedback": [i18n.translate(lang, k) for k in s.feedback],
                     "resetting": i18n.translate(lang, "common.resetting", seconds=round(t.remaining) if t else 0)}

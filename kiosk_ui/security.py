@@ -194,3 +194,32 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()), *HEADERS]})
     await send({"type": "http.response.body", "body": body})
+
+
+class SignInThrottle:
+    """Sign-in attempts per client address: at most `limit` within `window` seconds (a sliding window).
+
+    Checked before any account is looked at, so a device on the kiosk network cannot guess passwords fast
+    nor push officers' accounts into their lock-out."""
+
+    def __init__(self, limit: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 max_clients: int = 4096) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.max_clients = max_clients
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            if len(self._seen) >= self.max_clients and client not in self._seen:
+                self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] < self.window}
+            times = self._seen.setdefault(client, deque())
+            while times and now - times[0] >= self.window:
+                times.popleft()
+            if len(times) >= self.limit:
+                return False
+            times.append(now)
+            return True

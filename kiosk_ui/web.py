@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from edge.lane.lane import Lane
+from edge.speech import PromptCache
 from kiosk_ui import i18n
 from kiosk_ui.accounts import Accounts
 from kiosk_ui.security import (
@@ -28,6 +29,7 @@ from kiosk_ui.security import (
     PATHS,
     BodyTooLarge,
     SecurityMiddleware,
+    SignInThrottle,
     WebSession,
     WebSessions,
     consume_token,
@@ -56,6 +58,8 @@ class UI:
         self.lane = lane
         self.accounts = accounts
         self.options = lane.options
+        self.prompts = PromptCache(lane.cfg.store.path.parent / "speech")   # spoken kiosk prompts, rendered once
+        self.throttle = SignInThrottle()
         self.sessions = WebSessions(lane.options.officer_idle_s, max_kiosks=lane.options.max_kiosk_screens,
                                     on_evict=lane.forget_kiosk)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -161,7 +165,7 @@ class UI:
 
 
 def create_app(lane: Lane, accounts: Accounts) -> FastAPI:
-    from kiosk_ui import booth, kiosk, tech
+    from kiosk_ui import booth, booth_people, kiosk, tech
 
     ui = UI(lane, accounts)
     app = FastAPI(title="borderpost", docs_url=None, redoc_url=None, openapi_url=None)
@@ -189,6 +193,7 @@ def create_app(lane: Lane, accounts: Accounts) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(kiosk.router(ui))
     app.include_router(booth.router(ui))
+    app.include_router(booth_people.router(ui))
     app.include_router(tech.router(ui))
     app.add_middleware(SecurityMiddleware, max_body=lane.options.max_body_bytes)
     return app

@@ -151,7 +151,7 @@ class FaceMatch:
         if face.match is True:
             return verdict(self, "pass", **scores)
         if face.match is False:
-            return verdict(self, "fail", ["face.no_match"], SEE_OFFICER, **scores)
+            return verdict(self, "fail", ["face.no_match"], "result.face_not_matched", **scores)
         reasons = ["face.not_compared", *[f for f in face.feedback if f.startswith("page.")]]
         outcome = "fail" if ctx.face_match_required else "warn"
         return verdict(self, outcome, reasons, SEE_OFFICER if outcome == "fail" else None, **scores)
@@ -174,7 +174,8 @@ class FingerCapture:
         detail |= {f"replaces.{f.finger}": f.replaces for f in good.values() if f.replaces}
         detail |= {f"skipped.{f.finger}": f.skipped for f in ctx.fingerprints if f.skipped}
         if missing:
-            return verdict(self, "fail", ["finger.low_quality"], SEE_OFFICER, missing=", ".join(missing), **detail)
+            return verdict(self, "fail", ["finger.low_quality"], "result.finger_not_captured",
+                           missing=", ".join(missing), **detail)
         return verdict(self, "pass", **detail)
 
 

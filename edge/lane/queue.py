@@ -19,9 +19,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from edge.config import Config
-from edge.events.model import CheckVerdict, Crossing, Decision, DocumentSummary, FaceResult, FingerResult
+from edge.events.model import (
+    CheckVerdict,
+    Crossing,
+    Decision,
+    DeclaredIdentity,
+    DocumentSummary,
+    FaceResult,
+    FingerResult,
+)
 from edge.lane.document import document_summary
 from edge.lane.options import Options
+from edge.lane.protection import ProtectionSettings, Referrals
 from edge.lane.session import Ending, Session
 from edge.recorder import Recorder
 from edge.store import Store
@@ -36,6 +45,17 @@ ATREST_KEY = "queue_samples.key"   # beside the store: the key sealing queued ph
 
 class DecisionError(Exception):
     """The decision cannot be taken (unknown code, already decided, missing reason); message is for the officer."""
+
+
+# Characters a person may type for one another; transaction codes use none of 0 O 1 I 2 Z 5 S 8 B, so a typed
+# look-alike is read as any member of its class (an officer reading "D" as "0", a code typed in lower case).
+_LOOK_ALIKES = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "J": "1", "Z": "2", "S": "5",
+                              "B": "8", "G": "6"})
+
+
+def code_key(text: str) -> str:
+    """A transaction code as compared: upper case, only letters and digits, look-alikes folded together."""
+    return "".join(ch for ch in text.upper() if ch.isalnum()).translate(_LOOK_ALIKES)
 
 
 def doc_key(number: str | None) -> str | None:
@@ -56,6 +76,15 @@ class Queued:
     def document(self) -> DocumentSummary | None:
         d = self.data.get("document")
         return DocumentSummary.model_validate(d) if d else None
+
+    @property
+    def declared(self) -> DeclaredIdentity | None:
+        d = self.data.get("declared_identity")
+        return DeclaredIdentity.model_validate(d) if d else None
+
+    @property
+    def answers(self) -> dict[str, str]:
+        return dict(self.data.get("answers", {}))
 
     @property
     def face(self) -> FaceResult | None:
@@ -99,11 +128,13 @@ class OfficerQueue:
         except (AtRestError, OSError) as exc:   # photos then live in memory only: say so, go on
             log.error("queued photos will not survive a restart: %s", exc)
             self.atrest = None
+        self.referrals = Referrals(ProtectionSettings.from_config(self.cfg))
 
     def _crossing(self, q: Queued, decision: Decision, direction: Literal["entry", "exit"] | None = None) -> Crossing:
         return Crossing(post=self.cfg.identity.post, device=self.cfg.identity.device, role="kiosk",
                         transaction=q.code, direction=direction, document=q.document, face=q.face,
-                        fingerprints=q.fingerprints, alerts=q.alerts, checks=q.checks, decision=decision)
+                        fingerprints=q.fingerprints, alerts=q.alerts, checks=q.checks, decision=decision,
+                        declared_identity=q.declared, answers=q.answers)
 
     def images_of(self, code: str) -> dict[str, bytes]:
         """A transaction's photos and prints: from memory while recent, else from the queue row's sealed copy
@@ -145,7 +176,7 @@ class OfficerQueue:
         data = {"language": s.language, "reasons": s.reasons, "alerts": s.alerts(), "message": s.message(),
                 "document": s.document.model_dump(mode="json") if s.document else None,
                 "face": s.face.model_dump(mode="json") if s.face else None,
-                "fingerprints": [f.model_dump(mode="json") for f in s.fingerprints],
+                "fingerprints": [f.model_dump(mode="json") for f in s.fingerprints], "answers": dict(s.answers),
                 "checks": [v.model_dump(mode="json") for v in s.verdicts.values()]}
         images = self.images.get(s.code)
         sealed = self.atrest.seal_samples(images, s.code) if images and self.atrest is not None else None
@@ -191,15 +222,17 @@ class OfficerQueue:
         if not text:
             return None
         with self.lock:
-            code = text if len(text) == 9 and text[4] == "-" else None
+            typed = code_key(text) if "<" not in text and len(code_key(text)) == 8 else None
             keys = [doc_key(text)]
-            if code is None and "<" in text:
+            if "<" in text:
                 with contextlib.suppress(Exception):
                     keys.append(doc_key(document_summary(text, "booth").document_number))
-            for q in self.queue():
-                if q.code == code or doc_key(q.document.document_number if q.document else None) in keys:
-                    return q
-            return None
+            queued = self.queue()
+            by_doc = [q for q in queued if doc_key(q.document.document_number if q.document else None) in keys]
+            if by_doc:
+                return by_doc[0]
+            by_code = [q for q in queued if typed is not None and code_key(q.code) == typed]
+            return by_code[0] if len(by_code) == 1 else None   # two codes alike once folded: ask for the exact one
 
     def get(self, code: str) -> Queued | None:
         with self.lock:
@@ -227,8 +260,9 @@ class OfficerQueue:
             tx.audit(actor, action, subject, detail or {})
 
     def decide(self, code: str, officer: str, outcome: Literal["admit", "refuse", "refer"], *,
-               reasons: list[str], note: str, direction: Literal["entry", "exit"]) -> str:
-        """Sign the officer's decision into a crossing event; returns the event id."""
+               reasons: list[str], note: str, direction: Literal["entry", "exit"], confirmed: bool = False) -> str:
+        """Sign the officer's decision into a crossing event; returns the event id. Admitting over a warning
+        needs `confirmed` (the event and the audit log say it was), and a pending referral is sealed with it."""
         if outcome not in OUTCOMES:
             raise DecisionError("unknown outcome")
         if any(r not in REFUSAL_CODES for r in reasons):
@@ -243,12 +277,25 @@ class OfficerQueue:
 
             if open_hits(q):
                 raise DecisionError("booth.resolve_hits")
+            over_warning = outcome == "admit" and bool(q.alerts or any(v.outcome in ("warn", "fail") for v in q.checks))
+            if over_warning and not confirmed:
+                raise DecisionError("booth.confirm_admit")
+            codes = [*reasons, "officer.admitted_over_warning"] if over_warning else reasons
             crossing = self._crossing(
-                q, Decision(outcome=outcome, by=officer, reason_codes=reasons, note=note.strip() or None), direction)
-            rec = self.recorder.record_crossing(crossing, samples=self.images_of(code) or None, actor=officer)
+                q, Decision(outcome=outcome, by=officer, reason_codes=codes, note=note.strip() or None), direction)
+            referral = self.referrals.take(code)
+            try:
+                rec = self.recorder.record_crossing(crossing, samples=self.images_of(code) or None, actor=officer,
+                                                    referral=referral)
+            except Exception:
+                if referral is not None:
+                    self.referrals.put_back(code, referral)
+                raise
             with self.store.transaction() as tx:
                 self.store.conn.execute("DELETE FROM queue WHERE code = ?", (code,))
-                tx.audit(officer, "booth.decided", code, {"outcome": outcome, "event": rec.event_id})
+                tx.audit(officer, "booth.decided", code, {"outcome": outcome, "event": rec.event_id,
+                                                          "over_warning": over_warning,
+                                                          "referral": referral is not None})
             self.images.pop(code, None)
             self.queue_version += 1
             self.changed.notify_all()

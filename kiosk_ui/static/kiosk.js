@@ -26,7 +26,10 @@
   };
   source.onmessage = function (ev) {
     var s = JSON.parse(ev.data);
-    if (s.step !== step || s.code !== code) { source.close(); window.location.replace("/kiosk"); return; }
+    // the finger step asks for one finger after another: a new finger is a new picture
+    var shown = document.querySelector("svg[data-finger]");
+    var newFinger = shown && s.finger && s.finger !== shown.getAttribute("data-finger");
+    if (s.step !== step || s.code !== code || newFinger) { source.close(); window.location.replace("/kiosk"); return; }
     if (s.feedback && s.feedback.length) setText("feedback", s.feedback.join(" "));
     var warning = document.getElementById("warning");
     if (warning) {
@@ -37,4 +40,13 @@
       if (s.warn) setText("resetting", s.resetting);
     }
   };
+})();
+// Spoken prompts (the traveller's "Read aloud" toggle): play the screen's prompt when it loads.
+(function () {
+  "use strict";
+  var audio = document.getElementById("speech");
+  if (audio && audio.dataset.autoplay === "1") {
+    var p = audio.play();
+    if (p && p.catch) p.catch(function () { /* the browser wants a touch first: the player stays visible */ });
+  }
 })();
