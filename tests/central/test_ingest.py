@@ -112,3 +112,32 @@ def test_commands_are_signed_for_the_device_and_audited(engine, tmp_path: Path):
     assert oct(priv.stat().st_mode & 0o777) == "0o600" and pub.exists()
     with pytest.raises(commands.KeyError_):
         commands.create_key(priv)
+
+
+def test_two_ingest_processes_share_the_work_and_store_each_event_once(engine, broker):
+    devs = [device(f"post-{i}") for i in range(4)]
+    for d in devs:
+        registry.enrol(engine, enrolment(d), "test")
+    ingests = [Ingest(engine, broker.url, Options(client_id=f"central-share-{i}", group="shared-test"))
+               for i in range(2)]
+    stop = threading.Event()
+    threads = []
+    for ing in ingests:
+        ready = threading.Event()
+        threads.append(threading.Thread(target=ing.run, args=(stop, ready), daemon=True))
+        threads[-1].start()
+        assert ready.wait(15)
+    pub = publisher(broker)
+    sent = [event(devs[i % 4]) for i in range(120)]
+    for topic, payload in sent + sent[:20]:                       # twenty of them twice
+        pub.publish(topic, payload, qos=1)
+    assert wait_until(lambda: stats.summary(engine)["events"] >= 120, 60)
+    time.sleep(0.5)
+    s = stats.summary(engine)
+    assert (s["events"], s["crossings"], s["gaps"], s["quarantined"]) == (120, 120, 0, 0)
+    assert all(ing.counters.stored > 0 for ing in ingests)          # the broker gave each a share
+    assert sum(ing.counters.stored for ing in ingests) >= 120       # a duplicate raced by both may count twice
+    stop.set()
+    for t in threads:
+        t.join(10)
+    pub.disconnect()
