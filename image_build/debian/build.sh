@@ -29,7 +29,7 @@ esac
 if [ "$screen" = 1 ]; then
     extra="$extra,cage,chromium,fonts-noto-core"
 fi
-packages=$(grep -v '^#' "$here/packages.txt" | paste -sd, -)
+packages=$(sed 's/#.*//' "$here/packages.txt" | awk 'NF {print $1}' | paste -sd, -)
 
 work="$out/work-$arch"
 rm -rf "$work"

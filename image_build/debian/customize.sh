@@ -23,7 +23,6 @@ LABEL=BPROOT    /               ext4    defaults,noatime,errors=remount-ro      
 LABEL=BPBOOT    /boot/firmware  vfat    defaults,noatime,umask=0077,flush       0 2
 FSTAB
 install -d "$root/boot/firmware"
-echo borderpost > "$root/etc/hostname"
 
 "$here/../scripts/customize.sh" "$root" "$wheel"
 

@@ -65,9 +65,21 @@ awk -F: '$2 == "" {print $1}' "$root/etc/shadow" | while read -r user; do
     chroot "$root" passwd -l "$user" >/dev/null
 done
 
-# Read-only root; scratch space in RAM.
+# Read-only root; scratch space in RAM. /tmp must be a tmpfs before any unit with PrivateDevices= starts
+# (systemd makes the private /dev in /tmp); /var/log and /var/lib/systemd hold run-time state of chrony,
+# logind, wtmp and the random seed (the journal, timers and chrony's drift are bind-mounted from /persist).
 sed -i -E 's#^(\S+\s+/\s+\S+\s+)(\S+)#\1\2,ro#' "$root/etc/fstab"
-grep -q '^tmpfs\s\+/var/tmp' "$root/etc/fstab" || echo 'tmpfs /var/tmp tmpfs nosuid,nodev,mode=1777 0 0' >> "$root/etc/fstab"
-systemctl --root="$root" enable tmp.mount >/dev/null 2>&1 || true
+add_tmpfs() {  # MOUNTPOINT OPTIONS
+    grep -qE "^tmpfs\s+$1\s" "$root/etc/fstab" || echo "tmpfs $1 tmpfs $2 0 0" >> "$root/etc/fstab"
+}
+add_tmpfs /tmp nosuid,nodev,mode=1777
+add_tmpfs /var/tmp nosuid,nodev,mode=1777
+add_tmpfs /var/log nosuid,nodev,noexec,mode=0755
+add_tmpfs /var/lib/systemd nosuid,nodev,noexec,mode=0755
+# the machine id is made per boot in /run; D-Bus looks for it here too
+install -d "$root/var/lib/dbus"
+ln -sfn /etc/machine-id "$root/var/lib/dbus/machine-id"
+# the hostname is set by first boot in the persistent /etc/borderpost
+ln -sfn /etc/borderpost/hostname "$root/etc/hostname"
 
 rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*

@@ -14,7 +14,7 @@ phase=1
 [ -f "$phase_file" ] && phase=2
 say start phase=$phase
 
-for _ in $(seq 240); do
+for _ in $(seq 600); do
     st=$(systemctl is-active borderpost-station.service)
     up=$(systemctl is-active borderpost-uplink.service)
     [ "$st" = active ] && [ "$up" = active ] && break
