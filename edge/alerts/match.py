@@ -271,6 +271,24 @@ def _union(index: dict[str, array], keys: Iterable[str]) -> Iterator[int]:
         yield from bucket
 
 
+def could_hit(t: Traveller, tsk: set[str], packed: str) -> bool:
+    """A cheap necessary condition before scoring: enough of the entry's names could pair with the traveller's
+    (same skeleton, skeletons one edit apart, or a traveller's skeleton that is a prefix: a cut name). Every entry
+    name must when the entry has no birth date (the full-name rule), else min(2, names on either side)."""
+    _id, _toks, skels, birth, _nat, _sex, _action, extra = packed.split(_SEP)
+    entry = skels.split(" ")
+    excused = bool(extra) and any(x in tsk for x in extra.split(" "))   # a name with its particle dropped
+    near = 0
+    for sk in entry:
+        if sk in tsk or any(sk.startswith(x) or OSA.distance(sk, x, score_cutoff=1) <= 1 for x in tsk):
+            near += 1
+        elif excused:
+            near, excused = near + 1, False
+        elif not birth:
+            return False
+    return near >= (len(entry) if not birth else min(2, len(entry), len(t.skeletons)))
+
+
 def score_person(t: Traveller, packed: str) -> Hit | None:
     """The hit of one person entry for this traveller, or None below the threshold."""
     eid, name, skel, birth, nat, sex, action, _extra = packed.split(_SEP)
@@ -355,9 +373,10 @@ class Matcher:
         hits = self._doc_hits(t)
         if t.tokens:
             packed = self.persons.packed
+            tsk = _name_keys(t.tokens) | set(t.skeletons)
             for n in self.persons.candidates(t):
                 p = packed[n]
-                if p:
+                if p and could_hit(t, tsk, p):
                     h = score_person(t, p)
                     if h is not None:
                         hits.append(h)

@@ -24,6 +24,7 @@ LIST = [
     person("p-muller", "MÜLLER", "JÜRGEN", None),
     person("p-long", "VANDERBERGHENHUIJSENS", "ALEXANDRA MAGDALENA CHRISTINA", "1970-01-02"),
     person("p-typo", "KOWALCZYK", "BARTOSZ", "1982-06-15"),
+    person("p-ould", "OULDMOHAMED", "SIDI", None),
 ]
 M = Matcher.from_entries(LIST)
 
@@ -63,6 +64,8 @@ def test_document_code_and_holder_name_only_inform_the_why() -> None:
     ("AL HASSAN", "MUHAMMAD ABDUL RAHMAN", "1985-07-03"),       # day and month swapped
     ("AL HASAN", "MUHAMMAD ABDUL RAHMAN", "1985-03-07"),        # one letter dropped
     ("AL HASSAN", "MUHAMMMAD ABDUL RAHMAN", "1985-03-07"),      # one letter doubled
+    ("HASSAN", "MUHAMMAD ABDUL RAHMAN", "1985-03-07"),          # particle dropped
+    ("HASSAN", "MOHAMMED ABDELRAHMAN", "1985-03-07"),
 ])
 def test_person_variants_hit(surname: str, given: str, birth: str) -> None:
     assert "p-hassan" in ids({"surname": surname, "given_names": given, "birth_date": birth})
@@ -75,6 +78,7 @@ def test_person_variants_hit(surname: str, given: str, birth: str) -> None:
     ("KOWALCZYK", "BARTOSZ", "1982-06-15", "p-typo"),
     ("KOWALCZKY", "BARTOSZ", "1982-06-15", "p-typo"),              # neighbours swapped
     ("KOWALCZYK", "BARTISZ", "1982-06-15", "p-typo"),              # one letter replaced
+    ("OULD MOHAMED", "SIDI", "1975-05-05", "p-ould"),              # particle joined / apart, no date on the entry
 ])
 def test_spellings_partial_dates_and_typos_hit(surname: str, given: str, birth: str, entry: str) -> None:
     assert entry in ids({"surname": surname, "given_names": given, "birth_date": birth})
