@@ -193,16 +193,6 @@ class AlertDB:
             return Entry(id=eid, kind="document", **obj)
         return entry_from_obj(obj)
 
-    def iter_persons(self) -> Iterator[Entry]:
-        cur = self.conn.cursor()
-        cur.execute("SELECT id, sealed FROM entries WHERE kind='person'")
-        while rows := cur.fetchmany(5000):
-            for eid, sealed in rows:
-                try:
-                    yield entry_from_obj(json.loads(self.atrest.open(sealed, f"alerts:{eid}")))
-                except AtRestError:
-                    raise AlertDBError("the alert list was sealed with another device key: import it again") from None
-
     def matcher(self) -> Matcher:
         """Documents through the keyed-hash index, persons opened into memory (their packed, pre-folded form)."""
         m = Matcher(doc_lookup=self.lookup_document)
