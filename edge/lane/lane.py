@@ -36,7 +36,8 @@ from edge.store import Store
 
 log = logging.getLogger("borderpost.lane")
 
-KIOSK_ACTIONS = ("language", "set_language", "cancel", "help", "more_time", "finish")
+KIOSK_ACTIONS = ("language", "set_language", "cancel", "help", "more_time", "finish", "finger_injured",
+                 "finger_missing")
 
 
 class Lane(OfficerQueue):
@@ -239,6 +240,8 @@ class Lane(OfficerQueue):
                 s.ask_for_help(now)
             elif action == "more_time":
                 s.extend(now)
+            elif action in ("finger_injured", "finger_missing"):
+                s.finger_unavailable("injured" if action == "finger_injured" else "missing", now)
             elif action == "finish":
                 if not s.finished:
                     raise SessionError("not finished")

@@ -202,8 +202,15 @@ class Session:
         """A traveller has given something (a document): abandoning now is worth an event."""
         return self.document is not None
 
+    def _tries_key(self) -> str:
+        return f"finger:{self.next_finger()}" if self.step is Step.FINGERS else self.step.value
+
+    def tries_used(self) -> int:
+        """Failed tries at what the traveller is asked now (the finger now, on the finger step)."""
+        return self.tries.get(self._tries_key(), 0)
+
     def tries_left(self) -> int:
-        return max(0, self.rules.retries - self.tries.get(self.step.value, 0))
+        return max(0, self.rules.retries - self.tries_used())
 
     # ---------------------------------------------------------------- traveller actions
     def choose_language(self, language: str, now: float) -> None:

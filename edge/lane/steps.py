@@ -265,8 +265,10 @@ class Steps:
             cap = capture_finger(dev.device, finger, timeout=lane.options.finger_attempt_s, retries=0)
             q = cap.quality
             with lane.lock:
-                if not self._still(s, Step.FINGERS) or s.next_finger() != finger:
+                if not self._still(s, Step.FINGERS):
                     return
+                if s.next_finger() != finger:
+                    continue        # the traveller said this finger cannot be taken: the plan moved on
                 if cap.image is not None and q is not None:
                     lane.images.setdefault(s.code, {})[f"finger_{finger}.png"] = png(cap.image)
                 result = FingerResult(finger=finger, quality=round(float(q.score), 1) if q else None,
