@@ -7,12 +7,13 @@ technician data, and the booth and console refuse the kiosk's session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from edge.lane import demo
+from edge.lane import demo, questions
 from edge.lane.lane import KIOSK_ACTIONS
 from edge.lane.session import Ending, SessionError, Step
 from edge.speech import SpeechUnavailable, Voice
@@ -93,6 +94,7 @@ def router(ui: UI) -> APIRouter:
             step_number=number, step_total=total, prefs=ws.prefs, simulated=simulated, finger=finger,
             ending=s.ending.value if s.ending else None, qr=qr_data_uri(s.code) if s.finished else None,
             Ending=Ending, reasons=s.reasons, tries_left=s.tries_left(), message=s.message(),
+            questions=lane.kiosk_questions,
             choose={code: i18n.translate(code, "lang.choose") for code in i18n.LANGUAGES},
         )
         if fresh:
@@ -115,6 +117,16 @@ def router(ui: UI) -> APIRouter:
             ws.lang = str(arg)
         target = f"/kiosk?lang={s.language}" if s.step is not Step.LANGUAGE else "/kiosk"
         return RedirectResponse(target, status_code=303)
+
+    @r.post("/answers")
+    async def answers(request: Request) -> Response:
+        """The traveller's answers to the post's questions (purpose of travel, length of stay)."""
+        ws = ui.session(request, "kiosk")
+        allowed = {q.id: 32 for q in lane.kiosk_questions}
+        form = await ui.form(request, ws, allowed)
+        with contextlib.suppress(SessionError):     # a stale result screen: just show the current one
+            questions.answer(lane, ws.id, {k: str(v) for k, v in form.items() if k in allowed})
+        return RedirectResponse("/kiosk", status_code=303)
 
     @r.post("/prefs")
     async def prefs(request: Request) -> Response:

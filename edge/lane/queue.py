@@ -128,7 +128,13 @@ class OfficerQueue:
         except (AtRestError, OSError) as exc:   # photos then live in memory only: say so, go on
             log.error("queued photos will not survive a restart: %s", exc)
             self.atrest = None
+        from edge.lane.history import open_history
+
+        self.history = open_history(self.cfg, self.atrest)
         self.referrals = Referrals(ProtectionSettings.from_config(self.cfg))
+        from edge.lane.questions import kiosk_questions
+
+        self.kiosk_questions = kiosk_questions(self.cfg)
 
     def _crossing(self, q: Queued, decision: Decision, direction: Literal["entry", "exit"] | None = None) -> Crossing:
         return Crossing(post=self.cfg.identity.post, device=self.cfg.identity.device, role="kiosk",
@@ -234,6 +240,13 @@ class OfficerQueue:
             by_code = [q for q in queued if typed is not None and code_key(q.code) == typed]
             return by_code[0] if len(by_code) == 1 else None   # two codes alike once folded: ask for the exact one
 
+    def history_of(self, code: str) -> dict[str, Any] | None:
+        """The booth's view of this traveller's earlier crossings here, with the exit fingerprint check."""
+        from edge.lane.history import view_safely
+
+        q = self.get(code)
+        return view_safely(self.history, q.document if q else None, self.images_of(code)) if q else None
+
     def get(self, code: str) -> Queued | None:
         with self.lock:
             return next((q for q in self.queue() if q.code == code), None)
@@ -291,6 +304,9 @@ class OfficerQueue:
                 if referral is not None:
                     self.referrals.put_back(code, referral)
                 raise
+            from edge.lane.history import record_safely
+
+            record_safely(self.history, crossing, rec.event_id, self.images_of(code))
             with self.store.transaction() as tx:
                 self.store.conn.execute("DELETE FROM queue WHERE code = ?", (code,))
                 tx.audit(officer, "booth.decided", code, {"outcome": outcome, "event": rec.event_id,

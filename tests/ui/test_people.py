@@ -224,3 +224,35 @@ def test_bad_declared_identity_is_refused_in_one_line(make_post, bad):
                                                   "birth_date": "1990-02-30", "reason": "lost"})
     assert r.status_code == 422 and "Traceback" not in r.text
 
+
+
+def test_kiosk_questions_are_answered_in_the_travellers_language_and_reach_the_event(make_post, broker):
+    post = make_post()
+    collector = Collector(broker.port, "borderpost/v1/#", client_id="ui-questions")
+    try:
+        k = kiosk_to_document(post, "fr")
+        post.present()
+        s = only_session(post)
+        assert wait_until(lambda: s.finished, 30)
+        page = k.get("/kiosk").text
+        assert "Quel est le but principal de votre voyage ?" in page and 'name="stay"' in page
+        r = k.post("/kiosk/answers", data={"csrf": token(page), "purpose": "family", "stay": "8_to_30"})
+        assert 'name="stay"' not in r.text and s.answers == {"purpose": "family", "stay": "8_to_30"}
+        bad = k.post("/kiosk/answers", data={"csrf": token(r.text), "purpose": "smuggling"})
+        assert bad.status_code == 200 and s.answers["purpose"] == "family"
+        officer = sign_in(post)
+        view = officer.get(f"/booth/t/{s.code}")
+        officer.post(f"/booth/t/{s.code}/decide", data={"csrf": token(view.text), "outcome": "refer",
+                                                        "direction": "entry"})
+
+        def answers():
+            for p in collector.payloads("events/crossing"):
+                data = json.loads(p)["data"]
+                if data["transaction"] == s.code:
+                    return data["answers"]
+            return None
+
+        assert collector.wait_for(lambda c: answers() is not None, 20)
+        assert answers() == {"purpose": "family", "stay": "8_to_30"}
+    finally:
+        collector.close()
