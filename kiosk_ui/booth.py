@@ -127,10 +127,11 @@ def router(ui: UI) -> APIRouter:
         fields = [(f, getattr(doc, f), f in LTR_FIELDS) for f in DOC_FIELDS] if doc else []
         error = request.query_params.get("e")
         hits = await asyncio.to_thread(alert_hits.booth_hits, lane, q, ws.user or "?")
+        history = await asyncio.to_thread(lane.history_of, code)
         warned = bool(q.alerts or any(v.outcome in ("warn", "fail") for v in q.checks))
         return ui.render(request, "booth/transaction.html", lang, csrf=issue_token(ws), q=q, doc=doc,
                          fields=fields, face=q.face, fingers=q.fingerprints, images=images,
-                         refusal_codes=REFUSAL_CODES, outcomes=OUTCOMES, hits=hits,
+                         refusal_codes=REFUSAL_CODES, outcomes=OUTCOMES, hits=hits, history=history,
                          open_hits=alert_hits.open_hits(q), warned=warned, screening=lane.referrals.settings,
                          referral_pending=lane.referrals.pending(code),
                          error=error if error in DECISION_ERRORS else None,
