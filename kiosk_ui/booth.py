@@ -22,6 +22,7 @@ CODE = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$")
 IMAGE = re.compile(r"^(face_live|face_portrait)\.jpg$|^finger_[a-z_]{1,20}\.png$")
 DOC_FIELDS = ("surname", "given_names", "document_number", "nationality", "issuing_state", "birth_date",
               "expiry_date", "sex", "format")
+QUEUE_MESSAGES = ("booth.not_found", "booth.decided", "booth.mrz_taken")
 DECISION_ERRORS = ("booth.need_reason", "booth.resolve_hits", "booth.confirm_admit", "booth.screen_failed")
 LTR_FIELDS = {"document_number", "birth_date", "expiry_date", "format", "nationality", "issuing_state"}
 
@@ -97,7 +98,7 @@ def router(ui: UI) -> APIRouter:
         message = request.query_params.get("m")
         code = request.query_params.get("code", "")
         resp = ui.render(request, "booth/queue.html", lang, csrf=issue_token(ws), items=items,
-                         message=message if message in ("booth.not_found", "booth.decided") else None,
+                         message=message if message in QUEUE_MESSAGES else None,
                          code=code if CODE.match(code) else "", **common(ws))
         ui.remember_language(resp, lang)
         return resp

@@ -15,9 +15,10 @@ import time
 from datetime import date
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from edge.documents import parse_mrz
 from edge.events.model import DeclaredIdentity
 from edge.lane.undocumented import REASONS, take_undocumented
 from edge.protection import ScreeningError
@@ -27,6 +28,8 @@ from kiosk_ui.web import UI, Denied
 CODE = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$")
 ACTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 AUDIT_ROWS = 200
+MRZ_MAX = 200
+MRZ_FIELDS = ("format", "document_number", "surname", "given_names", "nationality", "birth_date", "expiry_date", "sex")
 
 
 def declared_from(form) -> DeclaredIdentity:
@@ -104,6 +107,40 @@ def router(ui: UI) -> APIRouter:
                                                             "indicators": len(raised)})
         return RedirectResponse(f"/booth/t/{code}", status_code=303)
 
+    @r.get("/mrz")
+    async def mrz_form(request: Request) -> Response:
+        """Manual MRZ entry when a reader fails: the typed lines are checked live by the parser."""
+        ws = ui.session(request, "officer")
+        return ui.render(request, "booth/mrz.html", ui.language(request, ws), csrf=issue_token(ws), result=None,
+                         lines="", **common(ws))
+
+    @r.post("/mrz/check")
+    async def mrz_check(request: Request) -> Response:
+        """Live validation (no state changes: the officer's SameSite session is the only credential needed)."""
+        ui.session(request, "officer")
+        body = await request.body()
+        try:
+            lines = str(json.loads(body or b"{}").get("lines", ""))[:MRZ_MAX]
+        except (ValueError, AttributeError):
+            raise Denied(422, "unparsable MRZ check") from None
+        return JSONResponse(mrz_result(lines), headers={"cache-control": "no-store"})
+
+    @r.post("/mrz")
+    async def mrz_submit(request: Request) -> Response:
+        ws = ui.session(request, "officer")
+        form = await ui.form(request, ws, {"lines": MRZ_MAX})
+        lines = str(form.get("lines", ""))
+        result = mrz_result(lines)
+        if result["valid"]:
+            q = lane.find(lines.upper())
+            lane.audit(ws.user or "?", "booth.mrz_typed", q.code if q else "", {"found": q is not None})
+            if q is not None:
+                return RedirectResponse(f"/booth/t/{q.code}", status_code=303)
+            if await asyncio.to_thread(lane.offer_document, lines.upper(), "booth.typed"):
+                return RedirectResponse("/booth?m=booth.mrz_taken", status_code=303)
+        return ui.render(request, "booth/mrz.html", ui.language(request, ws), status=422, csrf=issue_token(ws),
+                         result=result, lines=lines, **common(ws))
+
     @r.get("/audit")
     async def audit(request: Request) -> Response:
         ws = ui.session(request, "officer")
@@ -125,6 +162,14 @@ def router(ui: UI) -> APIRouter:
                          entries=entries, actors=actors, officer=officer, **common(ws))
 
     return r
+
+
+def mrz_result(lines: str) -> dict:
+    """What the booth shows of typed MRZ lines: valid or not, the parser's corrections and errors, the fields."""
+    text = "\n".join(line.strip().upper() for line in lines.splitlines() if line.strip())
+    d = parse_mrz(text).to_dict() if text else {"valid": False, "errors": [], "corrections": []}
+    return {"valid": bool(d.get("valid")), "corrections": list(d.get("corrections") or []),
+            "errors": list(d.get("errors") or []), "fields": {k: d.get(k) for k in MRZ_FIELDS if d.get(k)}}
 
 
 def _detail(raw: str | None) -> str:

@@ -44,3 +44,41 @@
     };
   }
 })();
+// Manual MRZ entry: the typed lines checked by the parser as the officer types (corrections and errors shown).
+(function () {
+  "use strict";
+  var box = document.getElementById("lines"), out = document.getElementById("mrz-result");
+  if (!box || !out) return;
+  var timer = null, seq = 0;
+  function item(text, cls) {
+    var li = document.createElement("li");
+    li.dir = "ltr";
+    if (cls) li.className = cls;
+    li.textContent = text;
+    return li;
+  }
+  function show(r) {
+    out.textContent = "";
+    var p = document.createElement("p");
+    p.className = r.valid ? "ok" : "bad";
+    p.textContent = r.valid ? out.dataset.ok : out.dataset.bad;
+    out.appendChild(p);
+    var ul = document.createElement("ul");
+    r.corrections.forEach(function (c) { ul.appendChild(item(out.dataset.corrected + ": " + c)); });
+    r.errors.forEach(function (e) { ul.appendChild(item(e, "bad")); });
+    Object.keys(r.fields).forEach(function (k) { ul.appendChild(item(k + ": " + r.fields[k])); });
+    out.appendChild(ul);
+  }
+  box.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var mine = ++seq;
+      fetch("/booth/mrz/check", {method: "POST", credentials: "same-origin",
+                                 headers: {"content-type": "application/json"},
+                                 body: JSON.stringify({lines: box.value})})
+        .then(function (res) { return res.ok ? res.json() : null; })
+        .then(function (r) { if (r && mine === seq) show(r); })
+        .catch(function () {});
+    }, 250);
+  });
+})();

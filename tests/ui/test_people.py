@@ -256,3 +256,30 @@ def test_kiosk_questions_are_answered_in_the_travellers_language_and_reach_the_e
         assert answers() == {"purpose": "family", "stay": "8_to_30"}
     finally:
         collector.close()
+
+
+def test_manual_mrz_entry_is_validated_and_opens_the_transaction(make_post):
+    import random
+    from datetime import date
+
+    from drivers.contract import DeviceKind
+    from edge.documents.synth import make_mrz
+
+    post = make_post()
+    kiosk_to_document(post)
+    lines = make_mrz("TD3", rng=random.Random(5), expiry_date=date(2020, 1, 31))
+    post.lane.devices.first(DeviceKind.MRZ).simulation.present(lines)
+    s = only_session(post)
+    assert wait_until(lambda: s.finished, 30)
+    officer = sign_in(post)
+    page = officer.get("/booth/mrz")
+    assert page.status_code == 200 and 'id="lines"' in page.text
+    typo = "\n".join(lines).replace(lines[1][:9], lines[1][:8] + ("0" if lines[1][8] != "0" else "1"), 1)
+    check = officer.post("/booth/mrz/check", json={"lines": typo}).json()
+    assert check["valid"] is False and check["errors"]
+    good = officer.post("/booth/mrz/check", json={"lines": "\n".join(lines).lower()}).json()
+    assert good["valid"] is True and good["fields"]["surname"]
+    r = officer.post("/booth/mrz", data={"csrf": token(page.text), "lines": "\n".join(lines)})
+    assert r.url.path == f"/booth/t/{s.code}"
+    kiosk = client(post)
+    assert kiosk.post("/booth/mrz/check", json={"lines": "x"}).status_code == 403   # officers only
