@@ -12,7 +12,8 @@ prints, 9 fingers) plus the afis package's 3 prints in tests/fixtures; acceptanc
   leave-one-finger-out from the fit; acceptance: as shipped);
 - Bozorth3 false-match and false-non-match rates over all genuine and impostor pairs, time per comparison;
 - live loop frames per second with the fast score on the simulated sensors; the four-finger sequence's time.
-The fit needs scikit-learn (test extra); the product evaluates the exported trees with numpy only.
+The fit needs scikit-learn (`pip install scikit-learn`, a developer tool only); the product evaluates the
+exported trees with numpy.
 """
 
 from __future__ import annotations
