@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from edge.documents import parse_mrz
 from edge.events.model import DeclaredIdentity
-from edge.lane.undocumented import REASONS, take_undocumented
+from edge.lane.undocumented import REASONS, has_sensor, take_undocumented
 from edge.protection import ScreeningError
 from kiosk_ui.security import issue_token
 from kiosk_ui.web import UI, Denied
@@ -65,7 +65,8 @@ def router(ui: UI) -> APIRouter:
 
     def nodoc_page(request: Request, ws, error: str | None = None, status: int = 200, values=None) -> Response:
         return ui.render(request, "booth/undocumented.html", ui.language(request, ws), status=status,
-                         csrf=issue_token(ws), reasons=REASONS, error=error, v=values or {}, **common(ws))
+                         csrf=issue_token(ws), reasons=REASONS, error=error, v=values or {},
+                         sensor=has_sensor(lane), **common(ws))
 
     @r.get("/undocumented")
     async def undocumented_form(request: Request) -> Response:
@@ -76,13 +77,14 @@ def router(ui: UI) -> APIRouter:
     async def undocumented(request: Request) -> Response:
         ws = ui.session(request, "officer")
         form = await ui.form(request, ws, {"surname": 80, "given_names": 120, "birth_date": 10, "estimated_age": 3,
-                                           "nationality": 3, "sex": 1, "reason": 20, "photo": 1})
+                                           "nationality": 3, "sex": 1, "reason": 20, "photo": 1, "fingers": 1})
         try:
             declared = declared_from(form)
         except ValueError as exc:
             values = {k: str(v) for k, v in form.items() if k != "csrf"}
             return nodoc_page(request, ws, error=str(exc), status=422, values=values)
-        code = await asyncio.to_thread(take_undocumented, lane, ws.user or "?", declared, form.get("photo") == "1")
+        code = await asyncio.to_thread(take_undocumented, lane, ws.user or "?", declared, form.get("photo") == "1",
+                                       form.get("fingers") == "1")
         return RedirectResponse(f"/booth/t/{code}", status_code=303)
 
     @r.post("/t/{code}/screening")

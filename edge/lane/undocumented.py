@@ -14,16 +14,17 @@ import time
 from typing import Any
 
 from drivers.contract import DeviceKind
-from edge.events.model import DeclaredIdentity, DocumentSummary
+from edge.events.model import DeclaredIdentity, DocumentSummary, FingerResult
 from edge.lane.checks import Context, run_check
 from edge.lane.document import new_transaction_code
-from edge.lane.media import jpeg
+from edge.lane.media import jpeg, png
 
 log = logging.getLogger("borderpost.lane.undocumented")
 
 REASONS = ("none", "lost", "destroyed", "seized_fraudulent")
 DECLARED_CHECKS = ("alerts.",)        # checks that judge a person by name and birth date, not a document
 PHOTO_WAIT_S = 3.0
+DEFAULT_FINGERS = ("right_index", "left_index")   # when the post's policy takes none at the kiosk
 
 
 def as_document(declared: DeclaredIdentity) -> DocumentSummary:
@@ -47,21 +48,55 @@ def booth_photo(lane: Any, wait_s: float = PHOTO_WAIT_S) -> bytes | None:
     return None
 
 
+def booth_fingers(lane: Any) -> tuple[list[FingerResult], dict[str, bytes]]:
+    """One capture of each of the post's fingers (or both index fingers) on the booth sensor; what was taken."""
+    dev = lane.devices.first(DeviceKind.FINGERPRINT)
+    if dev is None or dev.device is None:
+        return [], {}
+    from edge.lane.finger_capture import capture_finger
+
+    results: list[FingerResult] = []
+    images: dict[str, bytes] = {}
+    for finger in tuple(lane.cfg.policy.fingerprints) or DEFAULT_FINGERS:
+        try:
+            cap = capture_finger(dev.device, finger, timeout=lane.options.finger_attempt_s, retries=0)
+        except Exception as exc:   # a sensor fault: recorded as not taken
+            log.warning("booth fingerprint failed: %s", type(exc).__name__)
+            results.append(FingerResult(finger=finger, acceptable=False, feedback=["finger.device_unavailable"]))
+            continue
+        q = cap.quality
+        if cap.image is not None and q is not None:
+            images[f"finger_{finger}.png"] = png(cap.image)
+        results.append(FingerResult(finger=finger, quality=round(float(q.score), 1) if q else None,
+                                    acceptable=bool(q and q.acceptable and cap.ok),
+                                    feedback=list(q.feedback[:2]) if q else ["finger.place_finger"],
+                                    algorithm=cap.algorithm))
+    return results, images
+
+
+def has_sensor(lane: Any) -> bool:
+    dev = lane.devices.first(DeviceKind.FINGERPRINT)
+    return dev is not None and dev.device is not None
+
+
 def declared_verdicts(lane: Any, declared: DeclaredIdentity) -> list[Any]:
     ctx = Context(document=as_document(declared), steps=frozenset({"declared"}))
     return [run_check(c, ctx) for c in lane.checks if c.id.startswith(DECLARED_CHECKS)]
 
 
-def take_undocumented(lane: Any, officer: str, declared: DeclaredIdentity, photo: bool = True) -> str:
+def take_undocumented(lane: Any, officer: str, declared: DeclaredIdentity, photo: bool = True,
+                      fingers: bool = False) -> str:
     """Queue a person without a document; returns the transaction code the booth opens."""
     code = new_transaction_code()
     image = booth_photo(lane) if photo else None
+    prints, print_images = booth_fingers(lane) if fingers else ([], {})
     verdicts = declared_verdicts(lane, declared)
     alerts = ["document.none"] + [r for v in verdicts if v.outcome == "fail" for r in v.reason_codes]
     data = {"language": lane.cfg.ui.default_language, "reasons": ["document.none"], "alerts": alerts,
             "message": None, "document": None, "declared_identity": declared.model_dump(mode="json"),
-            "face": None, "fingerprints": [], "checks": [v.model_dump(mode="json") for v in verdicts]}
-    images = {"face_live.jpg": image} if image else {}
+            "face": None, "fingerprints": [f.model_dump(mode="json") for f in prints],
+            "checks": [v.model_dump(mode="json") for v in verdicts]}
+    images = {**({"face_live.jpg": image} if image else {}), **print_images}
     with lane.lock:
         if images:
             lane.images[code] = images
@@ -70,7 +105,8 @@ def take_undocumented(lane: Any, officer: str, declared: DeclaredIdentity, photo
             lane.store.conn.execute(
                 "INSERT INTO queue(code, created_at, ending, data, doc_key, samples) VALUES (?,?,?,?,?,?)",
                 (code, time.time(), "handover", json.dumps(data), None, sealed))
-            tx.audit(officer, "booth.undocumented", code, {"reason": declared.reason, "photo": image is not None})
+            tx.audit(officer, "booth.undocumented", code, {"reason": declared.reason, "photo": image is not None,
+                                                                   "fingers": len(print_images)})
         lane.queue_version += 1
         lane.changed.notify_all()
     return code

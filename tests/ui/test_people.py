@@ -283,3 +283,22 @@ def test_manual_mrz_entry_is_validated_and_opens_the_transaction(make_post):
     assert r.url.path == f"/booth/t/{s.code}"
     kiosk = client(post)
     assert kiosk.post("/booth/mrz/check", json={"lines": "x"}).status_code == 403   # officers only
+
+
+def test_person_without_a_document_may_give_fingerprints(make_post):
+    from edge.lane import demo
+    from tests.ui.test_http import FINGER_POLICY
+
+    post = make_post(extra=FINGER_POLICY)
+    officer = sign_in(post)
+    form = officer.get("/booth/undocumented")
+    assert 'id="nodoc-fingers"' in form.text
+    demo.finger_on(post.lane.devices)
+    officer.timeout = 90      # the capture runs within the request: two fingers, one attempt each
+    r = officer.post("/booth/undocumented", data={
+        "csrf": token(form.text), "surname": "Haddad", "birth_date": "1988-04-02", "reason": "lost",
+        "fingers": "1"})
+    code = r.url.path.rsplit("/", 1)[1]
+    q = post.lane.get(code)
+    assert [f.finger for f in q.fingerprints] == ["right_index", "left_index"]
+    assert "finger_right_index.png" in r.text and q.declared.birth_date == "1988-04-02"
