@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,7 +222,7 @@ class PersonIndex:
         for k in keys:
             self.all_by_key.setdefault(k, array("I")).append(n)
         if not birth:
-            for k in keys:
+            for k in _fuzzy(keys):
                 self.nodate_by_key.setdefault(k, array("I")).append(n)
         else:
             self.by_date.setdefault(birth, array("I")).append(n)
@@ -243,10 +244,26 @@ class PersonIndex:
                 out.update(_union(self.all_by_key, keys))
             for k in dates:
                 out.update(self.by_date.get(k, ()))
-            out.update(_union(self.nodate_by_key, keys))
+            out.update(self._nodate(t))
         else:
             out.update(_union(self.all_by_key, keys))
         return out
+
+    def _nodate(self, t: Traveller) -> Iterator[int]:
+        """Undated entries (full-name rule) that share a name with two of the traveller's names, or with one when
+        the entry has one name; names count as shared within one skeleton edit (symmetric deletions)."""
+        counts: Counter[int] = Counter()
+        for tok in t.tokens:
+            found: set[int] = set()
+            for k in _fuzzy(_name_keys([tok])):
+                found.update(self.nodate_by_key.get(k, ()))
+                if len(found) > MAX_CANDIDATES:
+                    break
+            counts.update(found)
+        packed = self.packed
+        for n, c in counts.items():
+            if c >= 2 or " " not in packed[n].split(_SEP, 3)[2]:
+                yield n
 
 
 def _name_keys(toks: list[str]) -> set[str]:
@@ -259,6 +276,17 @@ def _name_keys(toks: list[str]) -> set[str]:
         if p:
             keys.add(skeleton(p))
     return keys
+
+
+def _fuzzy(keys: Iterable[str]) -> set[str]:
+    """The keys and, for skeletons of four letters or more, each with one letter deleted (two skeletons one edit
+    apart share one of these; shorter ones would join too many names)."""
+    out = set()
+    for k in keys:
+        out.add(k)
+        if len(k) >= 4:
+            out.update(k[:i] + k[i + 1:] for i in range(len(k)))
+    return out
 
 
 def _union(index: dict[str, array], keys: Iterable[str]) -> Iterator[int]:
