@@ -44,8 +44,11 @@ def test_builtins_fail_with_reason_codes_and_officer_detail():
     assert v["document.validity"].reason_codes == ["document.invalid"]
     assert v["document.validity"].detail["failed"] == "composite"
     assert v["document.expiry"].reason_codes == ["document.expired"]
-    assert v["face.match"].outcome == "fail" and v["face.match"].message == SEE_OFFICER
+    # the traveller may be told these (never an alert hit): the kiosk says why in their language
+    assert v["face.match"].outcome == "fail" and v["face.match"].message == "result.face_not_matched"
     assert v["finger.capture"].detail["missing"] == "right_index, left_index"
+    assert v["finger.capture"].message == "result.finger_not_captured"
+    assert v["document.validity"].message == SEE_OFFICER
 
 
 def test_nothing_to_judge_is_not_run_and_an_uncompared_face_warns_only_when_allowed():
