@@ -299,7 +299,20 @@ def _union(index: dict[str, array], keys: Iterable[str]) -> Iterator[int]:
         yield from bucket
 
 
-def could_hit(t: Traveller, tsk: set[str], packed: str) -> bool:
+def _near(sk: str, tsk: set[str], fuzzy: set[str]) -> bool:
+    """Whether an entry's skeleton is one of the traveller's, within one edit of one (set lookups of symmetric
+    deletions; an edit distance only for skeletons under four letters), or a cut one's continuation."""
+    if sk in tsk or sk in fuzzy:
+        return True
+    if len(sk) >= 4:
+        if any(sk[:i] + sk[i + 1:] in fuzzy for i in range(len(sk))):
+            return True
+    elif any(OSA.distance(sk, x, score_cutoff=1) <= 1 for x in tsk):
+        return True
+    return any(sk.startswith(x) for x in tsk)
+
+
+def could_hit(t: Traveller, tsk: set[str], packed: str, fuzzy: set[str] | None = None) -> bool:
     """A cheap necessary condition before scoring: enough of the entry's names could pair with the traveller's
     (same skeleton, skeletons one edit apart, or a traveller's skeleton that is a prefix: a cut name). Every entry
     name must when the entry has no birth date (the full-name rule), else min(2, names on either side)."""
@@ -307,8 +320,9 @@ def could_hit(t: Traveller, tsk: set[str], packed: str) -> bool:
     entry = skels.split(" ")
     excused = bool(extra) and any(x in tsk for x in extra.split(" "))   # a name with its particle dropped
     near = 0
+    fuzzy = _fuzzy(tsk) if fuzzy is None else fuzzy
     for sk in entry:
-        if sk in tsk or any(sk.startswith(x) or OSA.distance(sk, x, score_cutoff=1) <= 1 for x in tsk):
+        if _near(sk, tsk, fuzzy):
             near += 1
         elif excused:
             near, excused = near + 1, False
@@ -402,9 +416,10 @@ class Matcher:
         if t.tokens:
             packed = self.persons.packed
             tsk = _name_keys(t.tokens) | set(t.skeletons)
+            fuzzy = _fuzzy(tsk)
             for n in self.persons.candidates(t):
                 p = packed[n]
-                if p and could_hit(t, tsk, p):
+                if p and could_hit(t, tsk, p, fuzzy):
                     h = score_person(t, p)
                     if h is not None:
                         hits.append(h)
