@@ -28,6 +28,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.timeout(5400)   # two boots under TCG on a loaded 2-core host take tens of minutes
 def test_image_boots_provisions_delivers_and_survives_a_power_cut(tmp_path: Path) -> None:
     figures = run_scenario(Path(IMAGE), tmp_path)
     assert figures["boot_to_ready_s"] > 0 and figures["power_cut_to_ready_s"] > 0
