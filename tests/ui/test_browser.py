@@ -6,6 +6,7 @@ artifacts/screenshots/ (CI keeps them). axe-core (vendored, tests/fixtures/ui) c
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 from pathlib import Path
@@ -27,16 +28,30 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+_SHARED: dict = {}
+
+
+def _stop_shared() -> None:
+    b, p = _SHARED.pop("browser", None), _SHARED.pop("playwright", None)
+    if b is not None:
+        b.close()
+    if p is not None:
+        p.stop()
+
+
 @pytest.fixture(scope="session")
 def browser():
+    """One Chromium for the whole run, even when other modules import this fixture (each import is its own
+    fixture to pytest, and a second Playwright in the same process fails: one asyncio loop per thread)."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail("chromium is not installed: apt-get install chromium (CI's .ci/run does)")
-    from playwright.sync_api import sync_playwright
+    if "browser" not in _SHARED:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+        _SHARED["playwright"] = p = sync_playwright().start()
+        _SHARED["browser"] = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        atexit.register(_stop_shared)
+    yield _SHARED["browser"]
 
 
 @pytest.fixture
