@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from central import db
+from central import db, store_pg
 from central.rows import crossing_row
 from central.verify import CONFLICT, Accepted, Quarantined
 
@@ -46,6 +46,7 @@ def _insert(engine: Engine, table: sa.Table):  # type: ignore[no-untyped-def]
 class EventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.pg = engine.dialect.name == "postgresql"
         self.partitions = db.Partitions()
         self.pseudonym_key = bytes.fromhex(db.setting(engine, "pseudonym_key", lambda: os.urandom(32).hex()))
 
@@ -61,7 +62,9 @@ class EventStore:
             new_ids = tried & {a.event_id for a, _ in consistent}
             out.duplicates = len(batch.accepted) - len(new_ids)
             fresh = [r for eid, r in rows.items() if eid in new_ids]
-            if fresh:
+            if fresh and self.pg:
+                store_pg.insert_crossings(conn, fresh)
+            elif fresh:
                 conn.execute(_insert(self.engine, db.crossings)
                              .on_conflict_do_nothing(index_elements=["event_id", "time"]), fresh)
             quarantined = list(batch.quarantined) + conflicts
@@ -84,8 +87,9 @@ class EventStore:
     def _insert_events(self, conn: Connection, batch: Batch) -> set[str]:
         """Insert the copies whose id is not stored yet; returns their ids."""
         ids = list({a.event_id for a, _, _ in batch.accepted})
-        seen: set[str] = set(conn.execute(sa.select(db.events.c.id).where(db.events.c.id.in_(ids))).scalars()
-                             ) if ids else set()
+        seen: set[str] = set()
+        if ids and not self.pg:   # PostgreSQL: RETURNING says which were new
+            seen = set(conn.execute(sa.select(db.events.c.id).where(db.events.c.id.in_(ids))).scalars())
         values = []
         for a, raw, rec in batch.accepted:
             if a.event_id in seen:
@@ -94,6 +98,8 @@ class EventStore:
             values.append({"id": a.event_id, "post": a.post, "device": a.device, "seq": a.seq, "kind": a.kind,
                            "time": a.event["time"], "received_at": rec, "signature": a.event["signature"],
                            "payload": raw})
+        if self.pg:
+            return store_pg.insert_events(conn, values)
         if not values:
             return set()
         # executemany of one statement, prepared once (psycopg pipelines it): a multi-row VALUES (`.values(list)`,
@@ -106,8 +112,11 @@ class EventStore:
         """Copies whose id was already stored (now or before) with another signature: different content; and
         the copies that are the stored content."""
         ids = list({a.event_id for a, _, _ in batch.accepted})
-        stored = dict(conn.execute(sa.select(db.events.c.id, db.events.c.signature)
-                                   .where(db.events.c.id.in_(ids))).all()) if ids else {}
+        if self.pg:
+            stored = store_pg.stored_signatures(conn, ids)
+        else:
+            stored = dict(conn.execute(sa.select(db.events.c.id, db.events.c.signature)
+                                       .where(db.events.c.id.in_(ids))).all()) if ids else {}
         conflicts, consistent = [], []
         for a, raw, rec in batch.accepted:
             if stored.get(a.event_id) == a.event["signature"]:
@@ -131,13 +140,13 @@ class EventStore:
             return
         keys = sorted(by_device)
         f = db.fleet
-        conn.execute(_insert(self.engine, f).on_conflict_do_nothing(index_elements=["post", "device"]),
-                     [{"post": p, "device": d, "high_seq": 0} for p, d in keys])
-        query = (sa.select(f.c.post, f.c.device, f.c.high_seq).where(sa.tuple_(f.c.post, f.c.device).in_(keys))
-                 .order_by(f.c.post, f.c.device))
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        highs = {(p, d): h for p, d, h in conn.execute(query)}
+        if self.pg:
+            highs = store_pg.lock_fleet(conn, keys)
+        else:
+            conn.execute(_insert(self.engine, f).on_conflict_do_nothing(index_elements=["post", "device"]),
+                         [{"post": p, "device": d, "high_seq": 0} for p, d in keys])
+            highs = {(p, d): h for p, d, h in conn.execute(
+                sa.select(f.c.post, f.c.device, f.c.high_seq).where(sa.tuple_(f.c.post, f.c.device).in_(keys)))}
         new_gaps, updates = [], []
         now = time.time()
         for key in keys:
@@ -154,6 +163,9 @@ class EventStore:
         if new_gaps:
             conn.execute(db.gaps.insert(), new_gaps)
             out.gaps_opened += len(new_gaps)
+        if self.pg:
+            store_pg.update_fleet(conn, updates)
+            return
         conn.execute(f.update().where(f.c.post == sa.bindparam("k_post"), f.c.device == sa.bindparam("k_device"))
                      .values(high_seq=sa.bindparam("k_high"), last_event_at=sa.bindparam("k_seen"),
                              last_seen=sa.bindparam("k_seen")), updates)
