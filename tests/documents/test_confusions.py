@@ -108,7 +108,7 @@ def confused(draw: st.DrawFn) -> tuple[str, str, str]:
     return fmt, text, text[:p] + alt + text[p + 1:]
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(confused())
 def test_a_single_confusion_in_a_checked_field_is_never_silently_accepted(case: tuple[str, str, str]) -> None:
     fmt, text, damaged = case

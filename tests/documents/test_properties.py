@@ -81,7 +81,7 @@ def _checked_positions(fmt: str, lines: list[str]) -> list[int]:
     return sorted(pos)
 
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), st.data())
 def test_single_character_change_is_caught_or_corrected(doc: tuple[str, dict, list[str]], data: st.DataObject) -> None:
     fmt, fields, lines = doc
