@@ -101,12 +101,12 @@ def router(ui: UI) -> APIRouter:
         answers = {x.id: form.get(f"q_{x.id}") == "yes" for x in settings.questions}
         declared = q.declared.model_dump(mode="json") if q.declared else None
         try:
-            raised = lane.referrals.screen(code, ws.user or "?", answers, str(form.get("partner", "")) or None,
+            lane.referrals.screen(code, ws.user or "?", answers, str(form.get("partner", "")) or None,
                                            str(form.get("note", "")), declared)
         except ScreeningError:
             return RedirectResponse(f"/booth/t/{code}?e=booth.screen_failed", status_code=303)
-        lane.audit(ws.user or "?", "booth.screened", code, {"referral": lane.referrals.pending(code),
-                                                            "indicators": len(raised)})
+        # that a screening was made and whether a referral waits: never what it found (not even how much)
+        lane.audit(ws.user or "?", "booth.screened", code, {"referral": lane.referrals.pending(code)})
         return RedirectResponse(f"/booth/t/{code}", status_code=303)
 
     @r.get("/mrz")
