@@ -28,7 +28,7 @@ def build(seq: int = 1, data=None) -> dict:
 
 def test_signed_event_verifies_and_carries_cloudevents_attributes():
     ev = build(42)
-    assert ev["specversion"] == "1.0" and ev["type"] == "org.borderpost.crossing.v1"
+    assert ev["specversion"] == "1.0" and ev["type"] == "org.borderpost.crossing.v2"
     assert ev["source"] == "/borderpost/p1/d1" and ev["sequence"] == "00000000000000000042"
     assert ev["clocksynced"] is False and ev["id"][14] == "7"  # UUID version 7
     v = envelope.verify(envelope.encode(ev), KEY.public_key())

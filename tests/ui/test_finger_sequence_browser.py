@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.contract import DeviceKind
 from kiosk_ui import i18n
 from tests.ui.conftest import wait_until
 from tests.ui.test_browser import axe_serious, browser, kiosk_page, shot, wait_step  # noqa: F401
@@ -37,6 +38,7 @@ def test_four_fingers_in_arabic_with_a_stand_in(make_post, kiosk_page):  # noqa:
     shot(page, "kiosk-ar-finger-2-stand-in-left-index")
 
     session = next(iter(post.lane.kiosks.values()))
+    sensor = post.lane.devices.first(DeviceKind.FINGERPRINT).simulation
     def taken(f: str) -> bool:
         return any(r.finger == f and r.acceptable for r in session.fingerprints)
 
@@ -47,6 +49,7 @@ def test_four_fingers_in_arabic_with_a_stand_in(make_post, kiosk_page):  # noqa:
         shot(page, f"kiosk-ar-finger-{finger}")
         page.click("form.sim button")                    # the simulated traveller places that finger
         assert wait_until(lambda f=finger: taken(f), 60)
+        sensor.finger_off()                              # and lifts it: the next finger comes when asked
     wait_step(page, "result", timeout=60_000)
     shot(page, "kiosk-ar-finger-result")
     by = {r.finger: r for r in session.fingerprints}
