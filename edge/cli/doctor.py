@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ import click
 
 from edge.cli._common import EXIT_FAIL, config_option, echo_json, load_config, store_broker_options
 from edge.config import Config
+from edge.lane.diagnostics import check_broker, check_runtimes
 
 
 def check_devices(cfg: Config) -> list[dict[str, Any]]:
@@ -56,44 +55,6 @@ def check_store(cfg: Config) -> dict[str, Any]:
     detail = f"{st.pending} pending, {st.parked} parked, {st.db_size_bytes // 1024} KiB"
     return {"name": "store", "ok": problem is None, "status": "storage full" if problem else "ready",
             "detail": problem or detail, "path": str(cfg.store.path), **st.to_dict()}
-
-
-def check_broker(cfg: Config, timeout: float = 3.0) -> dict[str, Any]:
-    """TCP (and TLS) reachability; the uplink's own status says whether it is connected."""
-    b = cfg.broker
-    row: dict[str, Any] = {"name": "broker", "url": b.url}
-    try:
-        with socket.create_connection((b.host, b.port), timeout=timeout) as sock:
-            if b.tls:
-                ctx = ssl.create_default_context(cafile=str(b.ca_file) if b.ca_file else None)
-                if b.cert_file and b.key_file:
-                    ctx.load_cert_chain(str(b.cert_file), str(b.key_file))
-                with ctx.wrap_socket(sock, server_hostname=b.host):
-                    pass
-    except (OSError, ssl.SSLError) as exc:
-        return {**row, "ok": False, "status": "unreachable",
-                "detail": f"{exc}; events wait in the store until it is back"}
-    return {**row, "ok": True, "status": "reachable", "detail": ""}
-
-
-def check_runtimes() -> list[dict[str, Any]]:
-    """ML runtimes, the face models and the MRZ scan: reported, never fatal (a kiosk without a camera needs neither)."""
-    from edge.biometrics.face import models, runtimes
-    from edge.documents import fastpath
-
-    rows = [{"name": f"runtime:{name}", "ok": True, "status": "usable" if why is None else "absent",
-             "detail": why or "", "optional": True} for name, why in runtimes.available().items()]
-    directory = models.models_dir()
-    states = models.verify(directory)
-    bad = {k: v.value for k, v in states.items() if v is not models.ModelState.OK}
-    rows.append({"name": "face models", "ok": True, "status": "verified" if not bad else "not verified",
-                 "detail": str(directory) if not bad else f"{bad}; run `borderpost models fetch`",
-                 "optional": True})
-    compiled = fastpath.IMPLEMENTATION == "compiled"
-    rows.append({"name": "mrz scan", "ok": True, "status": fastpath.IMPLEMENTATION,
-                 "detail": "" if compiled else "no C compiler at install: the same checks, about 2x slower",
-                 "optional": True})
-    return rows
 
 
 def check_backends() -> list[dict[str, Any]]:
