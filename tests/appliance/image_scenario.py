@@ -26,7 +26,7 @@ from tests.appliance.conftest import make_ca, pem_key, technician_keys
 from tests.appliance.vm import BROKER_GUEST_IP, Vm, fsck_clean, install_probe, kvm_usable, put_bundle
 from tests.support.broker import Collector, Mosquitto, free_port
 
-BOOT_TIMEOUT = float(os.environ.get("BORDERPOST_BOOT_TIMEOUT", "600"))
+BOOT_TIMEOUT = float(os.environ.get("BORDERPOST_BOOT_TIMEOUT", "1500"))
 
 
 def broker_cert(directory: Path, ca_cert: Path, ca_key: Path) -> tuple[Path, Path]:
@@ -61,11 +61,15 @@ def make_bundle(directory: Path) -> tuple[Path, Path, Path, Path]:
     cmd.write_bytes(ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     bundle = directory / "bundle"
+    # the example config with a camera that shows no face: the demo portrait is not shipped in the image
+    base = directory / "base.toml"
+    example = (Path(__file__).resolve().parents[2] / "examples/config.toml").read_text()
+    base.write_text(example.replace('source = "astronaut"', 'source = "synthetic"', 1))
     subprocess.run([sys.executable, "-m", "edge", "provision", "new", "--post", "post-7", "--device", "kiosk-01",
                     "--broker", f"mqtts://{BROKER_GUEST_IP}:8883", "--agency-ca-cert", str(ca_cert),
                     "--agency-ca-key", str(ca_key), "--agency-encryption-key", str(enc),
                     "--agency-command-key", str(cmd), "--technician-keys",
-                    str(technician_keys(directory / "technicians.keys")), "--allow-simulated",
+                    str(technician_keys(directory / "technicians.keys")), "--allow-simulated", "--base-config", str(base),
                     "--out", str(bundle)], check=True, capture_output=True)
     return ca_cert, ca_key, bundle, enc
 
