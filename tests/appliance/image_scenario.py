@@ -69,7 +69,8 @@ def make_bundle(directory: Path) -> tuple[Path, Path, Path, Path]:
                     "--broker", f"mqtts://{BROKER_GUEST_IP}:8883", "--agency-ca-cert", str(ca_cert),
                     "--agency-ca-key", str(ca_key), "--agency-encryption-key", str(enc),
                     "--agency-command-key", str(cmd), "--technician-keys",
-                    str(technician_keys(directory / "technicians.keys")), "--allow-simulated", "--base-config", str(base),
+                    str(technician_keys(directory / "technicians.keys")), "--allow-simulated",
+                    "--base-config", str(base),
                     "--out", str(bundle)], check=True, capture_output=True)
     return ca_cert, ca_key, bundle, enc
 
