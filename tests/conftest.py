@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.broker import Mosquitto, mosquitto_path
+
+# Hypothesis checks behaviour, not speed (timing goals live in bench/): no per-example deadline, and no
+# health check that fails a test because a shared 2-core machine was slow to draw an example.
+settings.register_profile("borderpost", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("borderpost")
 
 
 @pytest.fixture
