@@ -118,10 +118,12 @@ def check_signed(topic: str, payload: bytes, prefix: str, lookup: Lookup, kinds:
         KINDS[kind].model_validate(data)
     except ValidationError as exc:
         return Quarantined(MALFORMED, f"data does not match the {kind} schema: {exc.errors()[0]['msg']}"[:300], eid)
-    if kind == "crossing" and (data.get("post"), data.get("device")) != (post, device):
+    if kind.startswith("crossing") and (data.get("post"), data.get("device")) != (post, device):
         return Quarantined(WRONG_TOPIC, f"crossing of {data.get('post')}/{data.get('device')} signed by "
                                         f"{post}/{device}", eid)
-    return Accepted(post, device, kind, event["id"], verdict.sequence or 0, event)
+    # a version-1 crossing (an appliance not yet updated) is stored as a crossing: v2 only added optional parts
+    return Accepted(post, device, "crossing" if kind == "crossing_v1" else kind, event["id"],
+                    verdict.sequence or 0, event)
 
 
 def verify_envelope(event: dict[str, Any], key: Ed25519PublicKey, expected_source: str) -> envelope.Verdict:
@@ -165,7 +167,8 @@ def check_event(topic: str, payload: bytes, prefix: str, lookup: Lookup,
     if where is not None and where[2] not in ("events/crossing", "events/biometrics"):
         return Quarantined(MALFORMED, f"unknown event topic {where[2][:60]!r}")
     kind = where[2].split("/")[1] if where else "crossing"
-    out = check_signed(topic, payload, prefix, lookup, (kind,), max_bytes)
+    kinds = ("crossing", "crossing_v1") if kind == "crossing" else (kind,)
+    out = check_signed(topic, payload, prefix, lookup, kinds, max_bytes)
     if isinstance(out, Accepted) and out.seq < 1:
         return Quarantined(MALFORMED, "a stored event without a sequence number", out.event_id)
     return out

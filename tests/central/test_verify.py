@@ -102,3 +102,21 @@ def test_any_bytes_are_quarantined_never_raised(blob):
     dev = device()
     out = check_event(f"{PREFIX}/post-a/kiosk-1/events/crossing", blob, PREFIX, lookup_of(dev))
     assert isinstance(out, Quarantined)
+
+
+def test_a_version_1_crossing_from_an_appliance_not_yet_updated_is_stored_as_a_crossing():
+    from datetime import UTC, datetime
+
+    from edge.events import envelope
+    from edge.events.model import CrossingV1
+    from central.simulate import crossing_data
+
+    dev = device()
+    data = crossing_data(dev, dev.rng).model_dump(mode="json", exclude={"schema_version", "declared_identity",
+                                                                         "answers", "protection"})
+    ev = envelope.build("crossing_v1", CrossingV1.model_validate(data), key=dev.key, post=dev.post,
+                        device=dev.device, sequence=1, time=datetime.now(UTC), clock_synced=True)
+    assert ev["type"] == "org.borderpost.crossing.v1"
+    out = check_event(f"{PREFIX}/{dev.post}/{dev.device}/events/crossing", envelope.encode(ev), PREFIX,
+                      lookup_of(dev))
+    assert isinstance(out, Accepted) and out.kind == "crossing"
