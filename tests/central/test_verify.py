@@ -107,9 +107,9 @@ def test_any_bytes_are_quarantined_never_raised(blob):
 def test_a_version_1_crossing_from_an_appliance_not_yet_updated_is_stored_as_a_crossing():
     from datetime import UTC, datetime
 
+    from central.simulate import crossing_data
     from edge.events import envelope
     from edge.events.model import CrossingV1
-    from central.simulate import crossing_data
 
     dev = device()
     data = crossing_data(dev, dev.rng).model_dump(mode="json", exclude={"schema_version", "declared_identity",
