@@ -48,6 +48,15 @@ SYNTHETIC_FINGERS = 8
 
 
 def finger_of(stem: str) -> str:
+    """The finger a print file shows: `<set>_<finger>_<impression>`, except FingerJetFX's samples.
+
+    FingerJetFX's samples keep NIST's ten-print naming `<subject>_<finger position><impression type>`
+    (`a001_03p`: subject a001, finger position 3 = right middle, plain): `fjfx_a001_03p` and `fjfx_a001_06p`
+    are two fingers of one person (06 is the left thumb, and looks it), so every FingerJetFX file is its
+    own finger and their pairs are impostor pairs (the hardest kind: same person, other finger).
+    """
+    if stem.startswith("fjfx_"):
+        return stem
     return stem.rsplit("_", 1)[0]
 
 

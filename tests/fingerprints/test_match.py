@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,11 @@ from edge.biometrics.finger import match
 from edge.cli import root
 from tests.fingerprints.conftest import REAL
 
-DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "fingerprints-real"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+DEV = SHARED / "data" / "fingerprints-real"
+ACCEPTANCE = SHARED / "acceptance" / "fingerprints-real"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import finger as bench  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +57,35 @@ def test_any_bytes_are_a_template_or_bad_template(data: bytes):
     assert data[:4] == b"FMR\x00"
 
 
-@pytest.mark.skipif(not DEV.is_dir(), reason="../shared/data/fingerprints-real is not beside this clone")
-def test_no_false_match_among_development_impostors():
+def _pair_scores(folder: Path) -> tuple[list[int], list[int]]:
     import cv2
 
-    prints = {p.stem: match.template(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)) for p in sorted(DEV.glob("*.png"))}
-    finger = {k: k.rsplit("_", 1)[0] for k in prints}
-    impostor = [match.verify(prints[a], prints[b]).score for a, b in itertools.combinations(prints, 2)
-                if finger[a] != finger[b]]
-    assert len(impostor) == 324 and max(impostor) < match.THRESHOLD
+    prints = {p.stem: match.template(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)) for p in sorted(folder.glob("*.png"))}
+    genuine, impostor = [], []
+    for a, b in itertools.combinations(prints, 2):
+        same = bench.finger_of(a) == bench.finger_of(b)
+        (genuine if same else impostor).append(match.verify(prints[a], prints[b]).score)
+    return genuine, impostor
+
+
+def test_fingerjetfx_samples_are_one_finger_each():
+    assert bench.finger_of("fjfx_a001_03p") != bench.finger_of("fjfx_a001_06p")
+    assert bench.finger_of("fvc02db1_101_1") == bench.finger_of("fvc02db1_101_4") == "fvc02db1_101"
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason="../shared/data/fingerprints-real is not beside this clone")
+def test_no_false_match_among_development_impostors():
+    genuine, impostor = _pair_scores(DEV)
+    assert len(genuine) == 24 and len(impostor) == 327 and max(impostor) < match.THRESHOLD
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ACCEPTANCE.is_dir(), reason="../shared/acceptance/fingerprints-real is not beside this clone")
+def test_acceptance_genuine_pairs_accepted_and_no_false_match():
+    genuine, impostor = _pair_scores(ACCEPTANCE)
+    accepted = sum(s >= match.THRESHOLD for s in genuine) / len(genuine)
+    assert accepted >= 0.80, f"accepts {accepted:.1%} of {len(genuine)} genuine pairs"
+    assert max(impostor) < match.THRESHOLD, f"{sum(s >= match.THRESHOLD for s in impostor)} false matches"
 
 
 def test_cli_verify_images_and_template_files(tmp_path: Path):

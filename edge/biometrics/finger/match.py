@@ -2,8 +2,8 @@
 
 Why Bozorth3: it is NIST's open reference matcher, runs in about 2 ms a comparison here, and reads the
 standard template format other systems exchange. The threshold is calibrated on the 27 real development
-prints (`python bench/finger.py --calibrate`) for a stated false-match rate of at most 1 in 324 (0.31 %):
-the smallest score no impostor pair of theirs reached (the highest of the 324 impostor pairs scored 24).
+prints (`python bench/finger.py --calibrate`) for a stated false-match rate of at most 1 in 327 (0.31 %):
+the smallest score no impostor pair of theirs reached (the highest of the 327 impostor pairs scored 24).
 Bozorth3's customary 40 is stricter; pass `threshold=` where a post wants it.
 """
 
