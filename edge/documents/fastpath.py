@@ -22,7 +22,7 @@ from collections.abc import Callable
 from operator import itemgetter
 
 from edge.documents import codes
-from edge.documents.checkdigit import _MOD10
+from edge.documents.checkdigit import _MOD10, lookalike_repairs
 from edge.documents.layout import LAYOUTS, Layout
 from edge.documents.result import SEX_CODES, MrzResult, mrz_date
 
@@ -216,6 +216,9 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
     all_ok = (1 << len(check_names)) - 1
     # Checks over alphanumeric fields: a failure there may be a look-alike the full parser repairs.
     repairable = sum(1 << i for i, n in enumerate(check_names) if n in ("document_number", "optional_data"))
+    # Per such check: (its bit, name, data span, check digit's offset), in the full parser's order.
+    repair_steps = tuple((1 << i, n, _span(lay, lay.checked[n][0]), _span(lay, lay.checked[n][1]).start)
+                         for i, n in enumerate(check_names) if 1 << i & repairable)
     # Per pattern of check bits: the `checks` dict to copy and the `errors` tuple.
     checks_of = [{n: bool(bits >> i & 1) for i, n in enumerate(check_names)} for bits in range(all_ok + 1)]
     errors_of = [tuple(f"check_digit: {n} does not verify" for n, ok in c.items() if not ok) for c in checks_of]
@@ -248,9 +251,22 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
         if not number or not primary.strip("<"):
             return None
         bits = r & 255
-        if ~bits & repairable:   # a failed alphanumeric check: the full parser tries look-alike repairs
-            return None
         errors, valid = errors_of[bits], bits == all_ok
+        if ~bits & repairable:   # a failed alphanumeric check: look-alike repairs, as the full parser does
+            repair_errors, repair = [], None
+            for bit, name, span, cd in repair_steps:
+                if bits & bit:
+                    continue
+                if not text[cd].isdigit() or cut >= 0 or repair is not None:
+                    return None
+                found = lookalike_repairs(text[span], text[cd])
+                if len(found) == 1:
+                    repair = (name, span.start + found[0][0], found[0][1])
+                elif found:
+                    repair_errors.append(f"{name}: {len(found)} different look-alike repairs verify; none chosen")
+            if repair is not None:
+                return None if repair_errors else _repaired(text, today, *repair)
+            errors = (*repair_errors, *errors)
         if birth[2] or expiry[2]:   # six digits that are no date: reported after the check digits, as _parse does
             errors, valid = errors + tuple(e for e in (birth[2], expiry[2]) if e), False
         result = new(result_cls)
@@ -263,6 +279,25 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
             # Digit-only positions held digits: a failed date or composite check is final.
             "valid": valid, "checks": checks_of[bits].copy(), "corrections": (), "expired": expiry[1],
             "age": birth[1], "errors": errors, "lines": tuple(text.split("\n")), "uncertain_fields": {},
+        })
+        return result
+
+    def _repaired(text: str, today: dt.date, name: str, at: int, alt: str) -> MrzResult | None:
+        """The one look-alike repair of a field: parsed repaired, the field left for the officer to confirm."""
+        got = parse(text[:at] + alt + text[at + 1:], today)
+        if got is None:
+            return None
+        span = next(s for _, n, s, _ in repair_steps if n == name)
+        line, column = divmod(at, lay.length + 1)
+        n = sum(not ok for ok in got.checks.values())   # its check_digit errors come first, then ours
+        result = new(result_cls)
+        store(result, "__dict__", {
+            **got.__dict__, "valid": False,
+            "corrections": (f"{name}: line {line + 1} column {column + 1} '{text[at]}' -> '{alt}' "
+                            "(look-alike; officer confirms)",),
+            "errors": (*got.errors[:n], f"uncertain: {name} was repaired by a look-alike substitution "
+                       "(officer confirms)", *got.errors[n:]),
+            "uncertain_fields": {name: (text[span].rstrip("<"),)},
         })
         return result
 
@@ -289,9 +324,9 @@ def parse_fast(text: str, today: dt.date) -> MrzResult | None:
     """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
 
     Well-formed: lines joined by `\\n`, every field holding only what it may (digits in dates and
-    check digits, letters in names...), known codes, and the checks over alphanumeric fields verifying
-    (a failure there may be a look-alike the full parser repairs). A failed date or composite check, and
-    six digits that are no date, are reported here. Tests assert both paths agree.
+    check digits, letters in names...), known codes, and no check over an alphanumeric field that exactly
+    one look-alike substitution would repair (that repair is the full parser's). Failed checks, and six
+    digits that are no date, are reported here. Tests assert both paths agree.
     """
     if text.__class__ is not str or len(text) > 200:
         return None

@@ -19,21 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.documents import codes
-from edge.documents.checkdigit import MRZ_ALPHABET, char_value, check_digit
+from edge.documents.checkdigit import CONFUSABLE, CONFUSION_GROUPS, MRZ_ALPHABET, char_value, check_digit
 from edge.documents.fastpath import parse_fast
 from edge.documents.layout import DIGIT_FIELDS, LAYOUTS, Layout, layout_for
 from edge.documents.result import SEX_CODES, MrzResult, mrz_date
 
-__all__ = ["MrzResult", "normalise_lines", "parse_mrz"]
+__all__ = ["CONFUSABLE", "CONFUSION_GROUPS", "MrzResult", "normalise_lines", "parse_mrz"]
 
 MAX_INPUT_CHARS = 4096   # an MRZ is at most 90 characters; anything far larger is not one
 
 # Letters OCR and tired typists put where a digit belongs, and the digit they stand for.
 LETTER_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "Z": "2", "S": "5",
                    "G": "6", "B": "8", "A": "4", "E": "3"}
-# OCR-B look-alike groups (what readers confuse in alphanumeric fields), each character -> its look-alikes.
-CONFUSION_GROUPS = ("0ODQ", "1IL", "2Z", "5S", "6G", "8B", "MHNW")
-CONFUSABLE = {c: g.replace(c, "") for g in CONFUSION_GROUPS for c in g}
 
 
 def normalise_lines(text: str) -> list[str]:

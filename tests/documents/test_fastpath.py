@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge.documents import fastpath
+from edge.documents.checkdigit import CONFUSABLE
 from edge.documents.layout import LAYOUTS
 from edge.documents.mrz import _parse
 from tests.documents.test_properties import ALPHA, TODAY, documents
@@ -164,3 +165,40 @@ def test_date_cache_is_per_reference_date() -> None:
     assert fastpath.parse_fast(text, after).expired is True
     assert fastpath.parse_fast(text, before).expired is False
     assert fastpath.parse_fast(text, before).age == 37 and fastpath.parse_fast(text, after).age == 37
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.data())
+def test_fast_path_lookalike_repairs_agree_with_full_parser(doc: tuple, data: st.DataObject) -> None:
+    """One or two characters of the checked alphanumeric fields changed (look-alikes or any character):
+    the fast path's arithmetic repair (none, one officer-confirmed, several refused) is the full parser's."""
+    fmt, _, lines = doc
+    lay = LAYOUTS[fmt]
+    text = "\n".join(lines)
+    spans = [fastpath._span(lay, f) for f in ("document_number", "optional_data") if f in lay.checked]
+    for _ in range(data.draw(st.integers(1, 2))):
+        span = data.draw(st.sampled_from(spans))
+        pos = data.draw(st.integers(span.start, span.stop - 1))
+        alts = CONFUSABLE.get(text[pos], "") or "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        text = text[:pos] + data.draw(st.sampled_from(sorted(alts))) + text[pos + 1:]
+    full = _parse(text, TODAY)
+    for parsers in (fastpath._PARSERS, PY_PARSERS):
+        got = parsers[len(text)][text[0] == "V"](text, TODAY)
+        if got is not None:
+            assert got == full
+
+
+def test_fast_path_answers_lookalike_repairs() -> None:
+    """The ICAO specimen's number with 0 read as O (one repair verifies: officer confirms) and with 2 read
+    as Z (three verify: none chosen): both answered on the fast path, exactly as the full parser does."""
+    text = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+    one = text.replace("L898902C3", "L8989O2C3")
+    got = fastpath.parse_fast(one, TODAY)
+    assert got is not None and got == _parse(one, TODAY)
+    assert got.document_number == "L898902C3" and got.uncertain_fields == {"document_number": ("L8989O2C3",)}
+    assert not got.valid
+    assert got.corrections == ("document_number: line 2 column 6 'O' -> '0' (look-alike; officer confirms)",)
+    several = text.replace("L898902C3", "L89890ZC3")
+    got = fastpath.parse_fast(several, TODAY)
+    assert got is not None and got == _parse(several, TODAY) and not got.valid
+    assert "document_number: 3 different look-alike repairs verify; none chosen" in got.errors
