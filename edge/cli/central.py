@@ -21,6 +21,8 @@ try:
 except ImportError as exc:  # the lazy group shows this subcommand as unavailable, with the reason
     raise ImportError(f"{exc}; install the agency side with: pip install 'borderpost[central]'") from None
 
+from central.update_command import click_command as update_command  # `command update`
+
 DB_ENV = "BORDERPOST_CENTRAL_DB"
 BROKER_ENV = "BORDERPOST_CENTRAL_BROKER"
 
@@ -303,6 +305,7 @@ def command_group() -> None:
 command_group.add_command(_command("ping", "Ask POST/DEVICE to answer."))
 command_group.add_command(_command("resend", "Ask POST/DEVICE to publish again from --from-seq on."))
 command_group.add_command(_command("reload", "Ask POST/DEVICE to re-read its config file."))
+command_group.add_command(update_command(db_option, broker_option, _engine, _actor, _broker_creds))
 
 
 @cli.group("alerts")
