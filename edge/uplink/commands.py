@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from edge.events.envelope import canonical
 
-COMMANDS = ("ping", "resend", "reload")
+COMMANDS = ("ping", "resend", "reload", "update")   # update: edge.update.job
 MAX_AGE_S = 600.0        # a command older than this is refused (with the replay table, stops replays)
 MAX_SKEW_S = 120.0       # ... and one from too far in the future
 MAX_BYTES = 16 * 1024

@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 from edge.config import Config
 from edge.events.model import CommandResult
 from edge.store import Store, StoreError
+from edge.update.job import UpdateJobs
 from edge.uplink import commands
 from edge.uplink.topics import Topics
 
@@ -59,6 +60,7 @@ class CommandInbox:
         self._overflowed = 0
         self._drops_logged = 0
         self._next_drop_log = 0.0
+        self._updates = UpdateJobs()   # the `update` command runs in the background; its reports go out here
 
     def _signed(self, kind: str, data: Any) -> bytes:
         raise NotImplementedError
@@ -85,6 +87,8 @@ class CommandInbox:
 
     def _handle_commands(self) -> None:
         """Answer queued commands while the rate allows; shed the oldest while the queue stays over half full."""
+        for report in self._updates.reports():
+            self._result(report)
         while self._client is not None and not self._commands.empty() and self._command_budget.take():
             item = self._next_command()
             if item is not None:
@@ -179,6 +183,8 @@ class CommandInbox:
             self.cfg.broker.telemetry_interval_s = new.broker.telemetry_interval_s
             self.cfg.broker.inflight_window = new.broker.inflight_window
             return {"reloaded": True}
+        if cmd.name == "update":
+            return self._updates.start(cmd.id, cmd.args, self.cfg)
         raise ValueError(f"unknown command {cmd.name}")
 
     def _restart_window_from(self, seq: int) -> None:
