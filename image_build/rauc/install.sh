@@ -1,6 +1,6 @@
 #!/bin/bash
 # Put the A/B update pieces into an image's root filesystem (called by the image build's customize hook):
-#   install-into-root.sh ROOT [ARCH]
+#   install.sh ROOT [ARCH]
 # /etc/rauc/system.conf and keyring.pem, the boot loader backend and health check under
 # /usr/lib/borderpost/rauc/, borderpost-health.service and borderpost-mark-good.service (enabled).
 # The keyring is BORDERPOST_UPDATE_KEYRING (production: the agency's update CA certificate) or else the
@@ -19,7 +19,7 @@ if [ -z "$keyring" ]; then
     "$here/dev-keys.sh"
     keyring="$here/../../artifacts/update-keys/ca.cert.pem"
 fi
-[ -f "$keyring" ] || { echo "install-into-root: keyring $keyring not found" >&2; exit 2; }
+[ -f "$keyring" ] || { echo "install: keyring $keyring not found" >&2; exit 2; }
 
 install -d "$root/etc/rauc" "$root/usr/lib/borderpost/rauc" "$root/etc/systemd/system"
 sed "s/@ARCH@/$arch/" "$here/system.conf.in" > "$root/etc/rauc/system.conf"
