@@ -12,7 +12,7 @@ MODELS ?= $(CURDIR)/models
 PYTEST_ARGS ?=             # e.g. make test PYTEST_ARGS="tests/drivers -x"
 export BORDERPOST_MODELS_DIR := $(MODELS)
 
-.PHONY: demo test install system-demo system-test models lint bench clean fuzz image image-test
+.PHONY: demo test install system-demo system-test models lint bench clean fuzz image image-test bundle
 
 system-demo:
 	@./scripts/system-deps.sh demo
@@ -63,3 +63,6 @@ image: $(TEST_STAMP) models  # the appliance image from Debian's archive (root; 
 
 image-test: $(TEST_STAMP)  # boots it in QEMU: provisioning, delivery, a power cut (tests/appliance/test_image_boot.py)
 	BORDERPOST_IMAGE=$${BORDERPOST_IMAGE:-artifacts/image/borderpost-amd64.img} $(PY) -m pytest -q -rs tests/appliance/test_image_boot.py
+
+bundle:  # a signed RAUC bundle (verity) of the built image's root, for A/B updates (docs/technician.md): artifacts/bundle/
+	image_build/rauc/make-bundle.sh $${BORDERPOST_IMAGE:-artifacts/image/borderpost-amd64.img} artifacts/bundle
