@@ -7,12 +7,32 @@ read), pings stop and systemd restarts the service (`WatchdogSec=`). Outside sys
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
 from edge import sdnotify
 
 log = logging.getLogger("borderpost.service")
+
+# Each start-up step (imports, store, devices, lane, UI) may take this long from the end of the previous one.
+# A Raspberry Pi 4 needs a few seconds for the whole start; the unit may raise it (an emulator is ~40x slower).
+START_STEP_ENV = "BORDERPOST_START_STEP_SEC"
+START_STEP_DEFAULT = 60.0
+
+
+def start_step_seconds() -> float:
+    try:
+        value = float(os.environ.get(START_STEP_ENV, ""))
+    except ValueError:
+        return START_STEP_DEFAULT
+    return value if value > 0 else START_STEP_DEFAULT
+
+
+def starting(step: str) -> None:
+    """Start-up progress for systemd: STATUS names the step and EXTEND_TIMEOUT_USEC grants it its own time, so a
+    slow board that is still progressing is not killed by TimeoutStartSec, while a step that hangs still is."""
+    sdnotify.notify_extend_timeout(start_step_seconds(), f"starting: {step}")
 
 
 class Heartbeat:

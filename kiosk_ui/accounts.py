@@ -6,6 +6,7 @@ in the same hash-chained audit log as the decisions they sign.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -23,8 +24,13 @@ ROLES: tuple[str, ...] = ("officer", "technician", "supervisor")   # a superviso
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()   # argon2id, library defaults (RFC 9106 second recommendation)
-# Verifying against this keeps an unknown id as slow as a wrong password (no account enumeration by timing).
-_DUMMY_HASH = _HASHER.hash("borderpost-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps an unknown id as slow as a wrong password (no account enumeration by timing).
+    Made at the first sign-in, not at import: argon2id's 64 MiB pass is seconds of a slow board's start-up."""
+    return _HASHER.hash("borderpost-dummy-password")
 
 
 class AccountError(Exception):
@@ -127,7 +133,7 @@ class Accounts:
                 if ID_PATTERN.match(account_id or "") else None
             account = self._row_unlocked(account_id) if row else None
         if account is None or row is None:
-            _verify(_DUMMY_HASH, password)
+            _verify(_dummy_hash(), password)
             self._audit("ui", "signin.failed", "", {"role": role, "why": "unknown"})
             return SignIn(False, "bad_credentials")
         if account.locked_until and account.locked_until > now:

@@ -18,12 +18,15 @@ from edge.cli.events import open_store
 def cli(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> None:
     """Run the station until stopped (SIGTERM): read devices, record crossings into the store."""
     from edge import service
+
+    service.starting("loading the pipeline")
     from edge.devices import open_devices
     from edge.events.seal import SealError
     from edge.identity import IdentityError, load_or_create_key
     from edge.recorder import Recorder
     from edge.station import Station
 
+    service.starting("opening the store")
     cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
     store = open_store(cfg)
     try:
@@ -39,7 +42,9 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         fail(str(exc), EXIT_USAGE)
     from edge.lane.checks import CheckError
 
+    service.starting("opening the devices")
     devices = open_devices(cfg)
+    service.starting("setting up the lane")
     try:
         station = Station(cfg, store, recorder, devices)
     except CheckError as exc:
@@ -47,6 +52,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
         fail(str(exc), EXIT_USAGE)
     ui = None
     if cfg.ui.enabled:
+        service.starting("starting the local UI")
         from kiosk_ui.service import UIServer
 
         try:

@@ -93,3 +93,46 @@ def test_pinger_rate_limits_and_skips_unhealthy(listener: socket.socket) -> None
 def test_pinger_without_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WATCHDOG_USEC", raising=False)
     assert sdnotify.WatchdogPinger().tick(healthy=True) is False
+
+
+@pytest.mark.parametrize(("env", "usec"), [(None, 60_000_000), ("300", 300_000_000), ("nonsense", 60_000_000),
+                                           ("-5", 60_000_000)])
+def test_start_up_step_asks_for_its_own_time(listener: socket.socket, monkeypatch: pytest.MonkeyPatch,
+                                             env: str | None, usec: int) -> None:
+    from edge import service
+
+    if env is None:
+        monkeypatch.delenv(service.START_STEP_ENV, raising=False)
+    else:
+        monkeypatch.setenv(service.START_STEP_ENV, env)
+    service.starting("opening the devices")
+    assert listener.recv(4096) == f"EXTEND_TIMEOUT_USEC={usec}\nSTATUS=starting: opening the devices".encode()
+
+
+def test_station_reports_each_start_up_step_before_ready(tmp_path: Path, listener: socket.socket) -> None:
+    """The real station command under a notify socket: every step asks for time, then READY=1, in that order."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[identity]\npost = "p"\ndevice = "d"\nsigning_key = "{tmp_path}/key.pem"\n'
+                      f'[store]\npath = "{tmp_path}/store.db"\n[ui]\nenabled = false\n')
+    env = dict(os.environ, NOTIFY_SOCKET=os.environ["NOTIFY_SOCKET"])
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "station", "--config", str(config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    messages: list[str] = []
+    listener.settimeout(60)
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not any(m.startswith("READY=1") for m in messages):
+            messages.append(listener.recv(4096).decode())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    steps = [m.split("STATUS=starting: ")[1] for m in messages if "STATUS=starting: " in m]
+    assert steps == ["loading the pipeline", "opening the store", "opening the devices", "setting up the lane"], \
+        (messages, err[-500:])
+    assert all(m.startswith("EXTEND_TIMEOUT_USEC=") for m in messages if "STATUS=starting: " in m)
+    assert messages[-1].startswith("READY=1") and "starting: setting up the lane" in messages[-2], messages
