@@ -257,13 +257,15 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
             for bit, name, span, cd in repair_steps:
                 if bits & bit:
                     continue
+                if text[cd] == "<" and name == "optional_data":
+                    continue   # no look-alike is `<`: nothing makes the field empty, as `<` there demands
                 if not text[cd].isdigit() or cut >= 0 or repair is not None:
                     return None
-                found = lookalike_repairs(text[span], text[cd])
-                if len(found) == 1:
-                    repair = (name, span.start + found[0][0], found[0][1])
-                elif found:
-                    repair_errors.append(f"{name}: {len(found)} different look-alike repairs verify; none chosen")
+                count, one = lookalike_repairs(text[span], text[cd])
+                if one is not None:
+                    repair = (name, span.start + one[0], one[1])
+                elif count:
+                    repair_errors.append(f"{name}: {count} different look-alike repairs verify; none chosen")
             if repair is not None:
                 return None if repair_errors else _repaired(text, today, *repair)
             errors = (*repair_errors, *errors)
