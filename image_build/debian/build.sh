@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the appliance image from Debian's archive alone (mmdebstrap), sharing the overlay, units, first boot
 # and read-only root of the Raspberry Pi OS recipe.
-#   image_build/debian/build.sh [OUT_DIR]            -> OUT_DIR/borderpost-<arch>.img (GPT: BPBOOT, BPROOT)
+#   image_build/debian/build.sh [OUT_DIR]            -> OUT_DIR/borderpost-<arch>.img
+# GPT: 1 BPBOOT (FAT), 2 BPROOT (root slot A, ext4), 3 BPROOT_B (slot B, empty), 4 BPDATA made at first boot.
 # Environment: BORDERPOST_ARCH=amd64|arm64 (default: this host's), BORDERPOST_SUITE (bookworm: Python 3.11,
 # the host's), BORDERPOST_KIOSK_SCREEN=1 adds cage and chromium (default 0: headless, the UI still served),
 # BORDERPOST_IMAGE_FREE free space left for the data partition made at first boot (default 1G).
@@ -50,11 +51,17 @@ fi
 wheel=$(ls "$work"/wheels/borderpost-*.whl)
 
 rootdir="$work/root"
+# shellcheck disable=SC2016  # "$1" in a hook is the root, expanded by the hook's own shell
 mmdebstrap --variant=minbase --arch="$arch" --components=main,non-free-firmware \
     --include="$packages,$extra" \
-    --essential-hook='install -d "$1/boot/firmware" "$1/etc/default"; printf "ROOTPART=LABEL=BPROOT\nCONSOLES=\"ttyS1,115200 tty0\"\n" > "$1/etc/default/raspi-firmware"' \
+    --essential-hook='install -d "$1/boot/firmware" "$1/etc/default"; printf "ROOTPART=PARTLABEL=BPROOT\nCONSOLES=\"ttyS1,115200 tty0\"\n" > "$1/etc/default/raspi-firmware"' \
     --customize-hook="\"$here/customize.sh\" \"\$1\" \"$wheel\" \"$arch\" \"$screen\"" \
     "$suite" "$rootdir"
+
+# mmdebstrap's cleanup removes /var/lib/dbus/machine-id; on the read-only root tmpfiles cannot make it at boot.
+ln -sfn /etc/machine-id "$rootdir/var/lib/dbus/machine-id"
+# The disk layout, for make-data-partition: the data partition comes after both root slots (A and B).
+printf 'DATA_PARTITION=4\n' > "$rootdir/usr/lib/borderpost/layout"
 
 # The boot partition's files go to the FAT image; the root's /boot/firmware stays an empty mount point.
 esp="$work/esp"
@@ -71,11 +78,14 @@ mcopy -s -i "$work/boot.vfat" "$esp"/* ::/
 img="$out/borderpost-$arch.img"
 rm -f "$img"
 free_mib=$(numfmt --from=iec "$free" | awk '{print int($1/1048576)}')
-truncate -s $(( (1 + boot_mib + root_mib + free_mib + 1) * 1048576 )) "$img"
+# Two root slots of one size for A/B updates (RAUC installs into the one not running); slot B stays empty
+# (sparse) until the first update.
+truncate -s $(( (1 + boot_mib + 2 * root_mib + free_mib + 1) * 1048576 )) "$img"
 sfdisk --quiet "$img" <<PARTS
 label: gpt
 start=1MiB, size=${boot_mib}MiB, type=uefi, name=BPBOOT
 size=${root_mib}MiB, type=linux, name=BPROOT
+size=${root_mib}MiB, type=linux, name=BPROOT_B
 PARTS
 dd if="$work/boot.vfat" of="$img" bs=1M seek=1 conv=notrunc,sparse status=none
 dd if="$work/root.ext4" of="$img" bs=1M seek=$((1 + boot_mib)) conv=notrunc,sparse status=none

@@ -16,10 +16,12 @@ screen=$4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 cp -a "$here/overlay/." "$root/"
-# Partitions by label: the boot partition (FAT, label BPBOOT) holds the boot loader, the kernel and the
-# provisioning bundle; the root (ext4, BPROOT) is read-only; the data partition (BPDATA) is made at first boot.
+# The boot partition (FAT, label BPBOOT) holds the boot loader, the kernels and the provisioning bundle; the
+# root is read-only and is whichever slot the boot loader chose (root=PARTLABEL=BPROOT or BPROOT_B: both slots'
+# ext4 carry the label BPROOT, so nothing selects the root by label); the data partition (BPDATA) is made at
+# first boot.
 cat > "$root/etc/fstab" <<'FSTAB'
-LABEL=BPROOT    /               ext4    defaults,noatime,errors=remount-ro      0 1
+/dev/root       /               ext4    defaults,noatime,errors=remount-ro      0 1
 LABEL=BPBOOT    /boot/firmware  vfat    defaults,noatime,umask=0077,flush       0 2
 FSTAB
 install -d "$root/boot/firmware"
@@ -35,6 +37,10 @@ if ls "$models"/*.onnx >/dev/null 2>&1; then
     install -d "$root/usr/share/borderpost/models"
     install -m 0644 "$models"/* "$root/usr/share/borderpost/models/"
 fi
+# A/B system updates: the RAUC configuration (image_build/rauc/, when present) installs itself into the root.
+if [ -x "$here/../rauc/install.sh" ]; then
+    "$here/../rauc/install.sh" "$root" "$arch"
+fi
 systemctl --root="$root" enable systemd-networkd.service systemd-networkd-wait-online.service
 if [ "$screen" != 1 ]; then
     # headless build (no cage/chromium): the local UI is still served by the station on 127.0.0.1:8080
@@ -42,21 +48,24 @@ if [ "$screen" != 1 ]; then
     systemctl --root="$root" set-default multi-user.target
 fi
 
-cmdline="root=LABEL=BPROOT ro rootwait fsck.repair=yes"
+cmdline="root=PARTLABEL=BPROOT ro rootwait fsck.repair=yes rauc.slot=A"
 case "$arch" in
     amd64)
-        # systemd-boot on the boot partition: the loader, one entry, the kernel and initrd beside it.
+        # systemd-boot on the boot partition: the loader and slot A's entry, its kernel and initrd beside it. No
+        # default entry: the update backend (image_build/rauc/bootloader-backend) orders entries by sort-key and
+        # counts tries on slot B's; a default pattern would pin a bad entry and defeat the fallback.
         esp="$root/boot/firmware"
-        install -d "$esp/EFI/BOOT" "$esp/EFI/borderpost" "$esp/loader/entries"
+        install -d "$esp/EFI/BOOT" "$esp/EFI/borderpost-a" "$esp/loader/entries"
         cp "$root/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$esp/EFI/BOOT/BOOTX64.EFI"
-        cp "$(readlink -f "$root/vmlinuz")" "$esp/EFI/borderpost/vmlinuz"
-        cp "$(readlink -f "$root/initrd.img")" "$esp/EFI/borderpost/initrd.img"
-        printf 'default borderpost.conf\ntimeout 0\neditor no\n' > "$esp/loader/loader.conf"
-        cat > "$esp/loader/entries/borderpost.conf" <<ENTRY
-title   borderpost
-linux   /EFI/borderpost/vmlinuz
-initrd  /EFI/borderpost/initrd.img
+        cp "$(readlink -f "$root/vmlinuz")" "$esp/EFI/borderpost-a/vmlinuz"
+        cp "$(readlink -f "$root/initrd.img")" "$esp/EFI/borderpost-a/initrd.img"
+        printf 'timeout 0\neditor no\n' > "$esp/loader/loader.conf"
+        cat > "$esp/loader/entries/borderpost-a.conf" <<ENTRY
+title   borderpost (A)
+linux   /EFI/borderpost-a/vmlinuz
+initrd  /EFI/borderpost-a/initrd.img
 options $cmdline console=tty0 console=ttyS0,115200
+sort-key borderpost-0
 ENTRY
         ;;
     arm64)

@@ -192,7 +192,8 @@ def test_sudoers_for_technicians_parses_and_is_not_writable(tree: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="needs shellcheck")
 def test_scripts_pass_shellcheck() -> None:
-    scripts = [*sorted((IMAGE_BUILD / "scripts").glob("*.sh")), IMAGE_BUILD / "build.sh",
+    scripts = [*sorted((IMAGE_BUILD / "scripts").glob("*.sh")), *sorted((IMAGE_BUILD / "debian").glob("*.sh")),
+               IMAGE_BUILD / "build.sh",
                IMAGE_BUILD / "overlay/usr/lib/borderpost/make-data-partition"]
     out = subprocess.run(["shellcheck", "--severity=style", *map(str, scripts)], capture_output=True, text=True,
                          check=False)
