@@ -36,6 +36,9 @@ def reloader(config_path: Path | None, store_path: Path | None, broker_url: str 
 @store_broker_options
 def cli(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> None:
     """Publish pending events over MQTT v5 (QoS 1), marking each delivered only on PUBACK. Runs until stopped."""
+    from edge import service
+
+    service.starting("opening the store")
     cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
     try:
         cfg.broker.check_files()
@@ -54,8 +57,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    from edge import service
-
+    service.starting("starting the delivery loop")
     try:
         uplink = Uplink(cfg, store, key, reload=reload)
     except IdentityError as exc:  # the agency's command key named in [keys] cannot be loaded
