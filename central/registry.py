@@ -119,17 +119,22 @@ class RegistryCache:
     def __init__(self, engine: Engine, ttl: float = 5.0) -> None:
         self.engine, self.ttl = engine, ttl
         self._entries: dict[tuple[str, str], Enrolled] = {}
+        self._by_key: dict[tuple[str, str], tuple[str | None, Enrolled]] = {}
         self._loaded = 0.0
         self._missed: dict[tuple[str, str], float] = {}
 
     def refresh(self) -> None:
         entries = {}
+        known = {(e.state, b64): e for b64, e in self._by_key.values()}
+        by_key = {}
         for row in listing(self.engine):
-            key: Ed25519PublicKey | None = None
-            if row["public_key_b64"]:
-                key = public_key_from_b64(row["public_key_b64"])
-            entries[(row["post"], row["device"])] = Enrolled(row["state"], key)
-        self._entries, self._loaded = entries, time.monotonic()
+            where, b64 = (row["post"], row["device"]), row["public_key_b64"]
+            found = known.get((row["state"], b64))   # an unchanged entry keeps its parsed key and verifier
+            if found is None:
+                key: Ed25519PublicKey | None = public_key_from_b64(b64) if b64 else None
+                found = Enrolled(row["state"], key)
+            entries[where], by_key[where] = found, (b64, found)
+        self._entries, self._by_key, self._loaded = entries, by_key, time.monotonic()
 
     def __call__(self, post: str, device: str) -> Enrolled | None:
         now = time.monotonic()

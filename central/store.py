@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from central import db, store_pg
+from central import db, sequences, store_pg
 from central.rows import crossing_row
 from central.verify import CONFLICT, Accepted, Quarantined
 
@@ -129,8 +129,9 @@ class EventStore:
     def _sequences(self, conn: Connection, fresh: list[tuple[Accepted, float]], out: Written) -> None:
         """Per device: a sequence above the highest seen + 1 opens a gap; one at or below it may fill one.
 
-        A few statements per batch whatever the number of devices: one upsert, one locking read (PostgreSQL:
-        FOR UPDATE, in one order, so ingest processes neither deadlock nor lose a gap), one batched update."""
+        A few statements per batch whatever the number of devices or gaps: one upsert, one locking read
+        (PostgreSQL: FOR UPDATE, in one order, so ingest processes neither deadlock nor lose a gap), one read of
+        the open gaps of the devices that got an old sequence, one delete and one insert of gaps, one update."""
         by_device: dict[tuple[str, str], list[int]] = {}
         last: dict[tuple[str, str], float] = {}
         for a, rec in fresh:
@@ -147,43 +148,45 @@ class EventStore:
                          [{"post": p, "device": d, "high_seq": 0} for p, d in keys])
             highs = {(p, d): h for p, d, h in conn.execute(
                 sa.select(f.c.post, f.c.device, f.c.high_seq).where(sa.tuple_(f.c.post, f.c.device).in_(keys)))}
-        new_gaps, updates = [], []
+        behind = [k for k in keys if min(by_device[k]) <= highs[k]]   # may fill a gap: read those devices' gaps
+        gaps = self._open_gaps(conn, behind)
         now = time.time()
+        delete: list[int] = []
+        insert: list[dict[str, Any]] = []
+        updates = []
         for key in keys:
-            high = highs[key]
-            for seq in sorted(set(by_device[key])):
-                if seq > high + 1:
-                    new_gaps.append({"post": key[0], "device": key[1], "from_seq": high + 1, "to_seq": seq - 1,
-                                     "opened_at": now, "resends": 0})
-                if seq > high:
-                    high = seq
-                else:
-                    out.gaps_filled += self._fill(conn, key[0], key[1], seq)
-            updates.append({"k_post": key[0], "k_device": key[1], "k_high": high, "k_seen": last[key]})
-        if new_gaps:
-            conn.execute(db.gaps.insert(), new_gaps)
-            out.gaps_opened += len(new_gaps)
+            step = sequences.advance(highs[key], by_device[key], gaps.get(key, ()), now)
+            delete += step.delete
+            insert += [{"post": key[0], "device": key[1], "from_seq": g.from_seq, "to_seq": g.to_seq,
+                        "opened_at": g.opened_at, "resend_at": g.resend_at, "resends": g.resends}
+                       for g in step.insert]
+            out.gaps_opened += step.opened
+            out.gaps_filled += step.filled
+            updates.append({"k_post": key[0], "k_device": key[1], "k_high": step.high, "k_seen": last[key]})
         if self.pg:
+            store_pg.replace_gaps(conn, delete, insert)
             store_pg.update_fleet(conn, updates)
             return
+        if delete:
+            conn.execute(db.gaps.delete().where(db.gaps.c.id.in_(delete)))
+        if insert:
+            conn.execute(db.gaps.insert(), insert)
         conn.execute(f.update().where(f.c.post == sa.bindparam("k_post"), f.c.device == sa.bindparam("k_device"))
                      .values(high_seq=sa.bindparam("k_high"), last_event_at=sa.bindparam("k_seen"),
                              last_seen=sa.bindparam("k_seen")), updates)
 
-    @staticmethod
-    def _fill(conn: Connection, post: str, device: str, seq: int) -> int:
-        gap = conn.execute(sa.select(db.gaps).where(db.gaps.c.post == post, db.gaps.c.device == device,
-                                                    db.gaps.c.from_seq <= seq, db.gaps.c.to_seq >= seq)
-                           ).mappings().first()
-        if gap is None:
-            return 0
-        conn.execute(db.gaps.delete().where(db.gaps.c.id == gap["id"]))
-        keep = {k: gap[k] for k in ("post", "device", "opened_at", "resend_at", "resends")}
-        if gap["from_seq"] <= seq - 1:
-            conn.execute(db.gaps.insert().values(**keep, from_seq=gap["from_seq"], to_seq=seq - 1))
-        if seq + 1 <= gap["to_seq"]:
-            conn.execute(db.gaps.insert().values(**keep, from_seq=seq + 1, to_seq=gap["to_seq"]))
-        return 1 if gap["from_seq"] == gap["to_seq"] else 0
+    def _open_gaps(self, conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[sequences.Gap]]:
+        if not keys:
+            return {}
+        g = db.gaps
+        rows = store_pg.open_gaps(conn, keys) if self.pg else conn.execute(
+            sa.select(g.c.id, g.c.post, g.c.device, g.c.from_seq, g.c.to_seq, g.c.opened_at, g.c.resend_at,
+                      g.c.resends).where(sa.tuple_(g.c.post, g.c.device).in_(keys))).all()
+        found: dict[tuple[str, str], list[sequences.Gap]] = {}
+        for gid, post, device, from_seq, to_seq, opened_at, resend_at, resends in rows:
+            found.setdefault((post, device), []).append(
+                sequences.Gap(from_seq, to_seq, opened_at, resend_at, resends, gid))
+        return found
 
     # ------------------------------------------------------------------ fleet messages (not stored events)
     def fleet_update(self, post: str, device: str, kind: str, data: dict[str, Any], received_at: float,

@@ -35,6 +35,13 @@ ENSURE_FLEET = ("INSERT INTO fleet (post, device, high_seq) SELECT p, d, 0 FROM 
                 "AS k(p, d) ON CONFLICT (post, device) DO NOTHING")
 LOCK_FLEET = ("SELECT f.post, f.device, f.high_seq FROM fleet f JOIN unnest(%(p)b::text[], %(d)b::text[]) AS k(p, d) "
               "ON f.post = k.p AND f.device = k.d ORDER BY f.post, f.device FOR UPDATE OF f")
+GAP_COLUMNS = (("post", "text"), ("device", "text"), ("from_seq", "bigint"), ("to_seq", "bigint"),
+               ("opened_at", "float8"), ("resend_at", "float8"), ("resends", "integer"))
+OPEN_GAPS = ("SELECT g.id, g.post, g.device, g.from_seq, g.to_seq, g.opened_at, g.resend_at, g.resends FROM gaps g "
+             "JOIN unnest(%(p)b::text[], %(d)b::text[]) AS k(p, d) ON g.post = k.p AND g.device = k.d")
+DELETE_GAPS = "DELETE FROM gaps WHERE id = ANY(%(ids)b::integer[])"
+INSERT_GAPS = ("INSERT INTO gaps (" + ", ".join(c for c, _ in GAP_COLUMNS) + ") SELECT * FROM unnest("
+               + ", ".join(f"%({c})b::{t}[]" for c, t in GAP_COLUMNS) + ")")
 UPDATE_FLEET = ("UPDATE fleet f SET high_seq = u.h, last_event_at = u.s, last_seen = u.s FROM "
                 "unnest(%(p)b::text[], %(d)b::text[], %(h)b::bigint[], %(s)b::float8[]) AS u(p, d, h, s) "
                 "WHERE f.post = u.p AND f.device = u.d")
@@ -77,3 +84,15 @@ def lock_fleet(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str,
 def update_fleet(conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
     _run(conn, UPDATE_FLEET, {"p": [u["k_post"] for u in updates], "d": [u["k_device"] for u in updates],
                                         "h": [u["k_high"] for u in updates], "s": [u["k_seen"] for u in updates]})
+
+
+def open_gaps(conn: Connection, keys: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
+    """(id, post, device, from_seq, to_seq, opened_at, resend_at, resends) of the devices' open gaps."""
+    return _run(conn, OPEN_GAPS, {"p": [k[0] for k in keys], "d": [k[1] for k in keys]}) if keys else []
+
+
+def replace_gaps(conn: Connection, delete: list[int], insert: Sequence[dict[str, Any]]) -> None:
+    if delete:
+        _run(conn, DELETE_GAPS, {"ids": delete})
+    if insert:
+        _run(conn, INSERT_GAPS, _columns(insert, GAP_COLUMNS))
