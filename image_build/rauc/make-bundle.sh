@@ -4,7 +4,8 @@
 # The root partition (GPT name BPROOT) is copied out of IMAGE as rootfs.ext4 and signed with
 # BORDERPOST_UPDATE_CERT / BORDERPOST_UPDATE_KEY, checked against BORDERPOST_UPDATE_KEYRING (the keyring in the
 # image). Without them, the development keys of dev-keys.sh (artifacts/update-keys/, made when absent).
-# BORDERPOST_BUNDLE_VERSION overrides the version (default: the package version + the git commit).
+# BORDERPOST_BUNDLE_VERSION overrides the version (default: the package version + the git commit);
+# BORDERPOST_MKSQUASHFS_ARGS passes options to mksquashfs (e.g. "-comp lz4": faster to build, larger).
 # Needs rauc, squashfs-tools (mksquashfs), fdisk (sfdisk), openssl for the development keys.
 set -euo pipefail
 
@@ -67,7 +68,8 @@ MANIFEST
 bundle="$out/borderpost-$arch-$version.raucb"
 rm -f "$bundle"
 start_s=$(date +%s)
-rauc bundle --cert="$cert" --key="$key" --keyring="$keyring" "$work/content" "$bundle" >/dev/null
+rauc bundle --cert="$cert" --key="$key" --keyring="$keyring" \
+    ${BORDERPOST_MKSQUASHFS_ARGS:+--mksquashfs-args="$BORDERPOST_MKSQUASHFS_ARGS"} "$work/content" "$bundle" >/dev/null
 ln -sfn "$(basename "$bundle")" "$out/borderpost-$arch.raucb"
 printf 'bundle: %s (%s MiB, rootfs %s MiB, built in %s s)\n' "$bundle" "$(( $(stat -c %s "$bundle") / 1048576 ))" \
     "$(( size / 1048576 ))" "$(( $(date +%s) - start_s ))"
