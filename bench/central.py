@@ -5,7 +5,10 @@
 Figures (all in the same run, same broker, same database server):
 - limit: `mosquitto_sub` piped into PostgreSQL `COPY` of the same events, nothing verified;
 - ingest rate with 1 and 2 `borderpost central serve` processes (shared subscription), every signature verified;
-  both drain the same N events queued by the broker for their (offline) sessions, so the publisher is not measured;
+  both drain the same N events queued by the broker for their sessions, so the publisher is not measured. The
+  ingest processes are started and connected first, paused (SIGSTOP) while the events are queued, and timed from
+  their resume: Python's start-up (reported as `startup_s`) is not throughput. Their CPU time per event is
+  reported too (`ingest_cpu_us_per_event`): on a machine shared with other work it varies less than the rate;
 - device-record -> central-commit latency p50/p99 at 400 devices x 1 crossing/min (a shortened window at that
   rate) and at saturation (events made and published as fast as one process can sign them).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,6 +44,11 @@ from tests.support.broker import Mosquitto  # noqa: E402
 
 PREFIX = "borderpost/v1"
 TOPIC = f"{PREFIX}/+/+/events/#"
+
+
+def load() -> str:
+    """The machine's load average (1, 5, 15 min) when a figure was taken: other work shares these cores."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def count_events(engine: sa.engine.Engine) -> int:
@@ -73,12 +82,28 @@ def publish_all(url: str, events: list[tuple[str, bytes]]) -> float:
 
 
 def serve(db_url: str, broker_url: str, client_id: str, latency_log: Path | None = None,
-          group: str = "central") -> subprocess.Popen:
+          group: str = "central") -> tuple[subprocess.Popen, Path]:
     cmd = [sys.executable, "-m", "edge", "central", "serve", "--db", db_url, "--broker", broker_url,
            "--client-id", client_id, "--group", group]
     if latency_log:
         cmd += ["--latency-log", str(latency_log)]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = Path(tempfile.mkdtemp()) / "serve.log"
+    with log.open("w") as err:
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err), log
+
+
+def wait_ready(log: Path, timeout: float = 120.0) -> None:
+    """Until `central serve` says it is connected (Python's start-up is not the ingest's throughput)."""
+    end = time.monotonic() + timeout
+    while "central ingest ready" not in log.read_text():
+        if time.monotonic() > end:
+            raise RuntimeError(f"central serve did not start: {log.read_text()[-400:]}")
+        time.sleep(0.05)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_count(engine: sa.engine.Engine, target: int, timeout: float = 600.0) -> float:
@@ -89,6 +114,8 @@ def wait_count(engine: sa.engine.Engine, target: int, timeout: float = 600.0) ->
 
 
 def ingest_rate(pg, broker: Mosquitto, fleet: Fleet, events: list[tuple[str, bytes]], processes: int) -> dict:
+    """The processes start, connect and are paused (SIGSTOP) while the events are queued, then resumed: the clock
+    runs from the resume to the last commit, like the limit's from its start to the end of its COPY."""
     url = pg.createdb(f"bench_ingest_{processes}")
     engine = open_db(url)
     fleet.enrol(engine, "bench")
@@ -96,17 +123,28 @@ def ingest_rate(pg, broker: Mosquitto, fleet: Fleet, events: list[tuple[str, byt
     group = f"bench{processes}"   # its own group: a session left by an earlier run would keep a share
     for cid in ids:
         make_session(broker.port, cid, f"$share/{group}/{TOPIC}")
-    publish_all(broker.url, events)
-    t0 = time.monotonic()
+    spawned = time.monotonic()
     procs = [serve(url, broker.url, cid, group=group) for cid in ids]
+    for _, log in procs:
+        wait_ready(log)
+    startup = time.monotonic() - spawned
+    for p, _ in procs:
+        p.send_signal(signal.SIGSTOP)
+    publish_all(broker.url, events)
+    cpu0 = sum(cpu_seconds(p.pid) for p, _ in procs)
+    t0 = time.monotonic()
+    for p, _ in procs:
+        p.send_signal(signal.SIGCONT)
     end = wait_count(engine, len(events))
+    cpu = sum(cpu_seconds(p.pid) for p, _ in procs) - cpu0
     stored = count_events(engine)
-    for p in procs:
+    for p, _ in procs:
         p.terminate()
         p.wait(30)
     engine.dispose()
     return {"processes": processes, "events": stored, "seconds": round(end - t0, 2),
-            "events_per_s": round(stored / (end - t0), 1)}
+            "events_per_s": round(stored / (end - t0), 1), "startup_s": round(startup, 1),
+            "ingest_cpu_us_per_event": round(cpu / max(stored, 1) * 1e6), "load": load()}
 
 
 def copy_limit(pg, broker: Mosquitto, events: list[tuple[str, bytes]]) -> dict:
@@ -128,7 +166,7 @@ def copy_limit(pg, broker: Mosquitto, events: list[tuple[str, bytes]]) -> dict:
     engine.dispose()
     if r.returncode:
         raise RuntimeError(f"limit pipeline failed: {r.stderr[-400:]}")
-    return {"events": n, "seconds": round(seconds, 2), "events_per_s": round(n / seconds, 1)}
+    return {"events": n, "seconds": round(seconds, 2), "events_per_s": round(n / seconds, 1), "load": load()}
 
 
 def latencies(path: Path) -> dict:
@@ -145,14 +183,15 @@ def latency_run(pg, broker: Mosquitto, fleet: Fleet, name: str, work) -> dict:  
     engine = open_db(url)
     fleet.enrol(engine, "bench")
     log = Path(tempfile.mkdtemp()) / "latency.log"
-    proc = serve(url, broker.url, f"bench-latency-{name}", log, group=f"latency-{name}")
-    time.sleep(2.0)                                   # connected and subscribed
+    proc, serve_log = serve(url, broker.url, f"bench-latency-{name}", log, group=f"latency-{name}")
+    wait_ready(serve_log)
+    time.sleep(0.5)                                   # subscribed
     sent = work()
     wait_count(engine, sent["events"], 120)
     proc.terminate()
     proc.wait(30)
     engine.dispose()
-    return {**latencies(log), "offered_per_s": sent.get("events_per_s")}
+    return {**latencies(log), "offered_per_s": sent.get("events_per_s"), "load": load()}
 
 
 def saturate(fleet: Fleet, broker_url: str, seconds: float) -> dict:

@@ -67,6 +67,17 @@ class Counters:
     started: float = field(default_factory=time.time)
 
 
+@dataclass
+class Prepared:
+    """One verified batch on its way to the writer: the broker's messages and what to write for them."""
+
+    items: list[tuple[int, str, bytes, int, int, bool]]
+    now: float
+    batch: Batch = field(default_factory=Batch)
+    fleet: dict[tuple[str, str, str], tuple[dict[str, Any], bool]] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
 class BrokerURLError(ValueError):
     pass
 
@@ -102,6 +113,8 @@ class Ingest:
         self.registry = RegistryCache(engine)
         self.counters = Counters()
         self._queue: queue.Queue[tuple[int, str, bytes, int, int, bool]] = queue.Queue()
+        self._prepared: queue.Queue[Prepared] = queue.Queue(maxsize=2)   # verified, waiting for the writer
+        self._writer_error: BaseException | None = None
         self._generation = 0
         self._connected = threading.Event()
         self.client, self._host, self._port = new_client(broker_url, options.client_id, ca_file=ca_file,
@@ -141,7 +154,11 @@ class Ingest:
         self.client.loop_start()
 
     def run(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
+        """Two stages: this thread verifies a batch while the writer thread stores and acknowledges the one before
+        (libsodium and the database both release the GIL, so checking and committing overlap)."""
         self.connect()
+        writer = threading.Thread(target=self._write_loop, args=(stop,), name="central-writer", daemon=True)
+        writer.start()
         try:
             if ready is not None:
                 self._connected.wait(30)
@@ -149,13 +166,22 @@ class Ingest:
             while not stop.is_set():
                 items = self._take()
                 if items:
-                    self._process(items, stop)
+                    prepared = self._check(items)
+                    while not stop.is_set():
+                        try:
+                            self._prepared.put(prepared, timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
                 self._maybe_resend()
         finally:
+            writer.join(30)
             self.client.disconnect()
             self.client.loop_stop()
             if self._latency:
                 self._latency.close()
+        if self._writer_error is not None:
+            raise self._writer_error
 
     def _take(self) -> list[tuple[int, str, bytes, int, int, bool]]:
         try:
@@ -170,25 +196,23 @@ class Ingest:
                 break
         return items
 
-    def _process(self, items: list[tuple[int, str, bytes, int, int, bool]], stop: threading.Event) -> None:
-        now = time.time()
-        batch = Batch()
-        fleet: dict[tuple[str, str, str], tuple[dict[str, Any], bool]] = {}
-        results: list[dict[str, Any]] = []
+    def _check(self, items: list[tuple[int, str, bytes, int, int, bool]]) -> Prepared:
+        """Verify and sort one batch; nothing is written or acknowledged here."""
+        out = Prepared(items, time.time())
         for _, topic, payload, _, _, retain in items:
             where = parse_topic(topic, self.opts.prefix)
             rest = where[2] if where else ""
             if rest.startswith("events/") or where is None:
                 try:
-                    out = check_event(topic, payload, self.opts.prefix, self.registry)
+                    checked = check_event(topic, payload, self.opts.prefix, self.registry)
                 except Exception as exc:  # a message that trips us must be kept and acknowledged, never re-tried
                     log.exception("verification failed on %s", topic[:120])
-                    out = Quarantined("malformed", f"could not be checked: {type(exc).__name__}")
-                if isinstance(out, Accepted):
-                    batch.accepted.append((out, payload.decode(), now))
+                    checked = Quarantined("malformed", f"could not be checked: {type(exc).__name__}")
+                if isinstance(checked, Accepted):
+                    out.batch.accepted.append((checked, payload.decode(), out.now))
                 else:
-                    batch.quarantined.append((out, topic, payload, now))
-                    log.warning("quarantined %s on %s: %s", out.reason_code, topic[:120], out.reason)
+                    out.batch.quarantined.append((checked, topic, payload, out.now))
+                    log.warning("quarantined %s on %s: %s", checked.reason_code, topic[:120], checked.reason)
                 continue
             kind = {"status": "status", "telemetry": "telemetry"}.get(rest, "command_result")
             try:
@@ -198,27 +222,49 @@ class Ingest:
             if isinstance(signed, Quarantined):
                 log.info("%s from %s/%s ignored: %s", kind, where[0], where[1], signed.reason)
             elif kind == "command_result":
-                results.append(signed.event["data"])
+                out.results.append(signed.event["data"])
             else:
-                fleet[(signed.post, signed.device, kind)] = (signed.event["data"], not retain)
-        self._write(batch, stop)
-        for (post, device, kind), (data, live) in fleet.items():
+                out.fleet[(signed.post, signed.device, kind)] = (signed.event["data"], not retain)
+        self.store.prepare(out.batch)
+        return out
+
+    def _write_loop(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    prepared = self._prepared.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                self._store(prepared, stop)
+        except BaseException as exc:   # not a database outage (that is retried): stop, and `run` raises it
+            self._writer_error = exc
+            stop.set()
+
+    def _store(self, prep: Prepared, stop: threading.Event) -> None:
+        """Write one verified batch, then acknowledge its messages (only those of the current connection)."""
+        if not self._write(prep.batch, stop):
+            return
+        now = prep.now
+        for (post, device, kind), (data, live) in prep.fleet.items():
             self._retry(lambda p=post, d=device, k=kind, x=data, lv=live:
                         self.store.fleet_update(p, d, k, x, now, live=lv), stop)
             self.counters.fleet += 1
-        for data in results:
+        for data in prep.results:
             self._retry(lambda x=data: self.store.command_result(x, now), stop)
+        if stop.is_set():
+            return
         generation = self._generation
-        for gen, _, _, mid, qos, _ in items:
+        for gen, _, _, mid, qos, _ in prep.items:
             if qos > 0 and gen == generation:
                 self.client.ack(mid, qos)
 
-    def _write(self, batch: Batch, stop: threading.Event) -> None:
+    def _write(self, batch: Batch, stop: threading.Event) -> bool:
+        """True once the batch is committed (or had nothing to write); False if stopped before that."""
         if not batch.accepted and not batch.quarantined:
-            return
+            return True
         written = self._retry(lambda: self.store.write(batch), stop)
         if written is None:
-            return
+            return False
         committed = time.time()
         self.counters.stored += written.stored
         self.counters.duplicates += written.duplicates
@@ -228,6 +274,7 @@ class Ingest:
         if self._latency:
             for a, _, _ in batch.accepted:
                 self._latency.write(f"{parse_time(a.event['time']).timestamp():.6f} {committed:.6f}\n")
+        return True
 
     def _retry(self, work, stop: threading.Event):  # type: ignore[no-untyped-def]
         """Run a database step until it commits (the broker keeps the messages meanwhile) or we are stopped."""

@@ -28,6 +28,7 @@ QUARANTINE_KEEP_BYTES = 64 * 1024
 class Batch:
     accepted: list[tuple[Accepted, str, float]] = field(default_factory=list)   # (event, raw JSON, received_at)
     quarantined: list[tuple[Quarantined, str, bytes, float]] = field(default_factory=list)  # (+ topic, payload)
+    rows: dict[str, dict[str, Any]] | None = None   # crossing rows by event id (EventStore.prepare)
 
 
 @dataclass
@@ -50,10 +51,16 @@ class EventStore:
         self.partitions = db.Partitions()
         self.pseudonym_key = bytes.fromhex(db.setting(engine, "pseudonym_key", lambda: os.urandom(32).hex()))
 
+    def prepare(self, batch: Batch) -> None:
+        """The crossings' statistics rows, made before `write` (by the ingest's checking thread, not its writer)."""
+        batch.rows = {a.event_id: crossing_row(a.event, self.pseudonym_key)
+                      for a, _, _ in batch.accepted if a.kind == "crossing"}
+
     def write(self, batch: Batch) -> Written:
         out = Written()
-        rows = {a.event_id: crossing_row(a.event, self.pseudonym_key)
-                for a, _, _ in batch.accepted if a.kind == "crossing"}
+        if batch.rows is None:
+            self.prepare(batch)
+        rows = batch.rows or {}
         self.partitions.ensure(self.engine, {r["day"] for r in rows.values()})
         with self.engine.begin() as conn:
             tried = self._insert_events(conn, batch)
