@@ -42,28 +42,54 @@ def put_bundle(image: Path, bundle: Path) -> None:
     subprocess.run(["mcopy", "-s", "-i", target, *files, "::/borderpost/"], check=True, capture_output=True)
 
 
-def install_probe(image: Path) -> None:
-    """Write the test probe (script, unit, enablement link) into the image's root filesystem."""
+# Test-only files written into the scratch copy's root beside the probe: guest path -> host path.
+ProbeFiles = dict[str, Path]
+
+# QEMU's TCG emulates the CPU ~40x slower than this host: each start-up step of the station and uplink gets
+# ten minutes instead of one and the watchdog five instead of 30-60 s. TimeoutStartSec stays the unit's own, so
+# the steps' progress reports (EXTEND_TIMEOUT_USEC) are what keeps a slow start alive, as on a slow board.
+EMULATOR_DROP_IN = """[Service]
+Environment=BORDERPOST_START_STEP_SEC=600
+WatchdogSec=5min
+"""
+
+
+def _debugfs(image: Path, offset: int, commands: list[str]) -> str:
+    out = subprocess.run(["debugfs", "-w", "-f", "-", f"{image}?offset={offset}"], input="\n".join(commands) + "\n",
+                         text=True, capture_output=True, check=True)
+    return out.stderr
+
+
+def install_probe(image: Path, files: ProbeFiles | None = None, emulated: bool = False) -> None:
+    """Write the test probe (script, unit, enablement link), FILES and, under TCG, the emulator drop-ins into the
+    image's root filesystem. Missing parent directories are made."""
     off = partitions(image)["BPROOT"]
-    cmds = "\n".join([
-        f"write {GUEST / 'probe.sh'} /usr/local/sbin/borderpost-probe",
-        f"write {GUEST / 'borderpost-probe.service'} /etc/systemd/system/borderpost-probe.service",
-        "symlink /etc/systemd/system/multi-user.target.wants/borderpost-probe.service "
-        "/etc/systemd/system/borderpost-probe.service",
-        "sif /usr/local/sbin/borderpost-probe mode 0100755",
-        "sif /etc/systemd/system/borderpost-probe.service mode 0100644",
-    ]) + "\n"
-    out = subprocess.run(["debugfs", "-w", "-f", "-", f"{image}?offset={off}"], input=cmds, text=True,
-                         capture_output=True, check=True)
-    if "rror" in out.stderr:
-        raise RuntimeError(f"debugfs: {out.stderr.strip()}")
+    files = dict(files or {})
+    files["/usr/local/sbin/borderpost-probe"] = GUEST / "probe.sh"
+    files["/etc/systemd/system/borderpost-probe.service"] = GUEST / "borderpost-probe.service"
+    if emulated:
+        drop_in = image.parent / "emulator.conf"
+        drop_in.write_text(EMULATOR_DROP_IN)
+        for unit in ("borderpost-station", "borderpost-uplink"):
+            files[f"/etc/systemd/system/{unit}.service.d/zz-emulator.conf"] = drop_in
+    dirs = sorted({str(Path(g).parent) for g in files})
+    existing = {d for d in dirs if "File not found" not in _debugfs(image, off, [f"stat {d}"])}
+    cmds = [f"mkdir {d}" for d in dirs if d not in existing]
+    for guest, host in files.items():
+        mode = "0100755" if guest.startswith("/usr/local/sbin/") else "0100644"
+        cmds += [f"write {host} {guest}", f"sif {guest} mode {mode}"]
+    cmds.append("symlink /etc/systemd/system/multi-user.target.wants/borderpost-probe.service "
+                "/etc/systemd/system/borderpost-probe.service")
+    err = _debugfs(image, off, cmds)
+    if "rror" in err:
+        raise RuntimeError(f"debugfs: {err.strip()}")
 
 
 def fsck_clean(image: Path) -> dict[str, str]:
     """e2fsck -fn on the root and data partitions of a powered-off image: '' when clean, else its report."""
     report = {}
     for name, off in partitions(image).items():
-        if name == "BPBOOT":
+        if name in ("BPBOOT", "BPROOT_B"):   # FAT; slot B is empty until the first update
             continue
         out = subprocess.run(["e2fsck", "-fn", f"{image}?offset={off}"], capture_output=True, text=True)
         report[name] = "" if out.returncode == 0 else (out.stdout + out.stderr).strip()[-400:]
@@ -98,6 +124,7 @@ class Vm:
     workdir: Path
     broker_port: int
     memory_mb: int = 1536
+    extra_drives: list[Path] = field(default_factory=list)   # more virtio disks (e.g. an update bundle)
     proc: subprocess.Popen | None = None
     started: float = 0.0
     events: list[tuple[float, str, str]] = field(default_factory=list)
@@ -117,6 +144,7 @@ class Vm:
                 "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
                 "-drive", f"if=pflash,format=raw,file={vars_}",
                 "-drive", f"file={self.image},format=raw,if=virtio,cache=unsafe",
+                *[a for d in self.extra_drives for a in ("-drive", f"file={d},format=raw,if=virtio")],
                 "-netdev", f"user,id=n0,guestfwd=tcp:{BROKER_GUEST_IP}:8883-{relay}",
                 "-device", "virtio-net-pci,netdev=n0",
                 "-serial", f"file:{self.console}"]
@@ -138,16 +166,17 @@ class Vm:
             if m:
                 self.events.append((time.monotonic() - self.started, m.group(1), m.group(2).strip()))
 
-    def wait_for(self, key: str, timeout: float) -> tuple[float, str]:
-        """The first probe line KEY (seconds since start, rest of the line); fails on timeout or QEMU exiting."""
+    def wait_for(self, key: str, timeout: float, fail_on: str = "") -> tuple[float, str]:
+        """The first probe line KEY (seconds since start, rest of the line); fails on timeout, QEMU exiting, or a
+        probe line FAIL_ON (the probe saying what went wrong)."""
         end = time.monotonic() + timeout
-        seen = 0
         while True:
             self.poll_lines()
-            for ev in self.events[seen:]:
+            for ev in self.events:
                 if ev[1] == key:
                     return ev[0], ev[2]
-            seen = 0
+                if fail_on and ev[1] == fail_on:
+                    raise AssertionError(f"guest: {ev[1]} {ev[2]}\n{self.tail()}")
             if self.proc is not None and self.proc.poll() is not None:
                 self.poll_lines()
                 raise RuntimeError(f"QEMU exited before '{key}':\n{self.tail()}")
