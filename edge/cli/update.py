@@ -27,12 +27,33 @@ def cli() -> None:
     """System updates (A/B, RAUC): install a bundle, show the slots, roll back."""
 
 
+INCOMING = Path("/var/lib/borderpost/update")
+
+
+def _from_stdin(directory: Path) -> Path:
+    """`-`: the bundle streamed in (ssh ... borderpost update install - < b.raucb), kept on the data partition."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "incoming.raucb"
+    try:
+        with open(target, "wb") as out:
+            while chunk := sys.stdin.buffer.read(1 << 20):
+                out.write(chunk)
+    except OSError as exc:
+        fail(f"cannot store the bundle in {directory}: {exc.strerror or exc}")
+    return target
+
+
 @cli.command("install")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the steps and result as JSON.")
-def install(bundle: Path, as_json: bool) -> None:
-    """Install BUNDLE (a signed .raucb) into the other slot; reboot to run it."""
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=INCOMING,
+              show_default=True, help="Where a bundle read from stdin (BUNDLE '-') is kept while installing.")
+def install(bundle: Path, as_json: bool, directory: Path) -> None:
+    """Install BUNDLE (a signed .raucb, or - for stdin) into the other slot; reboot to run it."""
     rauc = _rauc()
+    streamed = str(bundle) == "-"
+    if streamed:
+        bundle = _from_stdin(directory)
     shown = {"n": 0}
     bar = None if as_json or not sys.stderr.isatty() else click.progressbar(length=100, label="installing",
                                                                             file=sys.stderr)
@@ -50,6 +71,9 @@ def install(bundle: Path, as_json: bool) -> None:
         if bar is not None:
             bar.render_finish()
         fail(str(exc), exc.exit_code)
+    finally:
+        if streamed:
+            bundle.unlink(missing_ok=True)
     if bar is not None:
         bar.render_finish()
     if as_json:
