@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from edge.config import masked
 from edge.lane import diagnostics as diag
 from edge.lane.diagnostics import NoSuchDevice, scrub
+from kiosk_ui import tech_update
 from kiosk_ui.booth import signin_routes
 from kiosk_ui.security import issue_token
 from kiosk_ui.web import UI, Denied
@@ -49,6 +50,7 @@ def router(ui: UI) -> APIRouter:
     r = APIRouter(prefix="/tech")
     lane = ui.lane
     signin_routes(ui, r, "technician", "/tech", "tech/signin.html", "/tech")
+    r.include_router(tech_update.router(ui))   # /tech/update: A/B system updates
 
     def page(request: Request, ws, result: dict | None = None) -> Response:
         lang = ui.language(request, ws)
