@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from edge.lane import hits as alert_hits
+from edge.lane import uncertain as doc_uncertain
 from edge.lane.queue import OUTCOMES, REFUSAL_CODES, DecisionError
 from kiosk_ui.security import issue_token
 from kiosk_ui.web import UI, Denied
@@ -23,7 +24,8 @@ IMAGE = re.compile(r"^(face_live|face_portrait)\.jpg$|^finger_[a-z_]{1,20}\.png$
 DOC_FIELDS = ("surname", "given_names", "document_number", "nationality", "issuing_state", "birth_date",
               "expiry_date", "sex", "format")
 QUEUE_MESSAGES = ("booth.not_found", "booth.decided", "booth.mrz_taken")
-DECISION_ERRORS = ("booth.need_reason", "booth.resolve_hits", "booth.confirm_admit", "booth.screen_failed")
+DECISION_ERRORS = ("booth.need_reason", "booth.resolve_hits", "booth.confirm_admit", "booth.screen_failed",
+                   "booth.confirm_document", "booth.uncertain.bad_value")
 LTR_FIELDS = {"document_number", "birth_date", "expiry_date", "format", "nationality", "issuing_state"}
 
 
@@ -133,7 +135,9 @@ def router(ui: UI) -> APIRouter:
         return ui.render(request, "booth/transaction.html", lang, csrf=issue_token(ws), q=q, doc=doc,
                          fields=fields, face=q.face, fingers=q.fingerprints, images=images,
                          refusal_codes=REFUSAL_CODES, outcomes=OUTCOMES, hits=hits, history=history,
-                         open_hits=alert_hits.open_hits(q), warned=warned, screening=lane.referrals.settings,
+                         open_hits=alert_hits.open_hits(q), warned=warned,
+                         uncertain=doc_uncertain.booth_fields(q), open_fields=doc_uncertain.open_fields(q),
+                         screening=lane.referrals.settings,
                          referral_pending=lane.referrals.pending(code),
                          error=error if error in DECISION_ERRORS else None,
                          **common(ws))
@@ -153,6 +157,22 @@ def router(ui: UI) -> APIRouter:
         if not done:
             raise Denied(404, "no such hit")
         return RedirectResponse(f"/booth/t/{code}", status_code=303)
+
+    @r.post("/t/{code}/document")
+    async def confirm_document(request: Request, code: str) -> Response:
+        """The officer settles one uncertain document field: as read, an alternative, or typed from the document."""
+        ws = ui.session(request, "officer")
+        if not CODE.match(code):
+            raise Denied(404, "malformed transaction code")
+        form = await ui.form(request, ws, {"field": 20, "choice": 10, "typed": 80, "confirm_field": 1})
+        field = str(form.get("field", ""))
+        if field not in doc_uncertain.FIELDS_OF:
+            raise Denied(422, "tampered document form")
+        done = await asyncio.to_thread(doc_uncertain.confirm_field, lane, code, ws.user or "?", field,
+                                       str(form.get("choice", "")), str(form.get("typed", "")))
+        if not done:
+            return RedirectResponse(f"/booth/t/{code}?e=booth.uncertain.bad_value#uncertain", status_code=303)
+        return RedirectResponse(f"/booth/t/{code}#uncertain", status_code=303)
 
     @r.get("/t/{code}/img/{name}")
     async def image(request: Request, code: str, name: str) -> Response:

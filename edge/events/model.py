@@ -37,6 +37,11 @@ class DocumentSummary(_Strict):
     checks: dict[str, bool] = {}
     corrections: list[str] = []
     errors: list[str] = []
+    uncertain_fields: dict[str, list[str]] = Field(
+        {}, description="fields the reading could not settle -> the other values seen (the officer confirms them)")
+    confirmed_fields: dict[str, str] = Field(
+        {}, description="uncertain field -> how the officer settled it: 'as_read', 'alternative' or 'typed' "
+        "(the field above then holds the officer's value)")
     source: str | None = Field(None, description="which device or image the MRZ came from")
 
 
@@ -68,7 +73,8 @@ class CheckVerdict(_Strict):
     """One check's finding about the traveller (`edge.lane.checks`): what the kiosk may say, what the officer sees."""
 
     check: str = Field(description="the check's id, e.g. 'document.expiry', 'alerts.watchlist'")
-    outcome: Literal["pass", "warn", "fail", "not_run"]
+    outcome: Literal["pass", "warn", "confirm", "fail", "not_run"] = Field(
+        description="confirm: an officer must confirm something (e.g. an uncertain document field) before a decision")
     reason_codes: list[str] = []
     message: str | None = Field(
         None, description="traveller-safe message key for the kiosk; never reveals why an officer must see them")

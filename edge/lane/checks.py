@@ -1,17 +1,19 @@
 """Checks: every finding about a traveller is one object with one interface, giving one `Verdict`.
 
 A check reads the crossing's `Context` (document summary, chip result, face and finger results, what the
-post asks) and returns a `Verdict`: its id, an outcome (pass | warn | fail | not_run), reason codes, a
+post asks) and returns a `Verdict`: its id, an outcome (pass | warn | confirm | fail | not_run), reason codes, a
 traveller-safe message key for the kiosk and officer detail for the booth. The event carries every verdict.
 
 How the lane runs them
     Each check names the `stage` after which it can decide: `document` (right after the MRZ is read),
     `chip` (after the chip step) or `final` (after face and fingers). The lane runs a stage's checks as soon
     as that stage is done; a `fail` ends the session in a hand-over to an officer with the check's reason
-    codes (the traveller sees only the check's `message` key). A `warn` lets the kiosk go on and shows the
-    officer why to look. When the session ends, every check not yet run runs once on what is known, so the
-    event has a verdict from each (`not_run` when its input never came). A check that raises gives `fail`
-    with `check.error`: a check that cannot decide must not let a traveller through unseen.
+    codes (the traveller sees only the check's `message` key), and so does a `confirm` (nothing is wrong
+    yet, but an officer must confirm something, e.g. an uncertain document field, before deciding). A `warn`
+    lets the kiosk go on and shows the officer why to look. When the session ends, every check not yet run
+    runs once on what is known, so the event has a verdict from each (`not_run` when its input never came).
+    A check that raises gives `fail` with `check.error`: a check that cannot decide must not let a traveller
+    through unseen.
 
 How to add a check
     1. Write a class with `id` (a dotted name, e.g. `alerts.lists`), `stage`, and `run(ctx) -> Verdict`;
@@ -105,7 +107,8 @@ def run_check(check: Check, ctx: Context) -> Verdict:
 
 # ---------------------------------------------------------------- the built-in checks
 class DocumentValidity:
-    """The MRZ parsed and its check digits agree."""
+    """The MRZ parsed and its check digits agree; a reading with uncertain fields (an imaged page whose two
+    opinions differ, a look-alike repair) is `confirm`: the officer settles those fields at the booth."""
 
     id = "document.validity"
     stage = Stage.DOCUMENT
@@ -116,6 +119,10 @@ class DocumentValidity:
             return verdict(self, "not_run")
         if doc.valid:
             return verdict(self, "pass", format=doc.format)
+        if doc.uncertain_fields and all(doc.checks.values()) and all(e.startswith("uncertain:") for e in doc.errors):
+            # every check digit verifies but the reading could not settle some fields: an officer confirms them
+            return verdict(self, "confirm", ["document.uncertain"], SEE_OFFICER, format=doc.format,
+                           uncertain=", ".join(sorted(doc.uncertain_fields)))
         failed = [name for name, ok in sorted(doc.checks.items()) if not ok]
         return verdict(self, "fail", ["document.invalid"], SEE_OFFICER, format=doc.format,
                        failed=", ".join(failed or doc.errors)[:200] or None)

@@ -23,7 +23,7 @@ import numpy as np
 from drivers.contract import DeviceKind
 from edge.config import Config
 from edge.devices import DeviceSet
-from edge.events.model import Decision
+from edge.events.model import Decision, DocumentSummary
 from edge.lane.checks import build_checks
 from edge.lane.document import document_summary, new_transaction_code
 from edge.lane.options import Options
@@ -281,8 +281,9 @@ class Lane(OfficerQueue):
         finally:
             self._test_read = None
 
-    def offer_document(self, mrz_text: str, source: str) -> bool:
-        """A document was read. True when a test read, a waiting kiosk session or the booth took it."""
+    def offer_document(self, mrz_text: str, source: str, doc: DocumentSummary | None = None) -> bool:
+        """A document was read (`doc`: already read from an image). True when a test read, a waiting kiosk
+        session or the booth took it."""
         slot = self._test_read
         if slot is not None:
             try:
@@ -298,7 +299,7 @@ class Lane(OfficerQueue):
                 if self.cfg.identity.role != "booth":
                     return False
                 s = self._walk_up()
-            self._take_document(s, mrz_text, source)
+            self._take_document(s, mrz_text, source, doc)
             return True
 
     def _walk_up(self) -> Session:
@@ -311,10 +312,10 @@ class Lane(OfficerQueue):
         self.kiosks[f"booth:{s.code}"] = s
         return s
 
-    def _take_document(self, s: Session, mrz_text: str, source: str) -> None:
+    def _take_document(self, s: Session, mrz_text: str, source: str, doc: DocumentSummary | None = None) -> None:
         now = self.clock()
         try:
-            doc = document_summary(mrz_text, source)
+            doc = doc or document_summary(mrz_text, source)
         except Exception:  # a reader's garbage must never reach the traveller as an error page
             log.warning("document from %s could not be parsed", source)
             s.document_unreadable(now)

@@ -290,10 +290,16 @@ class OfficerQueue:
 
             if open_hits(q):
                 raise DecisionError("booth.resolve_hits")
+            from edge.lane.uncertain import open_fields
+
+            if outcome == "admit" and open_fields(q):
+                raise DecisionError("booth.confirm_document")
             over_warning = outcome == "admit" and bool(q.alerts or any(v.outcome in ("warn", "fail") for v in q.checks))
             if over_warning and not confirmed:
                 raise DecisionError("booth.confirm_admit")
             codes = [*reasons, "officer.admitted_over_warning"] if over_warning else reasons
+            if q.document is not None and q.document.confirmed_fields:
+                codes = [*codes, "officer.confirmed_document"]
             crossing = self._crossing(
                 q, Decision(outcome=outcome, by=officer, reason_codes=codes, note=note.strip() or None), direction)
             referral = self.referrals.take(code)

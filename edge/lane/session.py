@@ -154,7 +154,7 @@ class Session:
             if check.id in self.verdicts or (stage is not None and check.stage is not stage):
                 continue
             v = self.verdicts[check.id] = run_check(check, ctx)
-            if v.outcome == "fail":
+            if v.outcome in ("fail", "confirm"):     # confirm: an officer settles it at the booth
                 failed.extend(v.reason_codes or [f"{check.id}.fail"])
         return failed
 
@@ -174,7 +174,7 @@ class Session:
         """What the kiosk's result screen tells the traveller: the first failed check's own message (document
         expired, face not matched, ...), else what ended the steps (document unreadable, no fingerprint), else the
         neutral "an officer will finish" of a check that must not say why (an alert-list hit)."""
-        failed = [v.message for v in self.verdicts.values() if v.outcome == "fail" and v.message]
+        failed = [v.message for v in self.verdicts.values() if v.outcome in ("fail", "confirm") and v.message]
         specific = [m for m in failed if m != SEE_OFFICER]
         if specific:
             return specific[0]
@@ -397,7 +397,7 @@ class Session:
         if doc is not None:
             if doc.expired and "document.expired" not in out:
                 out.append("document.expired")
-            if not doc.valid and "document.invalid" not in out:
+            if not doc.valid and "document.invalid" not in out and "document.uncertain" not in out:
                 out.append("document.invalid")
         if self.face is not None and self.face.match is False and "face.no_match" not in out:
             out.append("face.no_match")
