@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from edge.events import envelope
 from edge.events.model import KINDS, event_type
 from edge.identity import key_id as key_id_of
 
+_event_type = functools.cache(event_type)   # the model's schema version is looked up once per kind
 MAX_EVENT_BYTES = 1024 * 1024  # a crossing is ~2 KB; sealed biometrics a few hundred KB
 
 # reason codes (the quarantine's vocabulary; docs/central.md)
@@ -124,7 +126,7 @@ def check_signed(topic: str, payload: bytes, prefix: str, lookup: Lookup, kinds:
     if not verdict.ok:
         code = BAD_SIGNATURE if verdict.reason.startswith(("bad signature", "signed by key")) else MALFORMED
         return Quarantined(code, verdict.reason[:300], eid)
-    kind = next((k for k in kinds if event["type"] == event_type(k)), None)
+    kind = next((k for k in kinds if event["type"] == _event_type(k)), None)
     if kind is None:
         return Quarantined(MALFORMED, f"type {event['type']!r} on topic {topic[:120]!r}", eid)
     data = event["data"]
