@@ -5,7 +5,7 @@
 # BORDERPOST_UPDATE_CERT / BORDERPOST_UPDATE_KEY, checked against BORDERPOST_UPDATE_KEYRING (the keyring in the
 # image). Without them, the development keys of dev-keys.sh (artifacts/update-keys/, made when absent).
 # BORDERPOST_BUNDLE_VERSION overrides the version (default: the package version + the git commit);
-# BORDERPOST_MKSQUASHFS_ARGS passes options to mksquashfs (e.g. "-comp lz4": faster to build, larger).
+# BORDERPOST_ARCH names the architecture when the file name does not; BORDERPOST_MKSQUASHFS_ARGS passes options to mksquashfs (e.g. "-comp lz4": faster to build, larger).
 # Needs rauc, squashfs-tools (mksquashfs), fdisk (sfdisk), openssl for the development keys.
 set -euo pipefail
 
@@ -20,7 +20,7 @@ out=$(realpath -m "${2:-$repo/artifacts/bundle}")
 for tool in rauc mksquashfs sfdisk; do
     command -v "$tool" >/dev/null || { echo "bundle: $tool is missing (apt-get install rauc squashfs-tools fdisk)" >&2; exit 2; }
 done
-arch=$(basename "$image" .img); arch=${arch##*-}
+arch=${BORDERPOST_ARCH:-$(basename "$image" .img)}; arch=${arch##*-}
 case "$arch" in amd64|arm64) ;; *) echo "bundle: cannot tell the architecture from '$image' (borderpost-<arch>.img)" >&2; exit 2 ;; esac
 
 if [ -z "${BORDERPOST_UPDATE_CERT:-}" ]; then

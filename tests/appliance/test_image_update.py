@@ -61,7 +61,8 @@ def write_files(image: Path, files: dict[str, Path], enable: str | None = None) 
 
 
 def build_bundle(disk: Path, out: Path, version: str) -> Path:
-    env = {**os.environ, "BORDERPOST_BUNDLE_VERSION": version, "BORDERPOST_MKSQUASHFS_ARGS": "-comp lz4"}
+    env = {**os.environ, "BORDERPOST_BUNDLE_VERSION": version, "BORDERPOST_MKSQUASHFS_ARGS": "-comp lz4",
+           "BORDERPOST_ARCH": "amd64"}
     r = subprocess.run([str(ROOT / "image_build/rauc/make-bundle.sh"), str(disk), str(out)], env=env,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
