@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -103,6 +104,21 @@ def as_dict(rest: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in rest.split() if "=" in part)
 
 
+def connect_collector(port: int, wait: float = 30.0) -> Collector:
+    """The host's reader of what reached the broker, once the broker's second (plain) listener accepts: mosquitto
+    opens its listeners one after the other and start() waited for the first only."""
+    end = time.monotonic() + wait
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.2)
+    return Collector(port, "borderpost/#")
+
+
 def totals(vm: Vm) -> list[int]:
     return [int(t) for t in vm.values("total") if t.lstrip("-").isdigit()]
 
@@ -119,7 +135,11 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
     broker = Mosquitto(work / "mosquitto", extra=[
         f"cafile {ca_cert}", f"certfile {cert}", f"keyfile {key}", "require_certificate true",
         f"listener {plain} 127.0.0.1"]).start()
-    collector = Collector(plain, "borderpost/#")
+    try:
+        collector = connect_collector(plain)
+    except BaseException:
+        broker.stop()
+        raise
     put_bundle(disk, bundle)
     kvm = kvm_usable()
     install_probe(disk, {PORTRAIT_GUEST: portrait} if portrait else {}, emulated=not kvm)
