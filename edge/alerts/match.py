@@ -14,19 +14,21 @@ score of at least THRESHOLD (0.80). Without a birth date on either side only the
 token of the entry paired and a score of at least NAME_ONLY_THRESHOLD (0.92).
 
 rapidfuzz computes the edit distances (C++, about 100x the pure-Python speed the 20 ms budget needs).
-Candidates come from blocking: persons by birth date (full, swapped, year-month, year), persons without a date
-by the skeletons of their name tokens; a traveller without a date is looked up by name skeletons.
+Candidates come from blocking on (birth date, name skeleton) pairs, skeletons within one edit, in numpy arrays
+of hashes (`PersonIndex`): a traveller meets tens of candidates, not the thousands a date or a common name
+alone would give, and no hit is lost (a pair needs skeletons within one edit, and a hit needs the date to agree).
 """
 
 from __future__ import annotations
 
 import re
 from array import array
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from rapidfuzz.distance import OSA
 
 from edge.alerts.entries import Entry
@@ -47,10 +49,10 @@ PAIR_MIN = 0.80
 UNPAIRED_COST = 0.06
 REPLACED_COST = 0.15
 MRZ_NAME_LENGTHS = (30, 31, 39)     # TD1, TD2, TD3 name fields
-MAX_CANDIDATES = 50_000
 MAX_NAME = 200              # characters of a traveller's surname or given names looked at (an MRZ has 39)
 MAX_TOKENS = 12
 _SEP = "\x1f"
+_U64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -201,69 +203,183 @@ def pack_person(e: Entry) -> str:
 
 @dataclass
 class PersonIndex:
-    """Persons in memory, one packed string each (`pack_person`), with blocks of 4-byte slots."""
+    """Persons in memory, one packed string each (`pack_person`), and the blocks that find their candidates.
+
+    A block is a sorted array of 64-bit hashes of (block, name key) with the slot of each person under it; the
+    name keys of a person are the skeleton of each name and of the name without its particle. They are posted
+    - under "D" + the person's own birth date (YYYY-MM-DD, YYYY-MM or YYYY), "Y" + its year, and "A" when dated;
+    - under "A" and, for the full-name rule, "N" when undated; in N each key of two letters or more is posted
+      with each of its letters deleted when it has four or more (symmetric deletions: the traveller's side
+      does the same, so skeletons one edit apart meet), and each key's every prefix is posted under "P" (a
+      traveller's name cut at the MRZ length is the start of the entry's).
+    A traveller with a full birth date looks in D (the date, day and month swapped, year-month, year) and N;
+    with a year (and perhaps a month) in Y and N; without a date in A. In D, Y and A, names within one edit
+    are found from the traveller's side only: every key one deletion, insertion, substitution or swap away
+    from the traveller's, over the letters the list's keys use (D for every key; Y and A for keys of four
+    letters or more, shorter ones exact), so the list's side there stays one posting per key.
+    A candidate then needs enough of the traveller's names (those with the same keys counted once) to share a key
+    with it: min(2, different names on either
+    side; for an undated entry two of its names with a key in N, and all those with a skeleton of four letters or
+    more: such a skeleton within one edit always shares a key), one fewer for a dated entry when the traveller's
+    last name may be cut;
+    under the full-name rule the entry has no more names than the traveller.
+    """
 
     packed: list[str] = field(default_factory=list)
-    by_date: dict[str, array] = field(default_factory=dict)
-    nodate_by_key: dict[str, array] = field(default_factory=dict)
-    all_by_key: dict[str, array] = field(default_factory=dict)
+    _hashes: array = field(default_factory=lambda: array("Q"))
+    _slots: array = field(default_factory=lambda: array("I"))
+    # per person (at most 255 each): names, different skeletons, different skeletons with a key in N (two letters
+    # or more, or without its particle), and different skeletons of four letters or more
+    _names: array = field(default_factory=lambda: array("B"))
+    _distinct: array = field(default_factory=lambda: array("B"))
+    _keyed: array = field(default_factory=lambda: array("B"))
+    _sure: array = field(default_factory=lambda: array("B"))
+    _dated: array = field(default_factory=lambda: array("B"))
+    _letters: set[str] = field(default_factory=set)
+    _sorted: tuple[np.ndarray, ...] | None = None
 
     def add(self, e: Entry) -> None:
         self.add_packed(pack_person(e))
 
     def add_packed(self, packed: str) -> None:
         """Index one packed person (ids are unique: the list's parser and the database's key see to it)."""
-        _id, _toks, skels, birth, _nat, _sex, _action, extra = packed.split(_SEP)
+        _id, toks, skels, birth, _nat, _sex, _action, _extra = packed.split(_SEP)
         n = len(self.packed)
         self.packed.append(packed)
-        keys = {k for k in skels.split(" ") if len(k) >= 2}
-        if extra:
-            keys.update(extra.split(" "))
-        for k in keys:
-            self.all_by_key.setdefault(k, array("I")).append(n)
-        if not birth:
-            for k in _fuzzy(keys):
-                self.nodate_by_key.setdefault(k, array("I")).append(n)
-        else:
-            self.by_date.setdefault(birth, array("I")).append(n)
+        names = skels.split(" ")
+        keyed = set()
+        for j, tok in enumerate(toks.split(" ")):
+            keys = _block_keys(tok)          # one-letter skeletons too (NOWAAH is N): every name has a key
+            if birth:
+                posted = [hash((b, k)) & _U64 for k in keys for b in ("A", "D" + birth, "Y" + birth[:4])]
+            else:
+                posted = [hash(("A", k)) & _U64 for k in keys] + \
+                    [hash(("N", k)) & _U64 for k in _fuzzy(k for k in keys if len(k) >= 2)] + \
+                    [hash(("P", p)) & _U64 for p in {k[:i] for k in keys for i in range(1, len(k) + 1)}]
+            for k in keys:
+                self._letters.update(k)
+            if any(len(k) >= 2 for k in keys):
+                keyed.add(skeleton(tok))
+            self._hashes.extend(posted)
+            self._slots.extend([n << 4 | min(j, 15)] * len(posted))     # the person, and which of its names
+        self._names.append(min(len(names), 255))
+        self._distinct.append(min(len(set(names)), 255))
+        self._keyed.append(min(len(keyed), 255))
+        self._sure.append(min(len({sk for sk in names if len(sk) >= 4}), 255))
+        self._dated.append(bool(birth))
+        self._sorted = None
 
     def __len__(self) -> int:
         return len(self.packed)
 
-    def candidates(self, t: Traveller) -> set[int]:
-        out: set[int] = set()
-        keys = _name_keys(t.tokens)
-        if t.date is not None:
-            y, m, d = t.date
-            dates = {y}
-            if m:
-                dates.add(f"{y}-{m}")
-                if d:
-                    dates.update((f"{y}-{m}-{d}", f"{y}-{d}-{m}", f"{y}-{d}"))
-            else:
-                out.update(_union(self.all_by_key, keys))
-            for k in dates:
-                out.update(self.by_date.get(k, ()))
-            out.update(self._nodate(t))
-        else:
-            out.update(_union(self.all_by_key, keys))
-        return out
+    def _blocks(self) -> tuple[np.ndarray, ...]:
+        """The postings sorted by hash, with a table of where each run of hashes sharing their top bits starts
+        (a lookup reads two places, where a binary search over millions of postings reads twenty)."""
+        if self._sorted is None:
+            hashes = np.frombuffer(self._hashes, dtype=np.uint64) if self._hashes else np.zeros(0, np.uint64)
+            order = np.argsort(hashes)
+            slots = np.frombuffer(self._slots, dtype=np.uint32) if self._slots else np.zeros(0, np.uint32)
+            hashes, slots = hashes[order], slots[order]
+            del order
+            bits = int(min(24, max(8, np.ceil(np.log2(max(len(hashes), 1))))))
+            table = np.zeros((1 << bits) + 1, dtype=np.uint32)
+            np.cumsum(np.bincount((hashes >> np.uint64(64 - bits)).astype(np.int64), minlength=1 << bits),
+                      out=table[1:])
 
-    def _nodate(self, t: Traveller) -> Iterator[int]:
-        """Undated entries (full-name rule) that share a name with two of the traveller's names, or with one when
-        the entry has one name; names count as shared within one skeleton edit (symmetric deletions)."""
-        counts: Counter[int] = Counter()
-        for tok in t.tokens:
-            found: set[int] = set()
-            for k in _fuzzy(_name_keys([tok])):
-                found.update(self.nodate_by_key.get(k, ()))
-                if len(found) > MAX_CANDIDATES:
-                    break
-            counts.update(found)
-        packed = self.packed
-        for n, c in counts.items():
-            if c >= 2 or " " not in packed[n].split(_SEP, 3)[2]:
-                yield n
+            def per_slot(a: array) -> np.ndarray:
+                return np.frombuffer(a, dtype=np.uint8) if a else np.zeros(0, np.uint8)
+
+            self._sorted = (hashes, slots, table, np.uint64(64 - bits), per_slot(self._names),
+                            per_slot(self._distinct),
+                            np.maximum(np.clip(per_slot(self._keyed), 1, 2), per_slot(self._sure)),
+                            per_slot(self._dated).astype(bool))
+        return self._sorted
+
+    def candidates(self, t: Traveller) -> np.ndarray:
+        """The slots of persons that may hit this traveller (see the class)."""
+        hashes, slots, table, shift, names, distinct, keyed, dated = self._blocks()
+        if not t.tokens or not len(hashes):
+            return np.zeros(0, np.uint32)
+        if t.date is None:
+            blocks: tuple[str, ...] = ("A",)
+        else:
+            y, m, d = t.date
+            blocks = (f"D{y}-{m}-{d}", f"D{y}-{d}-{m}", f"D{y}-{m}", f"D{y}") if m and d else (f"Y{y}",)
+        letters = "".join(sorted(self._letters))
+        queries: list[int] = []
+        owners: list[int] = []
+        # names with the same keys count once (USMAN and YASMIN are both ASMN: one entry name shares with both)
+        groups: dict[frozenset[str], int] = {}
+        for i, tok in enumerate(t.tokens):
+            keys = _block_keys(tok)
+            owner = groups.setdefault(frozenset(keys), len(groups))
+            near: set[str] = set()
+            for k in keys:
+                # a date's bucket holds a few persons: every key one edit away; a year's or the whole list's
+                # only for keys of four letters or more (shorter ones would join too many names)
+                near |= _one_edit(k, letters) if blocks[0][0] == "D" or len(k) >= 4 else {k}
+            q = [hash((b, v)) & _U64 for b in blocks for v in near]
+            if t.date is not None:
+                q += [hash(("N", v)) & _U64 for v in _fuzzy(k for k in keys if len(k) >= 2)]
+                if t.cut and i == len(t.tokens) - 1:     # a name cut at the MRZ length: the start of one
+                    q += [hash(("P", k)) & _U64 for k in keys]
+            queries += q
+            owners += [owner] * len(q)
+        qa = np.array(queries, dtype=np.uint64)
+        top = (qa >> shift).astype(np.int64)
+        lo, hi = table[top].astype(np.int64), table[top + 1].astype(np.int64)
+        at = _gather_positions(lo, hi)
+        same = hashes[at] == np.repeat(qa, hi - lo)
+        found = slots[at[same]].astype(np.int64)          # person << 4 | which of its names
+        by = np.repeat(np.array(owners, dtype=np.int64), hi - lo)[same]
+        # names paired one to one: a person counts the fewer of its names and of the traveller's that share a key
+        got, with_traveller = np.unique(np.unique((found >> 4) * 16 + by) >> 4, return_counts=True)
+        with_entry = np.unique(np.unique(found) >> 4, return_counts=True)[1]
+        counts = np.minimum(with_traveller, with_entry)
+        nt = len(t.tokens)
+        n = names[got]
+        need = np.minimum(np.minimum(distinct[got], len(groups)), 2)
+        full_name = ~dated[got] if t.date is not None else np.ones(len(got), bool)
+        if t.date is not None:   # found in N: two of its keyed names (or its only one), and every name whose
+            need = np.where(full_name, keyed[got], need)  # skeleton is long enough to always share a key
+        if t.cut:                                        # the last name may be cut: a prefix shares no key
+            need = np.where(full_name & (t.date is not None), need, np.maximum(need - 1, 1))
+        return got[(counts >= need) & (~full_name | (n <= nt))]
+
+
+def _gather_positions(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """range(lo[i], hi[i]) for every i, concatenated."""
+    lens = hi - lo
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    return np.arange(total) + np.repeat(lo - (np.cumsum(lens) - lens), lens)
+
+
+@lru_cache(maxsize=32768)
+def _one_edit(key: str, letters: str) -> frozenset[str]:
+    """The key and every string one deletion, insertion, substitution or adjacent swap away, over `letters`."""
+    out = {key}
+    for i in range(len(key) + 1):
+        head, tail = key[:i], key[i:]
+        if tail:
+            out.add(head + tail[1:])
+            if len(tail) > 1:
+                out.add(head + tail[1] + tail[0] + tail[2:])
+        for c in letters:
+            out.add(head + c + tail)
+            if tail:
+                out.add(head + c + tail[1:])
+    return frozenset(out)
+
+
+def _block_keys(tok: str) -> set[str]:
+    """A traveller's name token's keys in the blocks: its skeleton (of any length) and without its particle."""
+    keys = {skeleton(tok)} - {""}
+    p = without_particle(tok)
+    if p:
+        keys.add(skeleton(p))
+    return keys
 
 
 def _name_keys(toks: list[str]) -> set[str]:
@@ -287,16 +403,6 @@ def _fuzzy(keys: Iterable[str]) -> set[str]:
         if len(k) >= 4:
             out.update(k[:i] + k[i + 1:] for i in range(len(k)))
     return out
-
-
-def _union(index: dict[str, array], keys: Iterable[str]) -> Iterator[int]:
-    total = 0
-    for k in sorted(keys, key=lambda k: len(index.get(k, ()))):
-        bucket = index.get(k, ())
-        total += len(bucket)
-        if total > MAX_CANDIDATES:
-            return
-        yield from bucket
 
 
 def _near(sk: str, tsk: set[str], fuzzy: set[str]) -> bool:
@@ -417,7 +523,7 @@ class Matcher:
             packed = self.persons.packed
             tsk = _name_keys(t.tokens) | set(t.skeletons)
             fuzzy = _fuzzy(tsk)
-            for n in self.persons.candidates(t):
+            for n in self.persons.candidates(t).tolist():
                 p = packed[n]
                 if p and could_hit(t, tsk, p, fuzzy):
                     h = score_person(t, p)

@@ -60,6 +60,7 @@ def tokens(surname: str | None, given_names: str | None) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def without_particle(token: str) -> str | None:
     """The token without a leading particle (ALHASSAN -> HASSAN), or None when it has none."""
     for p in DROPPABLE_PREFIXES:
