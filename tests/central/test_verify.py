@@ -120,3 +120,26 @@ def test_a_version_1_crossing_from_an_appliance_not_yet_updated_is_stored_as_a_c
     out = check_event(f"{PREFIX}/{dev.post}/{dev.device}/events/crossing", envelope.encode(ev), PREFIX,
                       lookup_of(dev))
     assert isinstance(out, Accepted) and out.kind == "crossing"
+
+
+def test_values_orjson_prints_unlike_rfc8785_are_verified_on_the_exact_form():
+    """An integral float, a small float and a character beyond the BMP: signed over RFC 8785, still accepted."""
+    from edge.events import envelope
+
+    dev = device()
+    topic, payload = event(dev)
+    ev = json.loads(payload)
+    del ev["signature"]
+    ev.update(ratio=1.0, tiny=1e-7, mark="\U0001f600")      # CloudEvents extension attributes
+    ev["signature"] = envelope._b64u(dev.key.sign(envelope.canonical(ev)))
+    out = check_event(topic, json.dumps(ev).encode(), PREFIX, lookup_of(dev))
+    assert isinstance(out, Accepted)
+
+
+def test_a_nan_in_place_of_a_signed_null_is_refused():
+    """orjson refuses NaN; the exact path must refuse the changed content too (orjson would print NaN as null)."""
+    dev = device()
+    topic, payload = event(dev)
+    assert b'"note":null' in payload
+    out = check_event(topic, payload.replace(b'"note":null', b'"note":NaN'), PREFIX, lookup_of(dev))
+    assert isinstance(out, Quarantined) and out.reason_code in (BAD_SIGNATURE, MALFORMED)
