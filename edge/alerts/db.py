@@ -9,7 +9,9 @@ At rest (a stolen appliance leaks no list):
 The ids, kinds, counts, versions and dates of the list stay readable; see docs/alerts.md.
 
 Atomic: a bundle is applied in one SQLite transaction (WAL, synchronous=FULL); a kill -9 during it leaves the
-list as it was before (SQLite rolls the unfinished transaction back on the next open).
+list as it was before (SQLite rolls the unfinished transaction back on the next open). Readers (status, the
+document lookups, the booth, a station loading the list) use their own connection and see the last committed
+list meanwhile.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import os
 import secrets
@@ -33,7 +36,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.alerts.bundle import MAX_BUNDLE_BYTES, BundleError, check_version, open_bundle
-from edge.alerts.entries import Entry, ListError, Op, entry_from_obj, iter_entries, iter_ops
+from edge.alerts.entries import Entry, ListError, Op, entry_from_obj, iter_entry_lines, iter_ops
 from edge.alerts.match import Matcher, pack_person
 from edge.alerts.normalise import document_key
 from edge.fsutil import fsync_dir
@@ -42,11 +45,15 @@ from edge.store.atrest import AtRestError, AtRestKey
 DB_NAME = "alerts.db"
 ATREST_KEY_NAME = "queue_samples.key"     # the device's at-rest key (edge.store.atrest), shared with the kiosk queue
 INDEX_KEY_NAME = "alerts_index.key"       # keys the document hashes
-_SCHEMA = """
+APPLY_CACHE_KB = 65536                    # SQLite's page cache while a list is applied (its default is 2 MB)
+APPLY_BATCH = 20000                       # rows per executemany
+_ENTRIES_TABLE = """CREATE TABLE IF NOT EXISTS entries(id TEXT PRIMARY KEY, kind TEXT NOT NULL, dockey BLOB,
+    sealed BLOB NOT NULL, packed BLOB)"""
+_ENTRIES_INDEX = "CREATE INDEX IF NOT EXISTS entries_dockey ON entries(dockey) WHERE dockey IS NOT NULL"
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries(id TEXT PRIMARY KEY, kind TEXT NOT NULL, dockey BLOB, sealed BLOB NOT NULL,
-    packed BLOB);
-CREATE INDEX IF NOT EXISTS entries_dockey ON entries(dockey) WHERE dockey IS NOT NULL;
+{_ENTRIES_TABLE};
+{_ENTRIES_INDEX};
 CREATE TABLE IF NOT EXISTS applied(version INTEGER PRIMARY KEY, kind TEXT NOT NULL, issued_at TEXT NOT NULL,
     applied_at REAL NOT NULL, source TEXT NOT NULL, changes INTEGER NOT NULL);
 """
@@ -104,12 +111,14 @@ class AlertDB:
         self.atrest = atrest
         self.index_key = index_key
         self.public_key = public_key
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()       # the writer's: an apply holds it for its whole transaction
+        self._rlock = threading.Lock()      # the reader's: status, lookups and the booth never wait for an apply
         try:
             self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.executescript(_SCHEMA)
+            self.rconn = self._connect()
         except sqlite3.Error as exc:
             raise AlertDBError(f"{path}: cannot open the alert list database: {exc}") from None
         with contextlib.suppress(OSError):
@@ -126,22 +135,27 @@ class AlertDB:
             raise AlertDBError(f"{d / ATREST_KEY_NAME}: {exc}") from None
         return cls(d / DB_NAME, atrest, load_secret(d / INDEX_KEY_NAME), public_key)
 
+    def _connect(self) -> sqlite3.Connection:
+        """A connection for reading (WAL: it sees the last committed list while an apply writes the next)."""
+        return sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+
     def close(self) -> None:
+        self.rconn.close()
         self.conn.close()
 
     # ------------------------------------------------------------ reading
     def meta(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        with self._rlock:
+            return dict(self.rconn.execute("SELECT key, value FROM meta").fetchall())
 
     def version(self) -> int | None:
-        with self._lock:
-            row = self.conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+        with self._rlock:
+            row = self.rconn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
         return int(row[0]) if row else None
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self.conn.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall()
+        with self._rlock:
+            rows = self.rconn.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall()
         out = {"document": 0, "person": 0}
         out.update(dict(rows))
         return out
@@ -149,14 +163,14 @@ class AlertDB:
     def status(self, now: float | None = None, stale_after_hours: float | None = None,
                with_counts: bool = True) -> dict[str, Any]:
         """Version, entries, age (hours since the agency issued it), source, and whether it is stale
-        (`with_counts=False`: no count of the entries, which reads the whole table)."""
+        (`with_counts=False`: the total the last apply recorded, not counted by kind, which reads the table)."""
         m = self.meta()
         counts = self.counts() if with_counts else {"document": None, "person": None}
         issued = parse_time(m.get("issued_at", ""))
         now = time.time() if now is None else now
         age = None if issued is None else round(max(0.0, now - issued) / 3600, 2)
         stale = None if stale_after_hours is None else (age is None or age > stale_after_hours)
-        total = sum(counts.values()) if with_counts else None
+        total = sum(counts.values()) if with_counts else (int(m["entries"]) if "entries" in m else None)
         return {"version": int(m["version"]) if "version" in m else None, "entries": total,
                 "documents": counts["document"], "persons": counts["person"], "issued_at": m.get("issued_at"),
                 "applied_at": m.get("applied_at"), "age_hours": age, "source": m.get("source"),
@@ -167,8 +181,8 @@ class AlertDB:
 
     def lookup_document(self, key: str) -> list[tuple[str, Entry | None]]:
         """The document entries for a folded 'STATE:NUMBER' key (found by its keyed hash)."""
-        with self._lock:
-            rows = self.conn.execute("SELECT id, sealed FROM entries WHERE dockey=?",
+        with self._rlock:
+            rows = self.rconn.execute("SELECT id, sealed FROM entries WHERE dockey=?",
                                      (self.doc_key_hash(key),)).fetchall()
         out = []
         for eid, sealed in rows:
@@ -181,8 +195,8 @@ class AlertDB:
 
     def entry(self, eid: str) -> Entry | None:
         """One entry opened (a document entry without its state and number, which are not kept)."""
-        with self._lock:
-            row = self.conn.execute("SELECT kind, sealed FROM entries WHERE id=?", (eid,)).fetchone()
+        with self._rlock:
+            row = self.rconn.execute("SELECT kind, sealed FROM entries WHERE id=?", (eid,)).fetchone()
         if row is None:
             return None
         try:
@@ -196,8 +210,9 @@ class AlertDB:
     def matcher(self) -> Matcher:
         """Documents through the keyed-hash index, persons opened into memory (their packed, pre-folded form)."""
         m = Matcher(doc_lookup=self.lookup_document)
-        with self._lock:
-            cur = self.conn.cursor()
+        conn = self._connect()          # its own: reading the whole list must not hold up status or lookups
+        try:
+            cur = conn.cursor()
             cur.execute("SELECT id, packed FROM entries WHERE kind='person'")
             add, open_ = m.persons.add_packed, self.atrest.open
             while rows := cur.fetchmany(5000):
@@ -207,20 +222,27 @@ class AlertDB:
                     except AtRestError:
                         raise AlertDBError("the alert list was sealed with another device key: import it again") \
                             from None
+        finally:
+            conn.close()
+        m.persons.prepare()
         return m
 
     # ------------------------------------------------------------ applying
-    def _row(self, e: Entry) -> tuple[str, str, bytes | None, bytes, bytes | None]:
+    def _row(self, e: Entry, line: bytes | None = None) -> tuple[str, str, bytes | None, bytes, bytes | None]:
+        """The table row of an entry (`line`: its validated JSON line, sealed as it came for a person)."""
         if e.kind == "document":
             detail = {k: getattr(e, k) for k in _DOC_SEALED_FIELDS if getattr(e, k) is not None}
             return (e.id, e.kind, self.doc_key_hash(document_key(e.issuing_state, e.document_number)),
                     self.atrest.seal(json.dumps(detail).encode(), f"alerts:{e.id}"), None)
-        return (e.id, e.kind, None, self.atrest.seal(json.dumps(e.to_dict()).encode(), f"alerts:{e.id}"),
+        whole = line if line is not None else json.dumps(e.to_dict()).encode()
+        return (e.id, e.kind, None, self.atrest.seal(whole, f"alerts:{e.id}"),
                 self.atrest.seal(pack_person(e).encode(), f"alerts-packed:{e.id}"))
 
     def apply_bundle(self, data: bytes, source: str, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Applied:
         """Verify and apply a bundle in one transaction, line by line (a 1,000,000-entry list is never held as
-        objects). BundleError/ListError (the reason) when refused: the transaction is rolled back, the list stays."""
+        objects). A snapshot drops the table and builds it anew, its index after the rows; a kill -9 anywhere
+        in it leaves the old list (SQLite rolls the transaction back on the next open). BundleError/ListError
+        (the reason) when refused: the transaction is rolled back, the list stays."""
         if self.public_key is None:
             raise BundleError("no alert-list key configured ([keys] alert_list_public_key): nothing can be verified")
         started = time.monotonic()
@@ -228,35 +250,42 @@ class AlertDB:
         lines = io.BytesIO(bundle.body)
         with self._lock:
             try:
+                self.conn.execute(f"PRAGMA cache_size=-{APPLY_CACHE_KB}")   # the build's pages stay in memory
                 self.conn.execute("BEGIN IMMEDIATE")
                 row = self.conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
                 check_version(bundle.header, int(row[0]) if row else None)   # another process may have applied
                 if bundle.kind == "snapshot":
-                    self.conn.execute("DELETE FROM entries")
-                    count = self._insert_entries(iter_entries(lines))
+                    self.conn.execute("DROP INDEX IF EXISTS entries_dockey")
+                    self.conn.execute("DROP TABLE entries")
+                    self.conn.execute(_ENTRIES_TABLE)
+                    count = self._insert_entries(iter_entry_lines(lines))
+                    self.conn.execute(_ENTRIES_INDEX)
                 else:
                     count = self._apply_ops(iter_ops(lines))
                 if count != bundle.entries:
                     raise ListError(f"the body has {count} lines, the signed header says {bundle.entries}")
+                total = self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
                 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 meta = {"version": str(bundle.version), "issued_at": bundle.issued_at, "applied_at": now,
-                        "source": source[:200], "kind": bundle.kind}
+                        "source": source[:200], "kind": bundle.kind, "entries": str(total)}
                 self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)", meta.items())
                 self.conn.execute("INSERT INTO applied(version, kind, issued_at, applied_at, source, changes) "
                                   "VALUES (?,?,?,?,?,?)", (bundle.version, bundle.kind, bundle.issued_at,
                                                            time.time(), source[:200], count))
-                total = self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
                 self.conn.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("PRAGMA cache_size=-2000")          # SQLite's default again
         if bundle.kind == "snapshot":
             with contextlib.suppress(sqlite3.Error), self._lock:
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return Applied(bundle.kind, bundle.version, total, count, time.monotonic() - started)
 
-    def _insert_entries(self, entries: Iterator[tuple[int, Entry]]) -> int:
+    def _insert_entries(self, entries: Iterator[tuple[int, bytes, Entry]]) -> int:
         count = 0
         batch: list[tuple[int, tuple[str, str, bytes | None, bytes, bytes | None]]] = []
 
@@ -271,10 +300,11 @@ class AlertDB:
             self.conn.execute("RELEASE batch")
             batch.clear()
 
-        for n, e in entries:
-            batch.append((n, self._row(e)))
+        row = self._row
+        for n, line, e in entries:
+            batch.append((n, row(e, line)))
             count += 1
-            if len(batch) >= 5000:
+            if len(batch) >= APPLY_BATCH:
                 flush()
         flush()
         return count
@@ -289,15 +319,17 @@ class AlertDB:
         return batch[0][0]
 
     def _apply_ops(self, ops: Iterator[tuple[int, Op]]) -> int:
+        """A delta's changes in order, each run of removes or of adds in one executemany."""
         count = 0
-        for _, op in ops:
-            count += 1
-            if op.op == "remove":
-                self.conn.execute("DELETE FROM entries WHERE id=?", (op.id,))
-            elif op.entry is not None:
-                self.conn.execute("INSERT OR REPLACE INTO entries(id, kind, dockey, sealed, packed) "
-                                  "VALUES (?,?,?,?,?)",
-                                  self._row(op.entry))
+        for kind, run in itertools.groupby((op for _, op in ops), key=lambda op: op.op):
+            changes = list(run)
+            count += len(changes)
+            if kind == "remove":
+                self.conn.executemany("DELETE FROM entries WHERE id=?", [(op.id,) for op in changes])
+            else:
+                self.conn.executemany("INSERT OR REPLACE INTO entries(id, kind, dockey, sealed, packed) "
+                                      "VALUES (?,?,?,?,?)", [self._row(op.entry) for op in changes
+                                                             if op.entry is not None])
         return count
 
     def size_bytes(self) -> int:

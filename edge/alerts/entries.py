@@ -133,9 +133,15 @@ def _decode(n: int, line: bytes) -> object:
 def iter_entries(data: bytes | Iterable[bytes]) -> Iterator[tuple[int, Entry]]:
     """(line number, entry) of a snapshot list, one at a time; ListError at the first bad line. Duplicate ids
     are the caller's to find (the database's key does, without a set of every id in memory)."""
+    for n, _line, e in iter_entry_lines(data):
+        yield n, e
+
+
+def iter_entry_lines(data: bytes | Iterable[bytes]) -> Iterator[tuple[int, bytes, Entry]]:
+    """(line number, the line, its entry): as `iter_entries`, with the validated line itself."""
     for n, line in _lines(data):
         try:
-            yield n, entry_from_obj(_decode(n, line))
+            yield n, line, entry_from_obj(_decode(n, line))
         except ListError:
             raise
         except ValueError as exc:

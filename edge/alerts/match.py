@@ -267,27 +267,34 @@ class PersonIndex:
         self._keyed.append(min(len(keyed), 255))
         self._sure.append(min(len({sk for sk in names if len(sk) >= 4}), 255))
         self._dated.append(bool(birth))
-        self._sorted = None
 
     def __len__(self) -> int:
         return len(self.packed)
 
+    def prepare(self) -> None:
+        """Sort the blocks now (when the list is loaded, in the background), not at the first traveller."""
+        self._blocks()
+
     def _blocks(self) -> tuple[np.ndarray, ...]:
         """The postings sorted by hash, with a table of where each run of hashes sharing their top bits starts
         (a lookup reads two places, where a binary search over millions of postings reads twenty)."""
-        if self._sorted is None:
+        if self._sorted is None or self._hashes:
             hashes = np.frombuffer(self._hashes, dtype=np.uint64) if self._hashes else np.zeros(0, np.uint64)
-            order = np.argsort(hashes)
             slots = np.frombuffer(self._slots, dtype=np.uint32) if self._slots else np.zeros(0, np.uint32)
+            if self._sorted is not None:                 # persons added since the last sort
+                hashes = np.concatenate([self._sorted[0], hashes])
+                slots = np.concatenate([self._sorted[1], slots])
+            order = np.argsort(hashes)
             hashes, slots = hashes[order], slots[order]
             del order
-            bits = int(min(24, max(8, np.ceil(np.log2(max(len(hashes), 1))))))
+            self._hashes, self._slots = array("Q"), array("I")      # the sorted copies replace them
+            bits = int(min(24, max(8, np.ceil(np.log2(max(len(hashes), 1))) - 1)))
             table = np.zeros((1 << bits) + 1, dtype=np.uint32)
             np.cumsum(np.bincount((hashes >> np.uint64(64 - bits)).astype(np.int64), minlength=1 << bits),
                       out=table[1:])
 
             def per_slot(a: array) -> np.ndarray:
-                return np.frombuffer(a, dtype=np.uint8) if a else np.zeros(0, np.uint8)
+                return np.frombuffer(a, dtype=np.uint8).copy() if a else np.zeros(0, np.uint8)   # a keeps growing
 
             self._sorted = (hashes, slots, table, np.uint64(64 - bits), per_slot(self._names),
                             per_slot(self._distinct),

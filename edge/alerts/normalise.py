@@ -31,8 +31,12 @@ DROPPABLE_PREFIXES = ("ABDUL", "ABDEL", "ABDOUL", "ABOU", "ABU", "BEN", "BIN", "
 _NOT_LETTER = re.compile(r"[^A-Z]+")
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Upper-case A-Z and spaces: diacritics removed (two-letter ICAO forms kept), '<', '-', ''' as spaces."""
+    text = str(text)
+    if text.isascii():                   # most names: no diacritic to fold (and a list repeats them: cached)
+        return " ".join(_NOT_LETTER.sub(" ", text.upper()).split())
     out: list[str] = []
     for ch in str(text).upper():
         two = _TWO_LETTER.get(ch)
