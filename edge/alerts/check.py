@@ -28,7 +28,7 @@ from edge.lane.checks import SEE_OFFICER, Context, Stage, Verdict, verdict
 
 log = logging.getLogger(__name__)
 CHECK_ID = "alerts.lists"
-TELEMETRY_FIELD = "alert_list"
+TELEMETRY_PREFIX = "alert_list_"
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
@@ -65,8 +65,9 @@ def check_traveller(matcher: Matcher, document: Any) -> list[Hit]:
 
 
 def telemetry(status: Mapping[str, Any]) -> dict[str, Any]:
-    """The `alert_list` telemetry/status field: version, entries, age_hours, stale, source."""
-    return {TELEMETRY_FIELD: {k: status.get(k) for k in ("version", "entries", "age_hours", "stale", "source")}}
+    """The telemetry's alert-list fields (edge.events.model.Telemetry) from `AlertDB.status()`: version,
+    entries, age in hours since the agency issued it, and whether it is past the stale policy's hours."""
+    return {f"{TELEMETRY_PREFIX}{k}": status.get(k) for k in ("version", "entries", "age_hours", "stale")}
 
 
 class AlertListCheck:

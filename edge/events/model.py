@@ -190,6 +190,11 @@ class Telemetry(_Strict):
     commands_dropped: int = 0   # commands the uplink shed unanswered since it started (a flood on cmd/)
     store_problem: str | None = None   # why the store takes no new crossings (full, damaged); see edge.store
     sequence_loss: dict[str, int | bool] | None = None   # numbers committed then lost with a WAL: first, last
+    # the applied alert list (edge.alerts): None when the post takes no list; age since the agency issued it
+    alert_list_version: int | None = None
+    alert_list_entries: int | None = None
+    alert_list_age_hours: float | None = None
+    alert_list_stale: bool | None = None
 
 
 class CommandResult(_Strict):

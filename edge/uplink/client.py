@@ -182,8 +182,21 @@ class Uplink(CommandInbox):
             disk_free_mb=round(shutil.disk_usage(self.store.path.parent).free / 2**20, 1),
             storage_full=health["storage_full"], devices=self.store.device_statuses(),
             commands_dropped=self.state.commands_dropped,
-            store_problem=health["problem"], sequence_loss=health["sequence_loss"],
+            store_problem=health["problem"], sequence_loss=health["sequence_loss"], **self._alert_list_telemetry(),
         )
+
+    def _alert_list_telemetry(self) -> dict[str, Any]:
+        """The applied alert list's version, entries, age and staleness (none when the post takes no list)."""
+        if self.alerts is None:
+            return {}
+        from edge.alerts.check import telemetry
+
+        try:
+            return telemetry(self.alerts.db.status(stale_after_hours=self.cfg.alerts.stale_after_hours,
+                                                   with_counts=False))
+        except sqlite3.Error as exc:
+            log.warning("telemetry without the alert list: %s", exc)
+            return {}
 
     # ------------------------------------------------------------------ connection
     def _new_client(self) -> mqtt.Client:

@@ -27,6 +27,9 @@ def test_the_uplink_applies_the_agencys_list_and_still_delivers_events(tmp_path:
             time.sleep(0.05)
         assert up.uplink.alerts.db.version() == 42, up.uplink.alerts.last_error
         assert up.uplink.alerts.db.counts() == {"document": 1, "person": 2000}
+        tele = up.uplink.telemetry()             # what central's fleet view reads (alert_list_version, ...)
+        assert (tele.alert_list_version, tele.alert_list_entries, tele.alert_list_stale) == (42, 2001, False)
+        assert tele.alert_list_age_hours is not None and 0 <= tele.alert_list_age_hours < 1
         post.record(3)
         end = time.monotonic() + 30
         while time.monotonic() < end and post.store.stats().pending:
@@ -41,5 +44,7 @@ def test_without_a_list_key_the_uplink_takes_no_list(tmp_path: Path, broker) -> 
     up = UplinkThread(post)
     try:
         assert up.uplink.alerts is None
+        tele = up.uplink.telemetry()
+        assert (tele.alert_list_version, tele.alert_list_entries, tele.alert_list_age_hours) == (None, None, None)
     finally:
         up.close()
