@@ -79,9 +79,8 @@ def entry_from_obj(obj: object) -> Entry:
     """An `Entry` from a decoded JSON object; ValueError saying which field is wrong."""
     if not isinstance(obj, dict):
         raise ValueError("expected a JSON object")
-    unknown = sorted(set(obj) - _FIELDS)
-    if unknown:
-        raise ValueError(f"unknown field {unknown[0]!r}")
+    if not _FIELDS.issuperset(obj):
+        raise ValueError(f"unknown field {sorted(set(obj) - _FIELDS)[0]!r}")
     eid = _text(obj, "id", 128, _ID)
     if eid is None:
         raise ValueError("id: required")

@@ -102,6 +102,7 @@ def skeleton(token: str) -> str:
 
 
 # ---------------------------------------------------------------- documents
+_NOT_ALNUM = re.compile("[^A-Z0-9]+")
 _OCR_FOLD = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8"})
 _STATE_ALIASES = {"D": "DEU"}
 
@@ -115,8 +116,7 @@ def issuing_state(code: str | None) -> str:
 def document_number(number: str | None) -> str:
     """A document number as compared: upper-case, filler and separators removed, OCR-confusable letters
     folded to their digits (O/Q/D->0, I/L->1, Z->2, S->5, B->8), so a misread O/0 or I/1 still matches."""
-    n = "".join(ch for ch in str(number or "").upper() if ch.isalnum() and ch.isascii())
-    return n.translate(_OCR_FOLD)
+    return _NOT_ALNUM.sub("", str(number or "").upper()).translate(_OCR_FOLD)
 
 
 def document_key(state: str | None, number: str | None) -> str:
