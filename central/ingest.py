@@ -190,10 +190,16 @@ class Ingest:
             return []
         deadline = time.monotonic() + BATCH_WAIT_S
         while len(items) < BATCH_MAX:
-            try:
-                items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            try:   # what paho already delivered, without a timed wait per message
+                items.append(self._queue.get_nowait())
             except queue.Empty:
-                break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    items.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
         return items
 
     def _check(self, items: list[tuple[int, str, bytes, int, int, bool]]) -> Prepared:

@@ -63,10 +63,10 @@ class EventStore:
         rows = batch.rows or {}
         self.partitions.ensure(self.engine, {r["day"] for r in rows.values()})
         with self.engine.begin() as conn:
-            tried = self._insert_events(conn, batch)
-            conflicts, consistent = self._conflicts(conn, batch)
+            inserted = self._insert_events(conn, batch)
+            conflicts, consistent = self._conflicts(conn, batch, inserted)
             # new: inserted now, and what is stored is this copy (another process may have won a race for the id)
-            new_ids = tried & {a.event_id for a, _ in consistent}
+            new_ids = inserted.keys() & {a.event_id for a, _ in consistent}
             out.duplicates = len(batch.accepted) - len(new_ids)
             fresh = [r for eid, r in rows.items() if eid in new_ids]
             if fresh and self.pg:
@@ -91,8 +91,8 @@ class EventStore:
         out.stored = len(new_ids)
         return out
 
-    def _insert_events(self, conn: Connection, batch: Batch) -> set[str]:
-        """Insert the copies whose id is not stored yet; returns their ids."""
+    def _insert_events(self, conn: Connection, batch: Batch) -> dict[str, str]:
+        """Insert the copies whose id is not stored yet; returns the signatures stored now, by id."""
         ids = list({a.event_id for a, _, _ in batch.accepted})
         seen: set[str] = set()
         if ids and not self.pg:   # PostgreSQL: RETURNING says which were new
@@ -106,24 +106,26 @@ class EventStore:
                            "time": a.event["time"], "received_at": rec, "signature": a.event["signature"],
                            "payload": raw})
         if self.pg:
-            return store_pg.insert_events(conn, values)
+            new = store_pg.insert_events(conn, values)
+            return {v["id"]: v["signature"] for v in values if v["id"] in new}
         if not values:
-            return set()
+            return {}
         # executemany of one statement, prepared once (psycopg pipelines it): a multi-row VALUES (`.values(list)`,
         # or RETURNING) is a new statement text per batch, and compiling and parsing it cost more than the database
         conn.execute(_insert(self.engine, db.events).on_conflict_do_nothing(index_elements=["id"]), values)
-        return {v["id"] for v in values}
+        return {v["id"]: v["signature"] for v in values}   # BEGIN IMMEDIATE: the read above saw every other writer
 
-    def _conflicts(self, conn: Connection, batch: Batch) -> tuple[list[tuple[Quarantined, str, bytes, float]],
-                                                                   list[tuple[Accepted, float]]]:
+    def _conflicts(self, conn: Connection, batch: Batch, inserted: dict[str, str]
+                   ) -> tuple[list[tuple[Quarantined, str, bytes, float]], list[tuple[Accepted, float]]]:
         """Copies whose id was already stored (now or before) with another signature: different content; and
-        the copies that are the stored content."""
-        ids = list({a.event_id for a, _, _ in batch.accepted})
+        the copies that are the stored content. Only ids stored before this batch are read back."""
+        ids = list({a.event_id for a, _, _ in batch.accepted} - inserted.keys())
         if self.pg:
             stored = store_pg.stored_signatures(conn, ids)
         else:
             stored = dict(conn.execute(sa.select(db.events.c.id, db.events.c.signature)
                                        .where(db.events.c.id.in_(ids))).all()) if ids else {}
+        stored.update(inserted)
         conflicts, consistent = [], []
         for a, raw, rec in batch.accepted:
             if stored.get(a.event_id) == a.event["signature"]:
