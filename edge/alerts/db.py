@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import calendar
 import contextlib
-import hashlib
 import hmac
 import io
 import itertools
@@ -177,7 +176,7 @@ class AlertDB:
                 "stale": stale}
 
     def doc_key_hash(self, key: str) -> bytes:
-        return hmac.new(self.index_key, key.encode(), hashlib.sha256).digest()
+        return hmac.digest(self.index_key, key.encode(), "sha256")      # the one-shot C path
 
     def lookup_document(self, key: str) -> list[tuple[str, Entry | None]]:
         """The document entries for a folded 'STATE:NUMBER' key (found by its keyed hash)."""
