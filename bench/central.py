@@ -8,7 +8,9 @@ Figures (all in the same run, same broker, same database server):
   both drain the same N events queued by the broker for their sessions, so the publisher is not measured. The
   ingest processes are started and connected first, paused (SIGSTOP) while the events are queued, and timed from
   their resume: Python's start-up (reported as `startup_s`) is not throughput. Their CPU time per event is
-  reported too (`ingest_cpu_us_per_event`): on a machine shared with other work it varies less than the rate;
+  reported too (`ingest_cpu_us_per_event`; the limit's `client_cpu_us_per_event` is mosquitto_sub's and psql's,
+  the broker and the database server are left out of both): on a machine shared with other work it varies less
+  than the rate;
 - device-record -> central-commit latency p50/p99 at 400 devices x 1 crossing/min (a shortened window at that
   rate) and at saturation (events made and published as fast as one process can sign them).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -158,15 +161,19 @@ def copy_limit(pg, broker: Mosquitto, events: list[tuple[str, bytes]]) -> dict:
     pipeline = (f"mosquitto_sub -h 127.0.0.1 -p {broker.port} -V mqttv5 -c -i bench-limit -q 1 -t '{TOPIC}' "
                 f"-C {len(events)} | {psql} -q -h 127.0.0.1 -p {pg.port} -U postgres -d bench_copy "
                 "-c \"COPY raw (payload) FROM STDIN WITH (FORMAT text, DELIMITER E'\\x01')\"")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     r = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=600, check=False)
     seconds = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)   # mosquitto_sub, psql and their shell
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     with engine.connect() as conn:
         n = conn.exec_driver_sql("SELECT count(*) FROM raw").scalar_one()
     engine.dispose()
     if r.returncode:
         raise RuntimeError(f"limit pipeline failed: {r.stderr[-400:]}")
-    return {"events": n, "seconds": round(seconds, 2), "events_per_s": round(n / seconds, 1), "load": load()}
+    return {"events": n, "seconds": round(seconds, 2), "events_per_s": round(n / seconds, 1),
+            "client_cpu_us_per_event": round(cpu / max(n, 1) * 1e6), "load": load()}
 
 
 def latencies(path: Path) -> dict:
