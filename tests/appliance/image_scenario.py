@@ -179,6 +179,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
             time.sleep(0.5)
         assert len(events(collector)) >= int(first["total"]), "crossings did not reach the host's broker"
         _, errors = vm.wait_for("journal_errors", 300)
+        vm.wait_for("journal_end", 300)
         assert errors == "0", vm.values("journal")
         for line in vm.values("rss_after"):
             figures[f"rss_{line.split()[0]}_after_kib"] = float(line.split()[1])
@@ -200,6 +201,8 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         t_again, ready = vm.wait_for("ready", BOOT_TIMEOUT)
         figures["power_cut_to_ready_s"] = round(t_again, 1)
         assert as_dict(ready)["station"] == "active" and as_dict(ready)["uplink"] == "active", vm.tail()
+        _, restarts = vm.wait_for("restarts", 120)
+        assert as_dict(restarts) == {"station": "0", "uplink": "0"}, restarts
         _, fs = vm.wait_for("fs", 300)
         assert fs == "0", vm.tail()
         _, integrity = vm.wait_for("integrity", 300)
@@ -208,6 +211,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         after = as_dict(stats)
         assert int(after["total"]) >= committed and after["pending"] == "0", (committed, stats)
         _, errors = vm.wait_for("journal_errors", 300)
+        vm.wait_for("journal_end", 300)
         assert errors == "0", vm.values("journal")
         vm.wait_for("done", 120)
         end = time.monotonic() + 300

@@ -45,10 +45,12 @@ def put_bundle(image: Path, bundle: Path) -> None:
 # Test-only files written into the scratch copy's root beside the probe: guest path -> host path.
 ProbeFiles = dict[str, Path]
 
-# QEMU's TCG emulates the CPU ~40x slower than this host: each start-up step of the station and uplink gets
-# ten minutes instead of one and the watchdog five instead of 30-60 s. TimeoutStartSec stays the unit's own, so
-# the steps' progress reports (EXTEND_TIMEOUT_USEC) are what keeps a slow start alive, as on a slow board.
+# QEMU's TCG emulates the CPU ~40x slower than this host. The interpreter's start and imports, before a service
+# can report progress, take the uplink 40-60 s of its 60 s there (a few seconds on a board), so TimeoutStartSec
+# grows to ten minutes; each later start-up step (EXTEND_TIMEOUT_USEC) gets ten minutes instead of one, and the
+# watchdog five instead of 30-60 s.
 EMULATOR_DROP_IN = """[Service]
+TimeoutStartSec=10min
 Environment=BORDERPOST_START_STEP_SEC=600
 WatchdogSec=5min
 """

@@ -52,6 +52,7 @@ if [ "$phase" = 2 ]; then
     say stats "$s"
     say journal_errors "$(journalctl -b -p err -q --no-pager | wc -l)"
     journalctl -b -p err -q --no-pager | tail -5 | while read -r line; do say journal "$line"; done
+    say journal_end
     say "done"
     systemctl poweroff
     exit 0
@@ -101,6 +102,7 @@ while true; do
         done
         say journal_errors "$(journalctl -b -p err -q --no-pager | wc -l)"
         journalctl -b -p err -q --no-pager | tail -5 | while read -r line; do say journal "$line"; done
+        say journal_end
         reported=1
     fi
     sleep 2
