@@ -104,6 +104,10 @@ def test_update_good_path_then_fallback_in_qemu(tmp_path: Path) -> None:
         drop_in.write_text(EMULATOR_DROP_IN)
         files |= {f"/etc/systemd/system/{u}.service.d/zz-emulator.conf": drop_in
                   for u in ("borderpost-station", "borderpost-uplink")}
+        # an emulated first boot on a busy host takes minutes to reach the data partition's creation: wait for it
+        device_wait = tmp_path / "device-wait.conf"
+        device_wait.write_text("[Unit]\nJobRunningTimeoutSec=30min\n")
+        files["/etc/systemd/system/dev-disk-by\\x2dlabel-BPDATA.device.d/zz-emulator.conf"] = device_wait
     write_files(disk, files, enable="borderpost-update-probe.service")
     # this checkout's update pieces (as image_build/rauc/install.sh puts them), so the test runs the code under test
     rauc_dir = ROOT / "image_build" / "rauc"
