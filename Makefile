@@ -12,7 +12,7 @@ MODELS ?= $(CURDIR)/models
 PYTEST_ARGS ?=             # e.g. make test PYTEST_ARGS="tests/drivers -x"
 export BORDERPOST_MODELS_DIR := $(MODELS)
 
-.PHONY: demo test install system-demo system-test models lint bench clean fuzz image image-test bundle
+.PHONY: demo test install system-demo system-test models lint bench clean fuzz image image-test bundle image-update-test
 
 system-demo:
 	@./scripts/system-deps.sh demo
@@ -66,3 +66,6 @@ image-test: $(TEST_STAMP)  # boots it in QEMU: provisioning, delivery, a power c
 
 bundle:  # a signed RAUC bundle (verity) of the built image's root, for A/B updates (docs/technician.md): artifacts/bundle/
 	image_build/rauc/make-bundle.sh $${BORDERPOST_IMAGE:-artifacts/image/borderpost-amd64.img} artifacts/bundle
+
+image-update-test: $(TEST_STAMP)  # A/B updates in QEMU: good bundle into B and blessed, a failing one falls back (4 boots; tests/appliance/test_image_update.py)
+	BORDERPOST_IMAGE=$${BORDERPOST_IMAGE:-artifacts/image/borderpost-amd64.img} $(PY) -m pytest -q -rs tests/appliance/test_image_update.py
