@@ -53,6 +53,8 @@ MAX_NAME = 200              # characters of a traveller's surname or given names
 MAX_TOKENS = 12
 _SEP = "\x1f"
 _U64 = (1 << 64) - 1
+_MULT = 0x9E3779B97F4A7C15      # mixes a key's hash before the block's is XORed in
+_N = np.uint64(hash("N") & _U64)
 
 
 @dataclass(frozen=True)
@@ -105,17 +107,24 @@ class NameResult:
 
 
 def name_score(t: list[str], e: list[str], cut: bool = False, ts: list[str] | None = None,
-               es: list[str] | None = None) -> NameResult:
+               es: list[str] | None = None, memo: dict[tuple[int, str], tuple[float, str]] | None = None
+               ) -> NameResult:
     """How alike two names are: traveller tokens `t` paired one to one with entry tokens `e`, order free
-    (`ts`, `es`: their skeletons, when already known)."""
+    (`ts`, `es`: their skeletons, when already known; `memo`: token pairs already scored for this traveller)."""
     if not t or not e:
         return NameResult(0.0, [], len(t), len(e))
     ts = ts or [skeleton(x) for x in t]
     es = es or [skeleton(x) for x in e]
     cells = []
+    last = len(t) - 1
     for i, a in enumerate(t):
         for j, b in enumerate(e):
-            s, how = token_similarity(a, b, ts[i], es[j], cut and i == len(t) - 1)
+            if memo is None:
+                s, how = token_similarity(a, b, ts[i], es[j], cut and i == last)
+            elif (found := memo.get((i, b))) is not None:
+                s, how = found
+            else:
+                s, how = memo[(i, b)] = token_similarity(a, b, ts[i], es[j], cut and i == last)
             if s >= PAIR_MIN:
                 cells.append((s, i, j, how))
     cells.sort(key=lambda c: -c[0])
@@ -251,11 +260,11 @@ class PersonIndex:
         for j, tok in enumerate(toks.split(" ")):
             keys = _block_keys(tok)          # one-letter skeletons too (NOWAAH is N): every name has a key
             if birth:
-                posted = [hash((b, k)) & _U64 for k in keys for b in ("A", "D" + birth, "Y" + birth[:4])]
+                posted = [_mix(b, k) for k in keys for b in ("A", "D" + birth, "Y" + birth[:4])]
             else:
-                posted = [hash(("A", k)) & _U64 for k in keys] + \
-                    [hash(("N", k)) & _U64 for k in _fuzzy(k for k in keys if len(k) >= 2)] + \
-                    [hash(("P", p)) & _U64 for p in {k[:i] for k in keys for i in range(1, len(k) + 1)}]
+                posted = [_mix("A", k) for k in keys] + \
+                    [_mix("N", k) for k in _fuzzy(k for k in keys if len(k) >= 2)] + \
+                    [_mix("P", p) for p in {k[:i] for k in keys for i in range(1, len(k) + 1)}]
             for k in keys:
                 self._letters.update(k)
             if any(len(k) >= 2 for k in keys):
@@ -313,36 +322,44 @@ class PersonIndex:
             y, m, d = t.date
             blocks = (f"D{y}-{m}-{d}", f"D{y}-{d}-{m}", f"D{y}-{m}", f"D{y}") if m and d else (f"Y{y}",)
         letters = "".join(sorted(self._letters))
-        queries: list[int] = []
-        owners: list[int] = []
+        wide = blocks[0][0] == "D"
+        block_hashes = np.array([hash(b) & _U64 for b in blocks], dtype=np.uint64)[:, None]
+        queries: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
         # names with the same keys count once (USMAN and YASMIN are both ASMN: one entry name shares with both)
         groups: dict[frozenset[str], int] = {}
         for i, tok in enumerate(t.tokens):
             keys = _block_keys(tok)
+            if not keys:
+                continue
             owner = groups.setdefault(frozenset(keys), len(groups))
-            near: set[str] = set()
-            for k in keys:
-                # a date's bucket holds a few persons: every key one edit away; a year's or the whole list's
-                # only for keys of four letters or more (shorter ones would join too many names)
-                near |= _one_edit(k, letters) if blocks[0][0] == "D" or len(k) >= 4 else {k}
-            q = [hash((b, v)) & _U64 for b in blocks for v in near]
+            # a date's bucket holds a few persons: every key one edit away; a year's or the whole list's only
+            # for keys of four letters or more (shorter ones would join too many names)
+            near = np.concatenate([_variant_hashes(k, letters if wide or len(k) >= 4 else "") for k in keys])
+            q = [(near[None, :] ^ block_hashes).ravel()]
             if t.date is not None:
-                q += [hash(("N", v)) & _U64 for v in _fuzzy(k for k in keys if len(k) >= 2)]
+                q.append(_variant_hashes(" ".join(sorted(k for k in keys if len(k) >= 2)), "N") ^ _N)
                 if t.cut and i == len(t.tokens) - 1:     # a name cut at the MRZ length: the start of one
-                    q += [hash(("P", k)) & _U64 for k in keys]
+                    q.append(np.array([_mix("P", k) for k in keys], dtype=np.uint64))
             queries += q
-            owners += [owner] * len(q)
-        qa = np.array(queries, dtype=np.uint64)
+            owners.append(np.full(sum(len(x) for x in q), owner, dtype=np.int64))
+        if not queries:
+            return np.zeros(0, np.uint32)
+        qa = np.concatenate(queries)
         top = (qa >> shift).astype(np.int64)
         lo, hi = table[top].astype(np.int64), table[top + 1].astype(np.int64)
         at = _gather_positions(lo, hi)
         same = hashes[at] == np.repeat(qa, hi - lo)
-        found = slots[at[same]].astype(np.int64)          # person << 4 | which of its names
-        by = np.repeat(np.array(owners, dtype=np.int64), hi - lo)[same]
+        # person << 8 | which of its names << 4 | which of the traveller's, sorted by person
+        v = np.sort(slots[at[same]].astype(np.int64) << 4 | np.repeat(np.concatenate(owners), hi - lo)[same])
+        if not len(v):
+            return np.zeros(0, np.uint32)
+        person = v >> 8
+        starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
+        got = person[starts]
         # names paired one to one: a person counts the fewer of its names and of the traveller's that share a key
-        got, with_traveller = np.unique(np.unique((found >> 4) * 16 + by) >> 4, return_counts=True)
-        with_entry = np.unique(np.unique(found) >> 4, return_counts=True)[1]
-        counts = np.minimum(with_traveller, with_entry)
+        counts = np.minimum(np.bitwise_count(np.bitwise_or.reduceat(np.left_shift(1, v & 15), starts)),
+                            np.bitwise_count(np.bitwise_or.reduceat(np.left_shift(1, (v >> 4) & 15), starts)))
         nt = len(t.tokens)
         n = names[got]
         need = np.minimum(np.minimum(distinct[got], len(groups)), 2)
@@ -352,6 +369,19 @@ class PersonIndex:
         if t.cut:                                        # the last name may be cut: a prefix shares no key
             need = np.where(full_name & (t.date is not None), need, np.maximum(need - 1, 1))
         return got[(counts >= need) & (~full_name | (n <= nt))]
+
+
+def _mix(block: str, key: str) -> int:
+    """The 64-bit posting of a name key in a block (the same as `_variant_hashes` gives, XORed with the block's)."""
+    return ((hash(key) & _U64) * _MULT & _U64) ^ (hash(block) & _U64)
+
+
+@lru_cache(maxsize=4096)
+def _variant_hashes(key: str, letters: str) -> np.ndarray:
+    """The postings' key halves of `key`'s variants: every string one edit away over `letters` (none: the key
+    alone), or, with letters "N", the symmetric deletions of each space-separated key (`_fuzzy`)."""
+    variants = _fuzzy(key.split()) if letters == "N" else _one_edit(key, letters) if letters else {key}
+    return np.array([(hash(v) & _U64) * _MULT & _U64 for v in variants], dtype=np.uint64)
 
 
 def _gather_positions(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -425,17 +455,23 @@ def _near(sk: str, tsk: set[str], fuzzy: set[str]) -> bool:
     return any(sk.startswith(x) for x in tsk)
 
 
-def could_hit(t: Traveller, tsk: set[str], packed: str, fuzzy: set[str] | None = None) -> bool:
+def could_hit(t: Traveller, tsk: set[str], packed: str, fuzzy: set[str] | None = None,
+              memo: dict[str, bool] | None = None) -> bool:
     """A cheap necessary condition before scoring: enough of the entry's names could pair with the traveller's
     (same skeleton, skeletons one edit apart, or a traveller's skeleton that is a prefix: a cut name). Every entry
-    name must when the entry has no birth date (the full-name rule), else min(2, names on either side)."""
+    name must when the entry has no birth date (the full-name rule), else min(2, names on either side).
+    `memo`: the entry skeletons already judged for this traveller."""
     _id, _toks, skels, birth, _nat, _sex, _action, extra = packed.split(_SEP)
     entry = skels.split(" ")
     excused = bool(extra) and any(x in tsk for x in extra.split(" "))   # a name with its particle dropped
     near = 0
     fuzzy = _fuzzy(tsk) if fuzzy is None else fuzzy
     for sk in entry:
-        if _near(sk, tsk, fuzzy):
+        if memo is None:
+            close = _near(sk, tsk, fuzzy)
+        elif (close := memo.get(sk)) is None:      # type: ignore[assignment]
+            close = memo[sk] = _near(sk, tsk, fuzzy)
+        if close:
             near += 1
         elif excused:
             near, excused = near + 1, False
@@ -444,7 +480,8 @@ def could_hit(t: Traveller, tsk: set[str], packed: str, fuzzy: set[str] | None =
     return near >= (len(entry) if not birth else min(2, len(entry), len(t.skeletons)))
 
 
-def score_person(t: Traveller, packed: str) -> Hit | None:
+def score_person(t: Traveller, packed: str, memo: dict[tuple[int, str], tuple[float, str]] | None = None
+                 ) -> Hit | None:
     """The hit of one person entry for this traveller, or None below the threshold."""
     eid, name, skel, birth, nat, sex, action, _extra = packed.split(_SEP)
     e_tokens = name.split()
@@ -460,7 +497,7 @@ def score_person(t: Traveller, packed: str) -> Hit | None:
     else:
         adjust, threshold = 0.0, NAME_ONLY_THRESHOLD
         why.append("birth date: " + ("not on the entry" if e_date is None else "not read") + "; full name only")
-    named = name_score(t.tokens, e_tokens, t.cut, t.skeletons, skel.split(" "))
+    named = name_score(t.tokens, e_tokens, t.cut, t.skeletons, skel.split(" "), memo)
     if named.score <= 0 or (threshold == NAME_ONLY_THRESHOLD and named.unpaired_entry):
         return None
     extra = []
@@ -530,10 +567,12 @@ class Matcher:
             packed = self.persons.packed
             tsk = _name_keys(t.tokens) | set(t.skeletons)
             fuzzy = _fuzzy(tsk)
+            near: dict[str, bool] = {}                          # candidates share names: judge each once
+            pairs: dict[tuple[int, str], tuple[float, str]] = {}
             for n in self.persons.candidates(t).tolist():
                 p = packed[n]
-                if p and could_hit(t, tsk, p, fuzzy):
-                    h = score_person(t, p)
+                if p and could_hit(t, tsk, p, fuzzy, near):
+                    h = score_person(t, p, pairs)
                     if h is not None:
                         hits.append(h)
         hits.sort(key=lambda h: (-h.score, h.id))
