@@ -52,9 +52,12 @@ class EventStore:
         self.pseudonym_key = bytes.fromhex(db.setting(engine, "pseudonym_key", lambda: os.urandom(32).hex()))
 
     def prepare(self, batch: Batch) -> None:
-        """The crossings' statistics rows, made before `write` (by the ingest's checking thread, not its writer)."""
-        batch.rows = {a.event_id: crossing_row(a.event, self.pseudonym_key)
-                      for a, _, _ in batch.accepted if a.kind == "crossing"}
+        """The crossings' statistics rows, made before `write` (by the ingest's checking thread, not its writer);
+        of two copies of one id in a batch, the first's, as it is the one stored."""
+        batch.rows = {}
+        for a, _, _ in batch.accepted:
+            if a.kind == "crossing" and a.event_id not in batch.rows:
+                batch.rows[a.event_id] = crossing_row(a.event, self.pseudonym_key)
 
     def write(self, batch: Batch) -> Written:
         out = Written()

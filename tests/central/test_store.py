@@ -66,6 +66,27 @@ def test_same_id_different_content_keeps_the_first(engine):
     assert reasons == [(CONFLICT, eid)]
 
 
+def test_two_contents_of_one_id_in_one_batch_keep_the_first_and_its_crossing_row(engine):
+    from edge.events import envelope
+
+    store = EventStore(engine)
+    dev = device()
+    first = accepted(dev)
+    ev = json.loads(first[1])
+    ev["data"]["direction"] = "exit" if ev["data"]["direction"] != "exit" else "entry"
+    del ev["signature"]
+    ev["signature"] = envelope._b64u(dev.key.sign(envelope.canonical(ev)))
+    second = check_event(f"{PREFIX}/post-a/kiosk-1/events/crossing", json.dumps(ev).encode(), PREFIX,
+                         lookup_of(dev))
+    assert isinstance(second, Accepted)
+    written = store.write(Batch(accepted=[first, (second, json.dumps(ev), time.time())]))
+    assert (written.stored, written.quarantined) == (1, 1)
+    with engine.connect() as conn:
+        direction = conn.execute(sa.select(db.crossings.c.direction)).scalar_one()
+        reasons = conn.execute(sa.select(db.quarantine.c.reason_code)).scalars().all()
+    assert direction == json.loads(first[1])["data"]["direction"] and reasons == [CONFLICT]
+
+
 def test_gaps_open_and_fill_by_sequence(engine):
     store = EventStore(engine)
     dev = device()
