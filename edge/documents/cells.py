@@ -9,6 +9,7 @@ training (scripts/train_ocrb.py) and reading cut them the same way. Pure numpy/O
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -69,6 +70,46 @@ def _line_rows(ink: np.ndarray, n: int) -> list[tuple[int, int]] | None:
         if len(best) == n:
             return sorted(best)
     return None
+
+
+def _rule_columns(ink: np.ndarray, rows: list[tuple[int, int]]) -> np.ndarray | None:
+    """Columns of vertical rules (a card's outline, a frame line beside the MRZ), or None: they run through
+    the gaps between the text lines, where no glyph reaches, and would otherwise pass for a first or last glyph."""
+    if len(rows) < 2:
+        return None
+    gap = np.zeros(ink.shape[0], bool)
+    for (_, b), (a, _) in itertools.pairwise(rows):
+        margin = max(1, (a - b) // 5)
+        gap[b + margin:a - margin] = True
+    if gap.sum() < 2:
+        return None
+    rule = ink[gap].mean(axis=0) > 0.3
+    if not rule.any():
+        return None
+    return np.convolve(rule, np.ones(5), mode="same") > 0      # and the rule's soft edges
+
+
+def _erase_rules(ink: np.ndarray, rows: list[tuple[int, int]]) -> np.ndarray:
+    rule = _rule_columns(ink, rows)
+    if rule is None:
+        return ink
+    out = ink.copy()
+    out[:, rule] = 0
+    return out
+
+
+def without_rules(gray: np.ndarray, n_lines: int) -> np.ndarray:
+    """The band (uint8) with vertical rules painted over in the paper's shade, for tesseract's reading too."""
+    if gray.ndim != 2 or min(gray.shape) < 8 or n_lines not in LENGTHS:
+        return gray
+    ink = ink_map(gray)
+    rows = _line_rows(ink, n_lines)
+    rule = _rule_columns(ink, rows) if rows is not None else None
+    if rule is None:
+        return gray
+    out = gray.copy()
+    out[:, rule] = np.uint8(np.percentile(gray, 90))
+    return out
 
 
 def _glyph_centres(col: np.ndarray) -> list[tuple[float, float, float]]:
@@ -134,14 +175,21 @@ def _on_grid(xs: np.ndarray, grid: np.ndarray) -> bool:
 
 def _tracked_grid(centres: list[tuple[float, float, float]], n: int, pitch: float) -> np.ndarray | None:
     """For a pitch that changes along the line (a card at an angle): cells tracked left to right with a
-    slowly adapting pitch (runs closer than half a pitch are one split glyph), then a quadratic fit."""
+    slowly adapting pitch (runs whose centres are closer than 0.6 pitch and that together fit in one cell
+    are one split glyph), then a quadratic fit."""
     glyphs: list[list[float]] = []
     for _, a, b in sorted(centres):
-        if glyphs and (a + b) / 2 - (glyphs[-1][0] + glyphs[-1][1]) / 2 < 0.45 * pitch:
+        if glyphs and (a + b) / 2 - (glyphs[-1][0] + glyphs[-1][1]) / 2 < 0.6 * pitch \
+                and max(glyphs[-1][1], b) - glyphs[-1][0] <= 1.05 * pitch:
             glyphs[-1][1] = max(glyphs[-1][1], b)
         else:
             glyphs.append([a, b])
     xs = np.array([(a + b - 1) / 2 for a, b in glyphs])
+    if len(xs) == n:   # one blob per position (every position is printed): they are the cells, in order
+        grid = np.polyval(np.polyfit(np.arange(n), xs, 2), np.arange(n))
+        d = np.diff(grid)
+        if d.min() >= 0.6 * pitch and d.max() <= 1.6 * pitch and _on_grid(xs, grid):
+            return grid
     ks, hits = [0], [float(xs[0])]
     pos, step = float(xs[0]), pitch
     for k in range(1, n):
@@ -188,6 +236,7 @@ def cut_cells(gray: np.ndarray, n_lines: int, length: int | None = None, track: 
     rows = _line_rows(ink, n_lines)
     if rows is None:
         return None
+    ink = _erase_rules(ink, rows)
     heights = [b - a for a, b in rows]
     h = float(np.median(heights))
     per_line = []

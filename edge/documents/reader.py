@@ -2,8 +2,9 @@
 
 1. `edge.documents.image.locate_band` finds, deskews and crops the band.
 2. `edge.documents.cells.cut_cells` cuts it into one cell per character (fixed OCR-B pitch).
-3. The recogniser (`edge.documents.ocrb`) gives each cell's probabilities; tesseract's legacy engine
-   reads the same band once (the second opinion).
+3. The recogniser (`edge.documents.ocrb`) gives each cell's probabilities. When it is sure of every
+   character (`SURE`) and its reading passes every check as it is, that is the read; otherwise
+   tesseract's legacy engine reads the same band once (the second opinion).
 4. `edge.documents.opinions.combine` lets the check digits choose among the recogniser's candidates and
    lists the fields neither the check digits nor the two opinions settle (`uncertain_fields`).
 When the band cannot be cut or no reading verifies, the tesseract-only reader (`image.read_mrz_array`:
@@ -23,7 +24,7 @@ import numpy as np
 
 from drivers import safe_image
 from edge.documents import image as tess_reader
-from edge.documents.cells import cut_cells
+from edge.documents.cells import cut_cells, without_rules
 from edge.documents.layout import Layout, layout_for
 from edge.documents.mrz import MrzResult, parse_mrz
 from edge.documents.ocr import Choices, OcrUnavailable, ocr_symbols
@@ -32,6 +33,7 @@ from edge.documents.opinions import _unchecked, combine
 
 ReadOutcome = tess_reader.ReadOutcome
 TESS_PITCH = 30      # band pitch tesseract's legacy engine reads OCR-B best at (image._plans)
+SURE = 0.99          # the recogniser's probability on every character that makes its reading alone enough
 
 
 def _tesseract(band: np.ndarray, lay: Layout) -> list[Choices] | None:
@@ -66,6 +68,7 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
     band = tess_reader.locate_band(gray)
     if band is None:
         return ReadOutcome(parse_mrz("", today), time.perf_counter() - t0, 0, "no_mrz: no MRZ band found in the image")
+    band = dataclasses.replace(band, image=without_rules(band.image, band.lines))
     model = _model()
     cells = cut_cells(band.image, band.lines) if model is not None else None
     lay = probs = None
@@ -73,6 +76,9 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
         probs = model.probabilities(cells.pixels)
         lay = layout_for(cells.lines, cells.length, model.classes[int(probs[0].argmax())])
     if lay is not None and probs is not None and model is not None:
+        sure = _sure_reading(lay, probs, model.classes, today)
+        if sure is not None:
+            return ReadOutcome(sure, time.perf_counter() - t0, 1, band_box=band.box)
         result = combine(lay, probs, model.classes, _tesseract(band.image, lay), today)
         if result.valid or result.uncertain_fields:
             return ReadOutcome(result, time.perf_counter() - t0, 1, band_box=band.box)
@@ -81,6 +87,18 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
     if result.valid:
         result = _second_look(result, lay, probs, model)
     return ReadOutcome(result, time.perf_counter() - t0, 1 + fallback.attempts, fallback.problem, band.box)
+
+
+def _sure_reading(lay: Layout, probs: np.ndarray, classes: str, today) -> MrzResult | None:
+    """The recogniser's own first choices when it is sure of every character (p >= SURE, so no runner-up is
+    anywhere near CLOSE) and they pass every check as they are (no correction): tesseract, the slow second
+    opinion (~3/4 of a page's time), is then not asked. On 279 development pages, 249 were sure this way
+    and none of them wrong; everything else takes both opinions."""
+    if float(probs.max(axis=1).min()) < SURE:
+        return None
+    top = "".join(classes[int(i)] for i in probs.argmax(axis=1))
+    result = parse_mrz("\n".join(top[i:i + lay.length] for i in range(0, lay.total, lay.length)), today)
+    return result if result.valid and not result.corrections and not result.uncertain_fields else None
 
 
 def _second_look(result: MrzResult, lay: Layout | None, probs: np.ndarray | None, model: Model | None) -> MrzResult:
