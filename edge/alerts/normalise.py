@@ -107,6 +107,7 @@ _OCR_FOLD = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z"
 _STATE_ALIASES = {"D": "DEU"}
 
 
+@lru_cache(maxsize=4096)
 def issuing_state(code: str | None) -> str:
     """ICAO state code, filler removed; Germany's 'D' is 'DEU'."""
     c = "".join(ch for ch in str(code or "").upper() if ch.isalpha())
