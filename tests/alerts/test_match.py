@@ -176,3 +176,30 @@ def test_cli_match_refuses_a_bad_list_naming_the_line(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "edge", "alerts", "match", "--list", str(lst)], input="",
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and f"line {len(LIST) + 1}:" in run.stderr and "Traceback" not in run.stderr
+
+
+# ---------------------------------------------------------------- blocking (which entries are compared at all)
+def _candidates(m: Matcher, traveller: dict) -> set[str]:
+    from edge.alerts.match import _SEP, Traveller
+
+    return {m.persons.packed[n].split(_SEP, 1)[0] for n in m.persons.candidates(Traveller.from_obj(traveller))}
+
+
+def test_a_short_name_one_letter_off_is_still_compared_within_the_birth_date() -> None:
+    m = Matcher.from_entries([person("p1", "KEITA", "MUSA", "1980-01-02")])
+    t = {"surname": "KEIRA", "given_names": "MUSA", "birth_date": "1980-01-02"}      # KT / KR: one edit apart
+    assert [h.id for h in m.match(t)] == ["p1"]
+
+
+def test_a_year_only_entry_is_compared_when_a_name_is_near_not_for_every_traveller_of_that_year() -> None:
+    m = Matcher.from_entries([person("p1", "OUEDRAOGO", "ABDOULAYE", "1975")])
+    assert [h.id for h in m.match({"surname": "WEDRAOGO", "given_names": "ABDULAI",
+                                   "birth_date": "1975-07-08"})] == ["p1"]
+    assert _candidates(m, {"surname": "DUPONT", "given_names": "MARIE", "birth_date": "1975-07-08"}) == set()
+
+
+def test_two_names_of_the_traveller_spelt_alike_pair_with_two_names_of_the_entry_not_one() -> None:
+    m = Matcher.from_entries([person("u1", "OUSMANE", "YASMINE", None), person("u2", "KHALED", "OUSMANE", None)])
+    t = {"surname": "USMAN", "given_names": "YASMIN", "birth_date": "1990-01-01"}     # both are ASMN
+    assert [h.id for h in m.match(t)] == ["u1"]
+    assert "u2" not in _candidates(m, t)         # its one shared name cannot pair with both of the traveller's
