@@ -166,8 +166,9 @@ class Ingest:
             while not stop.is_set():
                 items = self._take()
                 if items:
-                    prepared = self._check(items)
-                    while not stop.is_set():
+                    # the registry is read from the database: while it is down, the batch waits, unacknowledged
+                    prepared = self._retry(lambda batch=items: self._check(batch), stop)
+                    while prepared is not None and not stop.is_set():
                         try:
                             self._prepared.put(prepared, timeout=0.2)
                             break
@@ -211,6 +212,8 @@ class Ingest:
             if rest.startswith("events/") or where is None:
                 try:
                     checked = check_event(topic, payload, self.opts.prefix, self.registry)
+                except sa.exc.DBAPIError:
+                    raise
                 except Exception as exc:  # a message that trips us must be kept and acknowledged, never re-tried
                     log.exception("verification failed on %s", topic[:120])
                     checked = Quarantined("malformed", f"could not be checked: {type(exc).__name__}")
@@ -223,6 +226,8 @@ class Ingest:
             kind = {"status": "status", "telemetry": "telemetry"}.get(rest, "command_result")
             try:
                 signed = check_signed(topic, payload, self.opts.prefix, self.registry, (kind,))
+            except sa.exc.DBAPIError:
+                raise
             except Exception as exc:  # as above: never a message that stops the ingest
                 signed = Quarantined("malformed", f"could not be checked: {type(exc).__name__}")
             if isinstance(signed, Quarantined):

@@ -142,8 +142,8 @@ class RegistryCache:
             self.refresh()
         found = self._entries.get((post, device))
         if found is None and now - self._missed.get((post, device), 0.0) > 1.0:
+            self.refresh()   # a database error propagates: the ingest retries the batch, it does not quarantine
             self._missed[(post, device)] = now   # an unknown device cannot make us re-read on every message
-            self.refresh()
             found = self._entries.get((post, device))
         return found
 
