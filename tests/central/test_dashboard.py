@@ -74,7 +74,7 @@ def server(engine):
 
 def test_http_rules(server):
     url, _ = server
-    with httpx.Client(base_url=url) as c:
+    with httpx.Client(base_url=url, timeout=30) as c:   # argon2id sign-in on a loaded machine: seconds
         for path in ("/", "/fleet", "/gaps", "/quarantine"):
             r = c.get(path)
             assert (r.status_code, r.headers["location"]) == (303, "/login")
