@@ -25,7 +25,7 @@ NEEDED = ["qemu-system-x86_64", "mcopy", "debugfs", "e2fsck", "sfdisk"]
 pytestmark = pytest.mark.skipif(not IMAGE, reason="opt-in: set BORDERPOST_IMAGE to a built image (make image-test)")
 
 
-@pytest.mark.timeout(6000)   # two boots and the simulator under TCG on a loaded 2-core host: ~45 min
+@pytest.mark.timeout(6000)   # two boots and the simulator under TCG on a loaded 2-core host: 23-36 min
 def test_image_boots_provisions_delivers_and_survives_a_power_cut(tmp_path: Path) -> None:
     # asked for (BORDERPOST_IMAGE set): a missing tool or image is a failure, never a quiet skip
     missing = [t for t in NEEDED if shutil.which(t) is None] + ([] if mosquitto_path() else ["mosquitto"]) \
