@@ -5,8 +5,8 @@ resident memory of each service in the booted guest (goal: all services together
 
 --build runs image_build/debian/build.sh first (as root) and times it. The boot figures come from the same
 scenario as tests/appliance/test_image_boot.py (both boots, every check asserted); --boot-figures takes them
-from that test's last run (it writes boot-figures.json beside the image) instead of booting again (~45 min
-under TCG).
+from that test's last run (it writes boot-figures.json beside the image) instead of booting again (23-36
+min under TCG here).
 
 Memory: the station and uplink services are measured in the guest once ready and again after the crossings.
 The services' own face models load at their first traveller; the simulated travellers run through their own
