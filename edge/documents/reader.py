@@ -2,9 +2,10 @@
 
 1. `edge.documents.image.locate_band` finds, deskews and crops the band.
 2. `edge.documents.cells.cut_cells` cuts it into one cell per character (fixed OCR-B pitch).
-3. The recogniser (`edge.documents.ocrb`) gives each cell's probabilities. When it is sure of every
-   character (`SURE`) and its reading passes every check as it is, that is the read; otherwise
-   tesseract's legacy engine reads the same band once (the second opinion).
+3. The recogniser (`edge.documents.ocrb`) gives each cell's probabilities; tesseract's legacy engine
+   reads the same band once (the second opinion), always: the recogniser alone is overconfident on a
+   glyph that is genuinely ambiguous (a half-and-half M/H blend reads as H with p = 0.9986), and names
+   have no check digit.
 4. `edge.documents.opinions.combine` lets the check digits choose among the recogniser's candidates and
    lists the fields neither the check digits nor the two opinions settle (`uncertain_fields`).
 When the band cannot be cut or no reading verifies, the tesseract-only reader (`image.read_mrz_array`:
@@ -33,7 +34,6 @@ from edge.documents.opinions import _unchecked, combine
 
 ReadOutcome = tess_reader.ReadOutcome
 TESS_PITCH = 30      # band pitch tesseract's legacy engine reads OCR-B best at (image._plans)
-SURE = 0.99          # the recogniser's probability on every character that makes its reading alone enough
 
 
 def _tesseract(band: np.ndarray, lay: Layout) -> list[Choices] | None:
@@ -76,9 +76,6 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
         probs = model.probabilities(cells.pixels)
         lay = layout_for(cells.lines, cells.length, model.classes[int(probs[0].argmax())])
     if lay is not None and probs is not None and model is not None:
-        sure = _sure_reading(lay, probs, model.classes, today)
-        if sure is not None:
-            return ReadOutcome(sure, time.perf_counter() - t0, 1, band_box=band.box)
         result = combine(lay, probs, model.classes, _tesseract(band.image, lay), today)
         if result.valid or result.uncertain_fields:
             return ReadOutcome(result, time.perf_counter() - t0, 1, band_box=band.box)
@@ -87,18 +84,6 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
     if result.valid:
         result = _second_look(result, lay, probs, model)
     return ReadOutcome(result, time.perf_counter() - t0, 1 + fallback.attempts, fallback.problem, band.box)
-
-
-def _sure_reading(lay: Layout, probs: np.ndarray, classes: str, today) -> MrzResult | None:
-    """The recogniser's own first choices when it is sure of every character (p >= SURE, so no runner-up is
-    anywhere near CLOSE) and they pass every check as they are (no correction): tesseract, the slow second
-    opinion (~3/4 of a page's time), is then not asked. On 279 development pages, 249 were sure this way
-    and none of them wrong; everything else takes both opinions."""
-    if float(probs.max(axis=1).min()) < SURE:
-        return None
-    top = "".join(classes[int(i)] for i in probs.argmax(axis=1))
-    result = parse_mrz("\n".join(top[i:i + lay.length] for i in range(0, lay.total, lay.length)), today)
-    return result if result.valid and not result.corrections and not result.uncertain_fields else None
 
 
 def _second_look(result: MrzResult, lay: Layout | None, probs: np.ndarray | None, model: Model | None) -> MrzResult:
