@@ -15,6 +15,7 @@ import pytest
 from edge.documents.ocr import tessdata_dir
 from edge.documents.pages import make_page
 from edge.documents.reader import read_mrz_array, read_mrz_file
+from tests.documents.ambiguous import ambiguous_name_page
 
 TODAY = dt.date(2026, 11, 29)
 REAL = Path(__file__).resolve().parents[3] / "shared" / "acceptance" / "mrz-pages-real"
@@ -69,3 +70,14 @@ def test_real_specimens_are_never_valid_but_wrong() -> None:
         d = read_mrz_file(REAL / t["file"], TODAY).result.to_dict()
         if d["valid"]:
             assert all(d.get(k) == v for k, v in t["expect"].items()), t["file"]
+
+
+def test_a_genuinely_ambiguous_name_letter_is_never_a_clean_pass(tmp_path) -> None:
+    """Two renderings of one page blended half and half, surname MARTIN and HARTIN: the recogniser alone is
+    sure of H (p > 0.99), so only the second opinion shows the doubt; the name goes to the officer."""
+    page = tmp_path / "page.jpg"
+    ambiguous_name_page(page)
+    result = read_mrz_file(page, dt.date(2026, 11, 29)).result
+    assert not result.valid and "name" in result.uncertain_fields
+    assert result.surname in ("MARTIN", "HARTIN")
+    assert {result.surname, *(a.split("<<")[0] for a in result.uncertain_fields["name"])} == {"MARTIN", "HARTIN"}

@@ -9,29 +9,17 @@ with HARTIN: the M/H cell is genuinely ambiguous (names have no check digit), ev
 from __future__ import annotations
 
 import json
-import random
-from datetime import date
 from pathlib import Path
 
-import cv2
 import pytest
 
-from edge.documents.pages import make_page
-from edge.documents.synth import make_mrz
 from edge.lane.document import offer_page_image
 from kiosk_ui import i18n
+from tests.documents.ambiguous import ambiguous_name_page
 from tests.support.broker import Collector
 from tests.ui.test_browser import browser, kiosk_page, officer_page, shot, sign_in_officer, wait_step  # noqa: F401
 
 pytestmark = pytest.mark.slow
-
-
-def ambiguous_name_page(path: Path) -> None:
-    lines = make_mrz("TD3", rng=random.Random(5), surname="MARTIN", given_names="ANNA", expiry_date=date(2034, 6, 30))
-    other = [lines[0].replace("MARTIN", "HARTIN", 1), lines[1]]
-    a = make_page(random.Random(3), fmt="TD3", distortion="clean", lines=lines).image
-    b = make_page(random.Random(3), fmt="TD3", distortion="clean", lines=other).image
-    cv2.imwrite(str(path), cv2.addWeighted(a, 0.5, b, 0.5, 0), [cv2.IMWRITE_JPEG_QUALITY, 92])
 
 
 def test_uncertain_name_goes_to_the_officer_who_confirms_it(make_post, broker, kiosk_page, officer_page,  # noqa: F811
