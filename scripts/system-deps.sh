@@ -11,10 +11,11 @@ set -euo pipefail
 DEMO=(python3-venv python3-dev gcc libc6-dev mosquitto)
 # Everything the test suite drives for real: broker and its clients, OCR and the OCR-B font, the browser for the
 # UI tests and its fonts, PostgreSQL (central), pcscd + a virtual smart-card reader and the pyscard build (chip),
-# image tools (flash, bmaptool for bench/flash), unit-file checks, ssh, speech for the kiosk's audio prompts.
+# image tools (flash, bmaptool for bench/flash), unit-file checks, ssh, speech for the kiosk's audio prompts, RAUC
+# and squashfs-tools for the A/B update bundles (built and checked with the real rauc).
 TEST=("${DEMO[@]}" make mosquitto-clients tesseract-ocr fonts-ocr-b chromium fonts-dejavu-core fonts-noto-core
       systemd mtools dosfstools fdisk shellcheck openssh-server openssh-client sudo
-      postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd bmap-tools espeak-ng)
+      postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd bmap-tools espeak-ng rauc squashfs-tools openssl)
 
 list=false
 if [ "${1:-}" = "--list" ]; then list=true; shift; fi
