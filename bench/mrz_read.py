@@ -215,6 +215,8 @@ def main() -> int:
     ap.add_argument("--real", type=Path, default=None, help="also read the real specimens in this folder")
     ap.add_argument("--no-peers", action="store_true", help="ours only")
     ap.add_argument("--peer-pages", type=int, default=None, help="the peers read only the first N pages")
+    ap.add_argument("--peers", default="defaults,tuned,fastmrz",
+                    help="which peers: any of defaults, tuned (passporteye) and fastmrz, comma-separated")
     args = ap.parse_args()
     out_dir = args.keep or Path(tempfile.mkdtemp(prefix="borderpost-mrz-pages-"))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -238,9 +240,13 @@ def main() -> int:
         pages = pages[:args.peer_pages]
         results["borderpost"] = results["borderpost"][:len(pages)]
         report(f"borderpost, first {len(pages)}", results["borderpost"])
-    for name, run in (("passporteye defaults", lambda: run_passporteye(pages, "")),
-                      ("passporteye tuned", lambda: run_passporteye(pages, f"--oem 0 --tessdata-dir {tessdata_dir()}")),
-                      ("fastmrz 2.1.2", lambda: run_fastmrz(pages))):
+    wanted = set(args.peers.split(","))
+    for key, name, run in (
+            ("defaults", "passporteye defaults", lambda: run_passporteye(pages, "")),
+            ("tuned", "passporteye tuned", lambda: run_passporteye(pages, f"--oem 0 --tessdata-dir {tessdata_dir()}")),
+            ("fastmrz", "fastmrz 2.1.2", lambda: run_fastmrz(pages))):
+        if key not in wanted:
+            continue
         rows = run()
         if rows is not None:
             results[name] = rows
