@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian / Raspberry Pi OS packages `make demo` and `make test` need, installed when missing.
-#   scripts/system-deps.sh demo|test          check, and install what is missing (as root), else exit 2
-#   scripts/system-deps.sh --list demo|test   print the package names (for .ci/run)
+#   scripts/system-deps.sh demo|test|image    check, and install what is missing (as root), else exit 2
+#   scripts/system-deps.sh --list demo|test|image   print the package names (for .ci/run)
 # As root the missing packages are installed with apt-get; otherwise the exact `sudo apt-get install` line is
 # printed and the script exits 2. Nothing falls back to a reduced mode: a missing package stops the command.
 set -euo pipefail
@@ -16,13 +16,17 @@ DEMO=(python3-venv python3-dev gcc libc6-dev mosquitto)
 TEST=("${DEMO[@]}" make mosquitto-clients tesseract-ocr fonts-ocr-b chromium fonts-dejavu-core fonts-noto-core
       systemd mtools dosfstools fdisk shellcheck openssh-server openssh-client sudo
       postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd bmap-tools espeak-ng rauc squashfs-tools openssl)
+# `make image` (mmdebstrap from Debian's archive, the disk's filesystems) and `make image-test` (QEMU with UEFI).
+IMAGE=(mmdebstrap e2fsprogs dosfstools mtools fdisk qemu-system-x86 qemu-utils ovmf mosquitto rauc squashfs-tools
+       openssl)
 
 list=false
 if [ "${1:-}" = "--list" ]; then list=true; shift; fi
 case "${1:-}" in
   demo) wanted=("${DEMO[@]}") ;;
   test) wanted=("${TEST[@]}") ;;
-  *) echo "usage: $0 [--list] demo|test" >&2; exit 2 ;;
+  image) wanted=("${IMAGE[@]}") ;;
+  *) echo "usage: $0 [--list] demo|test|image" >&2; exit 2 ;;
 esac
 if $list; then echo "${wanted[@]}"; exit 0; fi
 
