@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import queue
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,11 @@ class SendError(Exception):
     pass
 
 
-def send_command(engine: Engine, broker_url: str, key: Ed25519PrivateKey, prefix: str, post: str, device: str,
-                 name: str, args: dict[str, Any], *, actor: str, wait: float = 10.0, ca_file: Path | None = None,
-                 username: str | None = None, password: str | None = None) -> dict[str, Any]:
-    client, host, port = new_client(broker_url, f"central-cmd-{time.time_ns()}", ca_file=ca_file,
+@contextmanager
+def broker_session(broker_url: str, purpose: str, *, ca_file: Path | None = None, username: str | None = None,
+                   password: str | None = None) -> Iterator[tuple[Any, queue.Queue[tuple[str, bytes]]]]:
+    """A paho client connected to the broker (SendError if not) and the queue its messages land on."""
+    client, host, port = new_client(broker_url, f"central-{purpose}-{time.time_ns()}", ca_file=ca_file,
                                     username=username, password=password)
     answers: queue.Queue[tuple[str, bytes]] = queue.Queue()
     connected: queue.Queue[bool] = queue.Queue()
@@ -37,8 +40,22 @@ def send_command(engine: Engine, broker_url: str, key: Ed25519PrivateKey, prefix
         raise SendError(f"cannot reach broker {host}:{port}: {exc}") from None
     client.loop_start()
     try:
-        if not connected.get(timeout=10):
+        try:
+            accepted = connected.get(timeout=10)
+        except queue.Empty:
+            raise SendError("no answer from the broker to our connection") from None
+        if not accepted:
             raise SendError("the broker refused the connection")
+        yield client, answers
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def send_command(engine: Engine, broker_url: str, key: Ed25519PrivateKey, prefix: str, post: str, device: str,
+                 name: str, args: dict[str, Any], *, actor: str, wait: float = 10.0, ca_file: Path | None = None,
+                 username: str | None = None, password: str | None = None) -> dict[str, Any]:
+    with broker_session(broker_url, "cmd", ca_file=ca_file, username=username, password=password) as (client, answers):
         result_topic = f"{commands.topic(prefix, post, device, name)}/result"
         if wait:
             client.subscribe(result_topic, qos=1)
@@ -62,8 +79,3 @@ def send_command(engine: Engine, broker_url: str, key: Ed25519PrivateKey, prefix
         if wait and "result" not in out:
             out["result"] = {"ok": False, "error": f"no signed answer within {wait:g} s"}
         return json.loads(json.dumps(out))
-    except queue.Empty:
-        raise SendError("no answer from the broker to our connection") from None
-    finally:
-        client.disconnect()
-        client.loop_stop()

@@ -69,26 +69,13 @@ def send_update(engine: Engine, broker_url: str, key: Ed25519PrivateKey, prefix:
                 username: str | None = None, password: str | None = None,
                 on_report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Publish a signed update command and follow the device's signed reports until the final one (or WAIT s)."""
-    from central.ingest import new_client
     from central.registry import RegistryCache
-    from central.sender import SendError
+    from central.sender import broker_session
     from central.store import EventStore
     from central.verify import Accepted, check_signed
 
-    client, host, port = new_client(broker_url, f"central-update-{time.time_ns()}", ca_file=ca_file,
-                                    username=username, password=password)
-    answers: queue.Queue[tuple[str, bytes]] = queue.Queue()
-    connected: queue.Queue[bool] = queue.Queue()
-    client.on_connect = lambda c, u, f, rc, p: connected.put(not rc.is_failure)
-    client.on_message = lambda c, u, m: answers.put((m.topic, m.payload))
-    try:
-        client.connect(host, port, keepalive=30)
-    except OSError as exc:
-        raise SendError(f"cannot reach broker {host}:{port}: {exc}") from None
-    client.loop_start()
-    try:
-        if not connected.get(timeout=10):
-            raise SendError("the broker refused the connection")
+    with broker_session(broker_url, "update", ca_file=ca_file, username=username,
+                        password=password) as (client, answers):
         topic = commands.topic(prefix, post, device, "update")
         client.subscribe(f"{topic}/result", qos=1)
         cid, payload = issue_update(engine, key, post, device, args, actor)
@@ -116,11 +103,6 @@ def send_update(engine: Engine, broker_url: str, key: Ed25519PrivateKey, prefix:
         if wait and "result" not in out:
             out["result"] = {"ok": False, "error": f"no final answer within {wait:g} s"}
         return json.loads(json.dumps(out))
-    except queue.Empty:
-        raise SendError("no answer from the broker to our connection") from None
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 def click_command(db_option: Callable, broker_option: Callable, engine: Callable[[str], Engine],
