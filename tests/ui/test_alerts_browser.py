@@ -24,7 +24,7 @@ from edge.lane.hits import alert_check
 from kiosk_ui import i18n
 from tests.support.broker import Collector
 from tests.ui.conftest import OFFICER, wait_until
-from tests.ui.test_browser import browser, kiosk_page, officer_page, shot, sign_in_officer, wait_step  # noqa: F401
+from tests.ui.test_browser import browser, find_transaction, kiosk_page, officer_page, shot, sign_in_officer, wait_step  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -97,9 +97,7 @@ def test_a_traveller_on_the_published_list_is_handed_over_and_the_officer_resolv
 
         officer = officer_page
         sign_in_officer(officer, post.url)
-        officer.fill("#q", code)
-        officer.click("form.find button")
-        officer.wait_for_selector("section.hits")
+        find_transaction(officer, code, "section.hits")
         hits = officer.inner_text("section.hits")
         assert HIT_ID in hits and REASON in hits and "refer" in hits and "ALHASHIMI~ELHACHEMI" in hits
         assert "1984-05" in hits                              # the entry's partial birth date, beside the passport's

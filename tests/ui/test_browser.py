@@ -101,6 +101,26 @@ def sign_in_officer(page, url: str) -> None:
     page.wait_for_selector("#q")
 
 
+def find_transaction(page, code: str, section: str) -> None:
+    """In the signed-in booth, open the transaction `code` and wait for its `section`."""
+    page.fill("#q", code)
+    page.click("form.find button")
+    page.wait_for_selector(section)
+
+
+def crossing_event(collector, code: str, timeout: float = 20.0) -> dict:
+    """The data of the crossing event the broker carried for transaction `code` (fails after `timeout` s)."""
+    def find(c) -> dict | None:
+        for p in c.payloads("events/crossing"):
+            data = json.loads(p)["data"]
+            if data["transaction"] == code:
+                return data
+        return None
+
+    assert collector.wait_for(lambda c: find(c) is not None, timeout), f"no crossing event for {code}"
+    return find(collector)
+
+
 @pytest.mark.parametrize("lang", ["ar", "en", "fr"])
 def test_kiosk_screens_in_every_language_are_accessible(make_post, kiosk_page, lang):
     post = make_post()
@@ -155,24 +175,14 @@ def test_arabic_traveller_then_officer_admits_and_event_reaches_broker(make_post
         officer = officer_page
         sign_in_officer(officer, post.url)
         assert code in officer.inner_text("table.queue")
-        officer.fill("#q", code)
-        officer.click("form.find button")
-        officer.wait_for_selector("section.decision")
+        find_transaction(officer, code, "section.decision")
         assert officer.is_visible('img[src$="face_live.jpg"]') and officer.is_visible('img[src$="face_portrait.jpg"]')
         shot(officer, "booth-decision")
         officer.click('button[value="admit"]')
         officer.wait_for_selector("p.notice")
         assert code in officer.inner_text("p.notice")
 
-        def crossing(c):
-            for p in c.payloads("events/crossing"):
-                data = json.loads(p)["data"]
-                if data["transaction"] == code:
-                    return data
-            return None
-
-        assert collector.wait_for(lambda c: crossing(c) is not None, 20)
-        data = crossing(collector)
+        data = crossing_event(collector, code)
         assert data["decision"]["outcome"] == "admit" and data["decision"]["by"] == OFFICER[0]
         assert data["direction"] == "entry" and data["document"]["valid"] is True
     finally:

@@ -16,7 +16,7 @@ from edge.documents.synth import make_mrz
 from edge.lane.steps import register_chip_reader
 from tests.chip.card.inprocess import SimulatedChip, issue_for, trust_store
 from tests.fixtures import face_images
-from tests.ui.test_browser import browser, kiosk_page, officer_page, shot, sign_in_officer, wait_step  # noqa: F401
+from tests.ui.test_browser import browser, find_transaction, kiosk_page, officer_page, shot, sign_in_officer, wait_step  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +58,7 @@ def test_chip_face_is_the_reference_and_the_booth_shows_chip_verdicts(make_post,
 
     officer = officer_page
     sign_in_officer(officer, post.url)
-    officer.fill("#q", code)
-    officer.click("form.find button")
-    officer.wait_for_selector("section.verdicts")
+    find_transaction(officer, code, "section.verdicts")
     assert "chip.authentication" in officer.inner_text("section.verdicts")
     assert officer.is_visible('img[src$="face_portrait.jpg"]')
     shot(officer, "booth-chip-verdicts")

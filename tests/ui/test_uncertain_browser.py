@@ -17,7 +17,16 @@ from edge.lane.document import offer_page_image
 from kiosk_ui import i18n
 from tests.documents.ambiguous import ambiguous_name_page
 from tests.support.broker import Collector
-from tests.ui.test_browser import browser, kiosk_page, officer_page, shot, sign_in_officer, wait_step  # noqa: F401
+from tests.ui.test_browser import (  # noqa: F401
+    browser,
+    crossing_event,
+    find_transaction,
+    kiosk_page,
+    officer_page,
+    shot,
+    sign_in_officer,
+    wait_step,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +57,7 @@ def test_uncertain_name_goes_to_the_officer_who_confirms_it(make_post, broker, k
 
         officer = officer_page
         sign_in_officer(officer, post.url)
-        officer.fill("#q", code)
-        officer.click("form.find button")
-        officer.wait_for_selector("section.uncertain")
+        find_transaction(officer, code, "section.uncertain")
         form = officer.locator('form.uncertain-field[data-field="name"]')
         shown = form.locator("bdi.mrz-value").all_inner_texts()
         assert sorted(shown) == ["HARTIN, ANNA", "MARTIN, ANNA"], shown
@@ -75,15 +82,7 @@ def test_uncertain_name_goes_to_the_officer_who_confirms_it(make_post, broker, k
         officer.wait_for_selector("p.notice")
         assert code in officer.inner_text("p.notice")
 
-        def crossing(c):
-            for p in c.payloads("events/crossing"):
-                data = json.loads(p)["data"]
-                if data["transaction"] == code:
-                    return data
-            return None
-
-        assert collector.wait_for(lambda c: crossing(c) is not None, 20)
-        data = crossing(collector)
+        data = crossing_event(collector, code)
         assert data["decision"]["outcome"] == "admit"
         assert "officer.confirmed_document" in data["decision"]["reason_codes"]
         assert data["document"]["surname"] == other and data["document"]["confirmed_fields"] == {"name": "alternative"}
