@@ -121,3 +121,14 @@ def test_station_offers_reads_to_the_kiosk_first(tmp_path):
     finally:
         devices.close()
         store.close()
+
+
+def test_the_uplink_loads_the_example_config_without_opencv() -> None:
+    """The uplink validates the camera's settings when it loads the config, but never runs a camera: OpenCV
+    (about 20 MB resident) stays out of it, so the services fit a 1 GB board."""
+    code = ("import sys; import edge.cli.uplink; from edge import config; "
+            "config.parse(open('examples/config.toml').read()); from edge.uplink import Uplink; "
+            "print(sorted(m for m in ('cv2', 'onnxruntime', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

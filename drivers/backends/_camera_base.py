@@ -14,7 +14,6 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from pydantic import Field
 
@@ -53,8 +52,11 @@ def frame_quality(image: np.ndarray) -> float:
     """A cheap 0-100 image-level quality (exposure and sharpness), for `capture(min_quality=...)`.
 
     Face-specific quality is the pipeline's job (`edge.biometrics.face`); this only rejects black, white
-    and smeared frames.
+    and smeared frames. OpenCV is imported here, not at the top: the uplink and the UIs validate the camera's
+    settings when they load the config, and must not carry OpenCV's memory for it.
     """
+    import cv2
+
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     h, w = grey.shape
     if w > 320:

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,6 +92,8 @@ def compose(face: np.ndarray, width: int, height: int, fill: float = 0.8) -> np.
     h, w = face.shape[:2]
     s = min(fill * height / h, 0.95 * width / w)
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    import cv2  # here, not at the top: see drivers.backends._camera_base.frame_quality
+
     small = cv2.resize(face, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
     y0, x0 = (height - nh) // 2, (width - nw) // 2
     out[y0:y0 + nh, x0:x0 + nw] = small
@@ -105,6 +106,8 @@ def synthetic(index: int, width: int, height: int) -> np.ndarray:
     y = np.arange(height, dtype=np.float32)[:, None]
     pattern = 128 + 90 * np.sin((x + 4 * index) / 9.0) * np.cos(y / 11.0)
     grey = pattern.astype(np.uint8)
+    import cv2
+
     return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
 
 
@@ -113,6 +116,8 @@ def render(base: np.ndarray | None, scene: Scene, index: int, width: int, height
     if scene.gain != 1.0:
         img = np.clip(img.astype(np.float32) * scene.gain, 0, 255).astype(np.uint8)
     if scene.blur > 0:
+        import cv2
+
         img = cv2.GaussianBlur(img, (0, 0), scene.blur)
     return img
 
