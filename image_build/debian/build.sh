@@ -7,7 +7,7 @@
 # the host's), BORDERPOST_KIOSK_SCREEN=1 adds cage and chromium (default 0: headless, the UI still served),
 # BORDERPOST_IMAGE_FREE free space left for the data partition made at first boot (default 1G).
 # Needs root (or mmdebstrap's unshare mode), mmdebstrap, e2fsprogs, dosfstools, mtools, fdisk; for arm64 on
-# an x86 host, qemu-user-static with binfmt_misc mounted.
+# an x86 host, qemu-user-static and arch-test with binfmt_misc mounted.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +24,7 @@ for tool in mmdebstrap mkfs.ext4 mkfs.vfat mcopy sfdisk; do
 done
 case "$arch" in
     amd64) extra="linux-image-amd64,systemd-boot-efi" ;;
-    arm64) extra="linux-image-arm64,raspi-firmware,firmware-brcm80211" ;;
+    arm64) extra="linux-image-arm64,raspi-firmware,firmware-brcm80211,python3-pyscard" ;;
     *) echo "build: unsupported architecture '$arch' (amd64 or arm64)" >&2; exit 2 ;;
 esac
 if [ "$screen" = 1 ]; then
@@ -43,10 +43,15 @@ hostpy=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_in
 if [ "$arch" = "$(dpkg --print-architecture)" ]; then
     "$python" -m pip wheel --quiet -w "$work/wheels" "$repo"
 else
+    # The dependencies as this host resolves them, fetched as the target's wheels one by one (pip matches only
+    # the platform tags it is given: every glibc bookworm's 2.36 runs is listed). pyscard publishes no aarch64
+    # wheel: Debian's python3-pyscard, seen through the venv's system site packages, stands in for it.
     BORDERPOST_NO_EXTENSION=1 "$python" -m pip wheel --quiet --no-deps -w "$work/wheels" "$repo"
-    "$python" -m pip download --quiet --only-binary=:all: --implementation cp --python-version "$hostpy" \
-        --platform manylinux_2_36_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 \
-        --platform any -d "$work/wheels" "$(ls "$work"/wheels/borderpost-*.whl)"
+    "$python" -m pip install --quiet --dry-run --ignore-installed --report "$work/deps.json" "$repo"
+    # shellcheck disable=SC2046  # one argument per requirement
+    "$python" -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version "$hostpy" \
+        $(for g in 36 35 34 31 28 27 24 17; do printf -- '--platform manylinux_2_%s_aarch64 ' "$g"; done) \
+        --platform any -d "$work/wheels" $("$python" "$here/target-requirements.py" "$work/deps.json")
 fi
 wheel=$(ls "$work"/wheels/borderpost-*.whl)
 
