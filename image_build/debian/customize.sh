@@ -71,5 +71,8 @@ ENTRY
     arm64)
         # raspi-firmware copies the kernel, initrd and device trees to /boot/firmware and writes cmdline.txt
         echo "$cmdline console=tty0 console=ttyS1,115200" > "$root/boot/firmware/cmdline.txt"
+        # A/B updates: each slot boots from its own directory on the boot partition, a new one through the
+        # firmware's one-shot tryboot (image_build/rauc/bootloader-backend-tryboot); slot A is committed here
+        BORDERPOST_ESP="$root/boot/firmware" BORDERPOST_SLOT_DIR_A="$root" "$here/../rauc/bootloader-backend-tryboot" init
         ;;
 esac

@@ -25,6 +25,10 @@ install -d "$root/etc/rauc" "$root/usr/lib/borderpost/rauc" "$root/etc/systemd/s
 sed "s/@ARCH@/$arch/" "$here/system.conf.in" > "$root/etc/rauc/system.conf"
 chmod 0644 "$root/etc/rauc/system.conf"
 install -m 0644 "$keyring" "$root/etc/rauc/keyring.pem"
-install -m 0755 "$here/bootloader-backend" "$here/health-check" "$root/usr/lib/borderpost/rauc/"
+# the boot loader backend: systemd-boot's tries counter (amd64), the Raspberry Pi firmware's tryboot (arm64)
+backend=bootloader-backend
+[ "$arch" = arm64 ] && backend=bootloader-backend-tryboot
+install -m 0755 "$here/$backend" "$root/usr/lib/borderpost/rauc/bootloader-backend"
+install -m 0755 "$here/health-check" "$root/usr/lib/borderpost/rauc/"
 install -m 0644 "$here/borderpost-health.service" "$here/borderpost-mark-good.service" "$root/etc/systemd/system/"
 systemctl --root="$root" enable borderpost-health.service borderpost-mark-good.service >/dev/null 2>&1
