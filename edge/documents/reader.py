@@ -31,6 +31,7 @@ from edge.documents.mrz import MrzResult, parse_mrz
 from edge.documents.ocr import Choices, OcrUnavailable, ocr_symbols
 from edge.documents.ocrb import Model, ModelMissing, shipped_model
 from edge.documents.opinions import _unchecked, combine
+from edge.documents.rectify import rectify
 
 ReadOutcome = tess_reader.ReadOutcome
 TESS_PITCH = 30      # band pitch tesseract's legacy engine reads OCR-B best at (image._plans)
@@ -68,7 +69,7 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
     band = tess_reader.locate_band(gray)
     if band is None:
         return ReadOutcome(parse_mrz("", today), time.perf_counter() - t0, 0, "no_mrz: no MRZ band found in the image")
-    band = dataclasses.replace(band, image=without_rules(band.image, band.lines))
+    band = dataclasses.replace(band, image=rectify(without_rules(band.image, band.lines), band.lines))
     model = _model()
     cells = cut_cells(band.image, band.lines) if model is not None else None
     lay = probs = None
