@@ -36,6 +36,11 @@ DELTA = 9.0         # candidates dearer than the best by more than this are not 
 MAX_CANDS = 4
 AMBIGUOUS = 4.0     # another verifying reading this close in cost (nats: ~55x less likely) is an alternative
 UNCHECKED = ("document_code", "issuing_state", "nationality", "name", "sex")
+# Tesseract's legacy engine reads OCR-B W as H, N or U and M as H or N under blur (development pages: 27 of
+# its 28 wrong W/M reads that left the true letter out of its choices), while the recogniser has read no H, N
+# or U as a sure W or M there. Such a read is no dissent when the recogniser is sure and sees no trace of it.
+TESS_MISREADS = {"W": frozenset("HNU"), "M": frozenset("HN")}
+SURE = 0.999        # the recogniser's probability for its letter, and at most 1 - SURE for tesseract's
 
 
 def _tess_reads(choices: Choices) -> frozenset[str]:
@@ -45,6 +50,17 @@ def _tess_reads(choices: Choices) -> frozenset[str]:
         return frozenset()
     top = choices[0][1]
     return frozenset(c for c, conf in choices if top - conf <= TESS_NEAR)
+
+
+def _tess_dissents(probs: np.ndarray, classes: str, chosen: str, tess: str | None, tess_ok: frozenset[str],
+                   allowed: frozenset[str]) -> bool:
+    """Whether tesseract read another character than `chosen` here, one the field may hold, and not merely
+    its known misreading of a letter the recogniser is sure of (`TESS_MISREADS`)."""
+    if tess is None or not tess_ok or chosen in tess_ok or tess not in allowed:
+        return False
+    if tess in TESS_MISREADS.get(chosen, ()):
+        return not (float(probs[classes.index(chosen)]) >= SURE and float(probs[classes.index(tess)]) <= 1 - SURE)
+    return True
 
 
 def _candidates(probs: np.ndarray, classes: str, allowed: frozenset[str], tess: frozenset[str] | None
@@ -93,7 +109,9 @@ def combine(lay: Layout, probs: np.ndarray, classes: str, tess: list[Choices] | 
     cost, text, result = chosen
     uncertain: dict[str, list[str]] = {}
     model_top = "".join(classes[int(i)] for i in probs.argmax(axis=1))
-    tess_text = "".join(t or "?" for t in tess_top) if tess is not None else None
+    # tesseract's reading where it dissents, the chosen character where it stands behind it (a near tie)
+    tess_text = "".join(t if _tess_dissents(probs[p], classes, text[p], t, tess_ok[p], allowed[p]) else text[p]
+                        for p, t in enumerate(tess_top)) if tess is not None else None
     for name, (data_field, cd_field) in lay.checked.items():
         a, b = lay.fields[data_field]
         c = lay.fields[cd_field][0]
@@ -160,7 +178,7 @@ def _doubts(probs: np.ndarray, classes: str, chosen: str, tess: str | None, tess
         c = classes[int(i)]
         if c != chosen and c in allowed and float(probs[i]) >= CLOSE:
             out.add(c)
-    if tess is not None and tess_ok and chosen not in tess_ok and tess in allowed:
+    if _tess_dissents(probs, classes, chosen, tess, tess_ok, allowed):
         out.add(tess)
     return out
 

@@ -125,3 +125,41 @@ def test_two_cancelling_substitutions_never_give_a_clean_read(seed: int, fmt: st
         r = combine(lay, _probs(text, {i: (new_i, 0.55), j: (new_j, 0.55)}), CLASSES, _tess(text), TODAY)
     if r.valid:
         assert "".join(r.lines) == text, "a clean read with a wrong document number"
+
+
+def test_tesseracts_known_misreading_of_a_sure_w_is_no_dissent() -> None:
+    """Tesseract's legacy engine reads OCR-B W as H under blur: with the recogniser sure of W (p >= 0.999, H
+    below 0.1%) that is not a disagreement; with the recogniser less sure, or another letter read, it is."""
+    text = _doc(surname="OKONKWO", given_names="ADA")
+    lay = LAYOUTS["TD3"]
+    p = text.index("OKONKWO") + 5
+    as_tess = text[:p] + "H" + text[p + 1:]
+    r = combine(lay, _probs(text, sure=0.9995), CLASSES, _tess(as_tess), TODAY)
+    assert r.valid and not r.uncertain_fields and "".join(r.lines) == text
+    r = combine(lay, _probs(text, sure=0.995), CLASSES, _tess(as_tess), TODAY)
+    assert not r.valid and "OKONKHO<<ADA" in r.uncertain_fields["name"]
+    r = combine(lay, _probs(text, sure=0.9995), CLASSES, _tess(text[:p] + "V" + text[p + 1:]), TODAY)
+    assert not r.valid and "OKONKVO<<ADA" in r.uncertain_fields["name"]
+    # the other way round (the recogniser sure of H, tesseract reads M: the half-blend case) stays a dissent
+    hm = _doc(surname="HARTIN", given_names="ANNA")
+    q = hm.index("HARTIN")
+    r = combine(lay, _probs(hm, sure=0.9995), CLASSES, _tess(hm[:q] + "M" + hm[q + 1:]), TODAY)
+    assert not r.valid and "MARTIN<<ANNA" in r.uncertain_fields["name"]
+
+
+def test_a_near_tie_in_tesseracts_choices_is_no_alternative_reading() -> None:
+    """Tesseract ranks O and 0 within a point of each other; its first choices at two same-weight positions
+    of a document number (0 and O swapped) happen to verify. It stands behind the recogniser's reading too,
+    so that is no cancelling pair: clean. Where it does not list the recogniser's character, it is."""
+    lay = LAYOUTS["TD2"]
+    text = _doc("TD2", seed=3, document_number="M0TWX6AO7")
+    a = lay.fields["document_number"][0]
+    tess = _tess(text)
+    tess[a + 1] = [("O", 94.8), ("0", 93.9)]
+    tess[a + 7] = [("0", 91.2), ("O", 90.4)]
+    r = combine(lay, _probs(text), CLASSES, tess, TODAY)
+    assert r.valid and not r.uncertain_fields and "".join(r.lines) == text
+    tess[a + 1] = [("O", 94.8)]
+    tess[a + 7] = [("0", 91.2)]
+    r = combine(lay, _probs(text), CLASSES, tess, TODAY)
+    assert not r.valid and "MOTWX6A07" in r.uncertain_fields["document_number"]
