@@ -89,9 +89,35 @@ def _pick_group(blobs: list) -> list:
         while hi + 1 < len(same) and same[hi + 1][0][1] - same[hi][0][1] < 3.2 * sb:
             hi += 1
         run = same[lo:hi + 1]
+        if len(run) == 2:
+            run = _with_split_line(run, blobs)
         if 2 <= len(run) <= 3:
             return run
     return []
+
+
+TD1_ASPECT = 30.5   # line length / height: TD1's 30 characters measure 23-30, TD2's 36 at least 31 (generated pages)
+
+
+def _with_split_line(run: list, blobs: list) -> list:
+    """Two lines shaped like a TD1's (30 characters): the third, when the locator's morphology split it (a first
+    line of filler `<`, which gives little gradient), is a shorter blob at the same spacing within their span."""
+    if np.mean([r[1][0] / r[1][1] for r in run]) >= TD1_ASPECT:
+        return run
+    (x0, y0), (x1, y1) = run[0][0], run[1][0]
+    gap = y1 - y0
+    long, short = max(r[1][0] for r in run), float(np.mean([r[1][1] for r in run]))
+    left, right = min(x0, x1) - 0.55 * long, max(x0, x1) + 0.55 * long
+    for r in blobs:
+        (cx, cy), (a, b), ang = r
+        if r in run or abs(ang - run[0][2]) >= 3 or not 0.35 * long <= a < 0.85 * long \
+                or not 0.7 * short <= b <= 1.5 * short or cx - a / 2 < left or cx + a / 2 > right:
+            continue
+        if 0.75 * gap <= y0 - cy <= 1.3 * gap:
+            return [r, *run]
+        if 0.75 * gap <= cy - y1 <= 1.3 * gap:
+            return [*run, r]
+    return run
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,20 @@ def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
     f.write_bytes(png)
     out = read_mrz_file(f, TODAY)
     assert out.problem is not None and out.problem.startswith("image:")
+
+
+def test_a_td1_first_line_split_by_the_locator_is_taken_back() -> None:
+    """Two TD1-shaped lines (30 characters: length/height under 30.5) and, one line spacing above them,
+    a shorter blob within their span: the first line, split where its filler gives little gradient."""
+    from edge.documents.image import _pick_group
+
+    lines = [((452.0, 464.0), (641.0, 23.0), 0.0), ((452.0, 497.0), (641.0, 22.0), 0.0)]
+    split = ((560.0, 431.0), (425.0, 24.0), -0.5)
+    text_above = ((548.0, 324.0), (282.0, 18.0), 0.0)     # the visual zone, three spacings up
+    assert _pick_group([text_above, split, *lines]) == [split, *lines]
+    # a TD3's two lines (44 characters: length/height about 40) take no third line
+    td3 = [((452.0, 464.0), (900.0, 22.0), 0.0), ((452.0, 497.0), (900.0, 22.0), 0.0)]
+    assert _pick_group([((560.0, 431.0), (425.0, 22.0), 0.0), *td3]) == td3
+    # nor does a blob outside the lines' span or at another spacing
+    assert _pick_group([((900.0, 431.0), (425.0, 24.0), 0.0), *lines]) == lines
+    assert _pick_group([((560.0, 400.0), (425.0, 24.0), 0.0), *lines]) == lines
