@@ -9,18 +9,21 @@ from drivers.sim import finger_synth as synth
 from edge.biometrics.finger import measures, nfiq2
 
 EXACT = [f"{m}_Bin10_{s}" for m in ("OCL", "FDA", "LCS", "RVUP") for s in (*range(10), "Mean", "StdDev")]
-EXACT += ["Mu", "MMB", "ImgProcROIArea_Mean", "OrientationMap_ROIFilter_CoherenceRel",
-          "OrientationMap_ROIFilter_CoherenceSum"]
+EXACT += ["Mu", "MMB"]
+# the region of interest is found at half resolution (a fifth of the time): its edge blocks may differ
+NEAR = ["ImgProcROIArea_Mean", "OrientationMap_ROIFilter_CoherenceRel", "OrientationMap_ROIFilter_CoherenceSum"]
 
 
 def _agree(img: np.ndarray) -> list[str]:
     ours, theirs = measures.native(img), nfiq2.assess(img).native
-    return [f"{k}: {ours[k]} vs NFIQ 2 {theirs[k]}" for k in EXACT
-            if not np.isclose(ours[k], theirs[k], rtol=1e-9, atol=1e-6)]
+    wrong = [f"{k}: {ours[k]} vs NFIQ 2 {theirs[k]}" for k in EXACT
+             if not np.isclose(ours[k], theirs[k], rtol=1e-9, atol=1e-6)]
+    return wrong + [f"{k}: {ours[k]} vs NFIQ 2 {theirs[k]}" for k in NEAR
+                    if not np.isclose(ours[k], theirs[k], rtol=0.02)]
 
 
 def test_block_measures_equal_nfiq2_on_real_prints(real):
-    """OCL, FDA, LCS and RVU histograms, grey means, the ROI mean and coherence, value for value (afis prints)."""
+    """OCL, FDA, LCS and RVU histograms, grey means value for value; the ROI's mean and coherence within 2%."""
     for img in real:
         assert _agree(img) == []
 
@@ -45,11 +48,13 @@ def test_near_white_frame_is_cropped_as_nfiq2_does():
 
 
 def test_minutiae_measures_count_and_judge_the_minutiae(master):
-    xy = np.array([[150, 150], [160, 170], [140, 130], [20, 20]])
+    h, w = master.shape
+    xy = np.array([[w // 2, h // 2], [w // 2 + 10, h // 2 + 20], [w // 2 - 10, h // 2 - 20], [w // 2, h // 2 + 170]])
     m = measures.minutiae_measures(master, xy)
     assert m["FingerJetFX_MinutiaeCount"] == 4
-    assert m["FingerJetFX_MinCount_COMMinRect200x200"] == 4       # all within 100 px of their centre of mass
-    assert 0 <= m["FJFXPos_Mu_MinutiaeQuality_2"] <= 1 and 0 <= m["FJFXPos_OCL_MinutiaeQuality_80"] <= 1
+    assert m["FingerJetFX_MinCount_COMMinRect200x200"] == 3     # the far one is over 100 px from the centre of mass
+    assert m["FJFXPos_Mu_MinutiaeQuality_2"] in (0, 0.25, 0.5, 0.75, 1)
+    assert m["FJFXPos_OCL_MinutiaeQuality_80"] in (0, 0.25, 0.5, 0.75, 1)
     assert measures.minutiae_measures(master, np.zeros((0, 2)))["FingerJetFX_MinutiaeCount"] == 0
 
 

@@ -37,13 +37,20 @@ LCS_LIMITS = (0.0, 0.70, 0.74, 0.77, 0.79, 0.81, 0.83, 0.85, 0.87)
 RVU_LIMITS = (0.5, 0.667, 0.8, 1.0, 1.25, 1.5, 2.0, 24.0, 30.0)
 
 
-def crop_near_white(gray: np.ndarray) -> np.ndarray:
-    """The image without its near-white frame (rows and columns whose mean is above 250), as NFIQ 2 crops."""
+def near_white_frame(gray: np.ndarray) -> tuple[int, int, int, int]:
+    """Rows and columns (top, bottom, left, right; half-open) left after NFIQ 2 crops the near-white frame
+    (edge rows and columns whose mean is above 250); the whole image when nothing is left."""
     rows = np.nonzero(gray.mean(axis=1) <= NEAR_WHITE)[0]
     cols = np.nonzero(gray.mean(axis=0) <= NEAR_WHITE)[0]
     if len(rows) == 0 or len(cols) == 0:
-        return gray
-    return gray[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+        return 0, gray.shape[0], 0, gray.shape[1]
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def crop_near_white(gray: np.ndarray) -> np.ndarray:
+    """The image without its near-white frame, as NFIQ 2 crops it before measuring."""
+    top, bottom, left, right = near_white_frame(gray)
+    return gray[top:bottom, left:right]
 
 
 def _blocks(img: np.ndarray, b: int, off: int = 0) -> np.ndarray:
@@ -232,11 +239,16 @@ def _histogram(prefix: str, values: np.ndarray, limits: tuple[float, ...]) -> di
 
 
 def roi(img: np.ndarray) -> np.ndarray:
-    """NFIQ 2's region of interest (ImgProcROI): erode, blur 41, Otsu, blur 91, Otsu, holes filled, largest blob."""
-    blur = cv2.GaussianBlur(cv2.erode(img, np.ones((5, 5), np.uint8)), (41, 41), 0)
-    _, t1 = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    _, t2 = cv2.threshold(cv2.GaussianBlur(t1, (91, 91), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    dark = t2 == 0
+    """NFIQ 2's region of interest (ImgProcROI): erode, blur 41, Otsu, blur 91, Otsu, holes filled, largest blob.
+
+    The two wide blurs run at half resolution (kernels 21 and 45, half the sigma): a fifth of the time, and
+    the region's outline moves by a pixel or so (its grey mean agrees with NFIQ 2's to about 0.1%).
+    """
+    h, w = img.shape
+    small = cv2.resize(cv2.erode(img, np.ones((5, 5), np.uint8)), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    _, t1 = cv2.threshold(cv2.GaussianBlur(small, (21, 21), 6.8 / 2), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    _, t2 = cv2.threshold(cv2.GaussianBlur(t1, (45, 45), 14.0 / 2), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = cv2.resize(t2, (w, h), interpolation=cv2.INTER_NEAREST) == 0
     # white holes inside the dark region become region
     n, lab = cv2.connectedComponents((~dark).astype(np.uint8), connectivity=8)
     edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
@@ -280,28 +292,36 @@ def roi_measures(img: np.ndarray) -> dict[str, float]:
 
 
 def minutiae_measures(gray: np.ndarray, xy: np.ndarray) -> dict[str, float]:
-    """NFIQ 2's minutiae measures, over the given minutiae (x, y) in place of FingerJetFX's.
+    """NFIQ 2's minutiae measures, over the given minutiae (x, y in `gray`) in place of FingerJetFX's.
 
     - FingerJetFX_MinCount_COMMinRect200x200: minutiae within 200x200 pixels centred on their centre of mass;
     - FJFXPos_Mu_MinutiaeQuality_2: share whose 32x32 surroundings are darker than the image by 0..0.5 sigma;
     - FJFXPos_OCL_MinutiaeQuality_80: share whose 32x32 surroundings have an OCL above 0.8.
+    All on the image cropped as NFIQ 2 crops it.
     """
     out = {"FingerJetFX_MinutiaeCount": float(len(xy)), "FingerJetFX_MinCount_COMMinRect200x200": 0.0,
            "FJFXPos_Mu_MinutiaeQuality_2": 0.0, "FJFXPos_OCL_MinutiaeQuality_80": 0.0}
-    if len(xy) == 0:
-        return out
-    xy = np.asarray(xy, np.int64)
-    cx, cy = xy[:, 0].mean(), xy[:, 1].mean()
-    inside = (np.abs(xy[:, 0] - cx) <= 100) & (np.abs(xy[:, 1] - cy) <= 100)
-    out["FingerJetFX_MinCount_COMMinRect200x200"] = float(inside.sum())
-    f = gray.astype(np.float64)
+    top, bottom, left, right = near_white_frame(gray)
+    f = gray[top:bottom, left:right].astype(np.float64)
     h, w = f.shape
-    mu, sd = f.mean(), f.std()
-    left = np.clip(xy[:, 0] - BLOCK // 2, 0, max(w - BLOCK, 0))
-    top = np.clip(xy[:, 1] - BLOCK // 2, 0, max(h - BLOCK, 0))
-    windows = np.lib.stride_tricks.sliding_window_view(f, (BLOCK, BLOCK))[top, left]
-    q = (mu - windows.mean(axis=(1, 2))) / (sd if sd > 0 else 1.0)
+    xy = np.asarray(xy, np.int64).reshape(-1, 2) - [left, top]
+    xy = xy[(xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)]
+    if len(xy) == 0 or min(h, w) < BLOCK:
+        return out
+    cx, cy = xy.sum(axis=0) // len(xy)
+    inside = ((xy[:, 0] >= max(0, cx - 100)) & (xy[:, 0] <= min(w - 1, cx + 100))
+              & (xy[:, 1] >= max(0, cy - 100)) & (xy[:, 1] <= min(h - 1, cy + 100)))
+    out["FingerJetFX_MinCount_COMMinRect200x200"] = float(inside.sum())
+    # grey mean of the 32x32 block at each minutia (cut at the image's edge), from an integral image
+    integral = cv2.integral(f)
+    x0, y0 = np.maximum(xy[:, 0] - BLOCK // 2, 0), np.maximum(xy[:, 1] - BLOCK // 2, 0)
+    x1, y1 = np.minimum(x0 + BLOCK, w), np.minimum(y0 + BLOCK, h)
+    sums = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+    q = (f.mean() - sums / ((x1 - x0) * (y1 - y0))) / (f.std() or 1.0)
     out["FJFXPos_Mu_MinutiaeQuality_2"] = float(((q > 0) & (q <= 0.5)).mean())
+    # OCL of the whole 32x32 block nearest each minutia
+    left_x, top_y = np.clip(xy[:, 0] - BLOCK // 2, 0, w - BLOCK), np.clip(xy[:, 1] - BLOCK // 2, 0, h - BLOCK)
+    windows = np.lib.stride_tricks.sliding_window_view(f, (BLOCK, BLOCK))[top_y, left_x]
     a, b, c = _covariance(windows)
     root = np.sqrt((a - b) ** 2 + 4 * c * c)
     lmax, lmin = (a + b + root) / 2, (a + b - root) / 2

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from edge.biometrics.finger import features as ft
+from edge.biometrics.finger import measures as nm
 from edge.biometrics.finger import model
 from edge.biometrics.finger.feedback import ordered
 
@@ -107,6 +108,8 @@ def components(gray: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
     c["rvu_std"] = float(np.log(np.clip(r, 0.05, 0.95) / np.clip(1 - r, 0.05, 0.95)).std()) if n else 0.0
     mins = ft.minutiae(along, fg) if n else np.zeros((0, 3))
     c["minutiae"] = float(len(mins))
+    c.update(nm.native(gray))
+    c.update(nm.minutiae_measures(gray, mins[:, :2]))
     return c, mins
 
 
