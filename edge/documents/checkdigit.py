@@ -59,9 +59,10 @@ _HITS = tuple(tuple(bytes(_SHIFTS[chr(i)][phase].count(need) if chr(i) in _SHIFT
                     for need in range(10)) for phase in range(3))
 
 
-def lookalike_repairs(data: str, cd: str) -> tuple[int, tuple[int, str] | None]:
-    """How many single look-alike substitutions make `data`'s check digit `cd`, and the one when unique
-    (offset in `data`, new character).
+def lookalike_repairs(data: str, cd: str, within: int | None = None) -> tuple[int, tuple[int, str] | None]:
+    """How many single look-alike substitutions in `data[:within]` make `data`'s check digit `cd`, and the
+    one when unique (offset in `data`, new character). `within` is for a long document number, whose
+    check digit also covers its tail in the optional data, where the parser repairs nothing.
 
     Arithmetic on the 7-3-1 sum, no re-verification, and counted with `bytes.translate` before any is
     listed: cheap enough for the parser's fast path, which answers damaged documents too (`bench/mrz_parse`).
@@ -70,10 +71,12 @@ def lookalike_repairs(data: str, cd: str) -> tuple[int, tuple[int, str] | None]:
     b = raw.translate(_MOD10)
     need = (int(cd) - (7 * sum(b[0::3]) + 3 * sum(b[1::3]) + sum(b[2::3]))) % 10
     h0, h1, h2 = _HITS[0][need], _HITS[1][need], _HITS[2][need]
+    if within is not None:
+        raw = raw[:within]
     count = sum(raw[0::3].translate(h0)) + sum(raw[1::3].translate(h1)) + sum(raw[2::3].translate(h2))
     if count != 1:
         return count, None
-    for i, c in enumerate(data):
+    for i, c in enumerate(data[:within]):
         shifts = _SHIFTS.get(c)
         if shifts is not None and need in shifts[i % 3]:
             return 1, (i, CONFUSABLE[c][shifts[i % 3].index(need)])

@@ -227,6 +227,8 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
     dates, state_of, sex_of, miss = _DATES, _STATE_OF, SEX_CODES, _MISS
     # MrzResult.from_fields, inlined: one __dict__ store instead of the frozen __init__'s nineteen
     new, store, result_cls = object.__new__, object.__setattr__, MrzResult
+    line_step = lay.length + 1
+    opt_start = _span(lay, lay.overflow).start if lay.overflow else 0
 
     def parse(text: str, today: dt.date) -> MrzResult | None:
         r = scan(text, classes, table)
@@ -252,6 +254,7 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
             return None
         bits = r & 255
         errors, valid = errors_of[bits], bits == all_ok
+        corrections, uncertain = (), {}
         if ~bits & repairable:   # a failed alphanumeric check: look-alike repairs, as the full parser does
             repair_errors, repair = [], None
             for bit, name, span, cd in repair_steps:
@@ -259,16 +262,42 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
                     continue
                 if text[cd] == "<" and name == "optional_data":
                     continue   # no look-alike is `<`: nothing makes the field empty, as `<` there demands
-                if not text[cd].isdigit() or cut >= 0 or repair is not None:
+                if repair is not None:
                     return None
-                count, one = lookalike_repairs(text[span], text[cd])
+                if cut >= 0:   # a long number: its tail and check digit open the optional data; only its field
+                    tail = opt_start + cut - 1   # is repaired, as in the full parser
+                    count, one = lookalike_repairs(text[span] + text[opt_start:tail], text[tail],
+                                                   span.stop - span.start)
+                elif text[cd].isdigit():
+                    count, one = lookalike_repairs(text[span], text[cd])
+                else:
+                    return None
                 if one is not None:
-                    repair = (name, span.start + one[0], one[1])
+                    repair = (name, span, span.start + one[0], one[1])
                 elif count:
                     repair_errors.append(f"{name}: {count} different look-alike repairs verify; none chosen")
             if repair is not None:
-                return None if repair_errors else _repaired(text, today, *repair)
-            errors = (*repair_errors, *errors)
+                if repair_errors:
+                    return None
+                # The repaired text differs in one character of one alphanumeric field: only that field and
+                # the check bits change (the look-alikes are all of that field's class), so no second parse.
+                name, span, at, alt = repair
+                as_read = text
+                text = text[:at] + alt + text[at + 1:]
+                bits = scan(text, classes, table) & 255
+                f = cut_text(text)
+                number, optional = f[2], f[7]
+                if cut >= 0:
+                    number, optional = number + optional[:cut - 1], optional[cut + 1:]
+                number = number.rstrip("<")
+                errors, valid = errors_of[bits], False
+                line, column = divmod(at, line_step)
+                corrections = (f"{name}: line {line + 1} column {column + 1} '{as_read[at]}' -> '{alt}' "
+                               "(look-alike; officer confirms)",)
+                uncertain = {name: (as_read[span].rstrip("<"),)}
+                errors = (*errors, f"uncertain: {name} was repaired by a look-alike substitution (officer confirms)")
+            else:
+                errors = (*repair_errors, *errors)
         if birth[2] or expiry[2]:   # six digits that are no date: reported after the check digits, as _parse does
             errors, valid = errors + tuple(e for e in (birth[2], expiry[2]) if e), False
         result = new(result_cls)
@@ -279,27 +308,8 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
             "sex": sex_of[f[5]], "optional_data": _words(optional) or None,
             "optional_data_2": (_words(f[9]) or None) if has_opt2 else None,
             # Digit-only positions held digits: a failed date or composite check is final.
-            "valid": valid, "checks": checks_of[bits].copy(), "corrections": (), "expired": expiry[1],
-            "age": birth[1], "errors": errors, "lines": tuple(text.split("\n")), "uncertain_fields": {},
-        })
-        return result
-
-    def _repaired(text: str, today: dt.date, name: str, at: int, alt: str) -> MrzResult | None:
-        """The one look-alike repair of a field: parsed repaired, the field left for the officer to confirm."""
-        got = parse(text[:at] + alt + text[at + 1:], today)
-        if got is None:
-            return None
-        span = next(s for _, n, s, _ in repair_steps if n == name)
-        line, column = divmod(at, lay.length + 1)
-        n = sum(not ok for ok in got.checks.values())   # its check_digit errors come first, then ours
-        result = new(result_cls)
-        store(result, "__dict__", {
-            **got.__dict__, "valid": False,
-            "corrections": (f"{name}: line {line + 1} column {column + 1} '{text[at]}' -> '{alt}' "
-                            "(look-alike; officer confirms)",),
-            "errors": (*got.errors[:n], f"uncertain: {name} was repaired by a look-alike substitution "
-                       "(officer confirms)", *got.errors[n:]),
-            "uncertain_fields": {name: (text[span].rstrip("<"),)},
+            "valid": valid, "checks": checks_of[bits].copy(), "corrections": corrections, "expired": expiry[1],
+            "age": birth[1], "errors": errors, "lines": tuple(text.split("\n")), "uncertain_fields": uncertain,
         })
         return result
 
