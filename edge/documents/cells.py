@@ -224,12 +224,18 @@ def line_length(centres: list[tuple[float, float, float]], n_lines: int) -> int:
     return min(options, key=lambda L: abs(L - est))
 
 
-def cut_cells(gray: np.ndarray, n_lines: int, length: int | None = None, track: bool = True) -> Cells | None:
-    """The band's character cells (None when its lines or grid cannot be found).
+@dataclass(frozen=True)
+class Grid:
+    """Where a band's cells are: its ink (rules erased), the text lines' rows and each line's cell centres."""
 
-    `gray` is a deskewed band crop (uint8); `length` forces the characters per line (training knows it);
-    `track=False` refuses lines whose pitch changes along them (training keeps only sure labels).
-    """
+    ink: np.ndarray
+    rows: list[tuple[int, int]]
+    grids: list[np.ndarray]
+    length: int
+
+
+def measure(gray: np.ndarray, n_lines: int, length: int | None = None, track: bool = True) -> Grid | None:
+    """The band's lines and cell centres (None when its lines or grid cannot be found); see `cut_cells`."""
     if gray.ndim != 2 or min(gray.shape) < 8 or n_lines not in LENGTHS:
         return None
     ink = ink_map(gray)
@@ -237,30 +243,44 @@ def cut_cells(gray: np.ndarray, n_lines: int, length: int | None = None, track: 
     if rows is None:
         return None
     ink = _erase_rules(ink, rows)
-    heights = [b - a for a, b in rows]
-    h = float(np.median(heights))
-    per_line = []
-    for a, b in rows:
-        col = ink[a:b].sum(axis=0)
-        per_line.append(_glyph_centres(col))
+    per_line = [_glyph_centres(ink[a:b].sum(axis=0)) for a, b in rows]
     if length is None:
         votes = [line_length(c, n_lines) for c in per_line if c]
         if not votes:
             return None
         length = max(set(votes), key=votes.count)
-    out = np.zeros((n_lines * length, CELL_H, CELL_W), np.float32)
-    for li, ((a, b), centres) in enumerate(zip(rows, per_line, strict=True)):
+    grids = []
+    for centres in per_line:
         grid = _fit_grid(centres, length, track)
         if grid is None:
             return None
+        grids.append(grid)
+    return Grid(ink, rows, grids, length)
+
+
+def crop_cells(g: Grid) -> Cells:
+    """The measured band's cells, each resized to CELL_W x CELL_H."""
+    h = float(np.median([b - a for a, b in g.rows]))
+    out = np.zeros((len(g.rows) * g.length, CELL_H, CELL_W), np.float32)
+    for li, ((a, b), grid) in enumerate(zip(g.rows, g.grids, strict=True)):
         pitch = float(np.median(np.diff(grid)))
         mid = (a + b) / 2
         half_h = max(h, 0.9 * pitch) * 0.72
         y0, y1 = round(mid - half_h), round(mid + half_h)
         for k, cx in enumerate(grid):
             x0, x1 = round(cx - 0.55 * pitch), round(cx + 0.55 * pitch)
-            out[li * length + k] = _crop(ink, x0, y0, x1, y1)
-    return Cells(out, n_lines, length)
+            out[li * g.length + k] = _crop(g.ink, x0, y0, x1, y1)
+    return Cells(out, len(g.rows), g.length)
+
+
+def cut_cells(gray: np.ndarray, n_lines: int, length: int | None = None, track: bool = True) -> Cells | None:
+    """The band's character cells (None when its lines or grid cannot be found).
+
+    `gray` is a deskewed band crop (uint8); `length` forces the characters per line (training knows it);
+    `track=False` refuses lines whose pitch changes along them (training keeps only sure labels).
+    """
+    g = measure(gray, n_lines, length, track)
+    return crop_cells(g) if g is not None else None
 
 
 def _crop(ink: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """MRZ from a photograph or scan: the band located, cut into cells, read by the OCR-B recogniser and by tesseract.
 
 1. `edge.documents.image.locate_band` finds, deskews and crops the band.
-2. `edge.documents.cells.cut_cells` cuts it into one cell per character (fixed OCR-B pitch).
+2. `edge.documents.rectify.straight_cells` maps a band seen at an angle back onto the card's grid and cuts
+   it into one cell per character (fixed OCR-B pitch, `edge.documents.cells`).
 3. The recogniser (`edge.documents.ocrb`) gives each cell's probabilities; tesseract's legacy engine
    reads the same band once (the second opinion), always: the recogniser alone is overconfident on a
    glyph that is genuinely ambiguous (a half-and-half M/H blend reads as H with p = 0.9986), and names
@@ -25,13 +26,13 @@ import numpy as np
 
 from drivers import safe_image
 from edge.documents import image as tess_reader
-from edge.documents.cells import cut_cells, without_rules
+from edge.documents.cells import without_rules
 from edge.documents.layout import Layout, layout_for
 from edge.documents.mrz import MrzResult, parse_mrz
 from edge.documents.ocr import Choices, OcrUnavailable, ocr_symbols
 from edge.documents.ocrb import Model, ModelMissing, shipped_model
 from edge.documents.opinions import _unchecked, combine
-from edge.documents.rectify import rectify
+from edge.documents.rectify import straight_cells
 
 ReadOutcome = tess_reader.ReadOutcome
 TESS_PITCH = 30      # band pitch tesseract's legacy engine reads OCR-B best at (image._plans)
@@ -69,9 +70,9 @@ def read_mrz_array(image: np.ndarray, today=None, attempts: int | None = None) -
     band = tess_reader.locate_band(gray)
     if band is None:
         return ReadOutcome(parse_mrz("", today), time.perf_counter() - t0, 0, "no_mrz: no MRZ band found in the image")
-    band = dataclasses.replace(band, image=rectify(without_rules(band.image, band.lines), band.lines))
+    image, cells = straight_cells(without_rules(band.image, band.lines), band.lines)
+    band = dataclasses.replace(band, image=image)
     model = _model()
-    cells = cut_cells(band.image, band.lines) if model is not None else None
     lay = probs = None
     if cells is not None and model is not None:
         probs = model.probabilities(cells.pixels)

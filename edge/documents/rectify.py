@@ -27,58 +27,42 @@ def _line_middle(ink: np.ndarray, a: int, b: int, grid: np.ndarray, pitch: float
     h, w = ink.shape
     pad = (b - a) // 2
     y0, y1 = max(0, a - pad), min(h, b + pad)
-    ys = np.arange(y0, y1, dtype=np.float32)
-    mids, ks = [], []
-    for k, cx in enumerate(grid):
-        x0, x1 = max(0, round(cx - 0.45 * pitch)), min(w, round(cx + 0.45 * pitch))
-        if x1 <= x0:
-            continue
-        rows = ink[y0:y1, x0:x1].sum(axis=1)
-        mass = float(rows.sum())
-        if mass > 0.5:
-            mids.append(float((rows * ys).sum() / mass))
-            ks.append(k)
-    if len(ks) < len(grid) // 2:
+    strip = ink[y0:y1]
+    ys = np.arange(y0, y1, dtype=np.float64)
+    # ink mass and its row moment per column, summed over each cell's columns by cumulative sums
+    mass = np.concatenate([[0.0], np.cumsum(strip.sum(axis=0, dtype=np.float64))])
+    moment = np.concatenate([[0.0], np.cumsum(ys @ strip.astype(np.float64))])
+    x0 = np.clip(np.rint(grid - 0.45 * pitch).astype(int), 0, w)
+    x1 = np.clip(np.rint(grid + 0.45 * pitch).astype(int), 0, w)
+    m = mass[x1] - mass[x0]
+    ok = (x1 > x0) & (m > 0.5)
+    if ok.sum() < len(grid) // 2:
         return None
-    ks_a, mids_a = np.array(ks), np.array(mids)
-    fit = np.polyfit(ks_a, mids_a, 1)
-    keep = np.abs(np.polyval(fit, ks_a) - mids_a) < 0.25 * (b - a) + 1      # glyphs heavy at top or foot
+    ks = np.flatnonzero(ok)
+    mids = (moment[x1] - moment[x0])[ok] / m[ok]
+    fit = np.polyfit(ks, mids, 1)
+    keep = np.abs(np.polyval(fit, ks) - mids) < 0.25 * (b - a) + 1      # glyphs heavy at top or foot
     if keep.sum() >= len(grid) // 2:
-        fit = np.polyfit(ks_a[keep], mids_a[keep], 1)
+        fit = np.polyfit(ks[keep], mids[keep], 1)
     return np.polyval(fit, np.arange(len(grid)))
 
 
-def homography(gray: np.ndarray, n_lines: int) -> tuple[np.ndarray, float, float] | None:
-    """(3x3 band-to-card homography, pitch in px, how far it moves a cell centre in pitches) from the band's
-    cell grid, or None when it cannot be measured."""
-    if gray.ndim != 2 or min(gray.shape) < 8 or n_lines not in cells.LENGTHS:
-        return None
-    ink = cells.ink_map(gray)
-    rows = cells._line_rows(ink, n_lines)
-    if rows is None:
-        return None
-    ink = cells._erase_rules(ink, rows)
-    per_line = [cells._glyph_centres(ink[a:b].sum(axis=0)) for a, b in rows]
-    votes = [cells.line_length(c, n_lines) for c in per_line if c]
-    if not votes:
-        return None
-    n = max(set(votes), key=votes.count)
-    grids, middles = [], []
-    for (a, b), centres in zip(rows, per_line, strict=True):
-        grid = cells._fit_grid(centres, n, track=True)
-        if grid is None:
-            return None
-        mid = _line_middle(ink, a, b, grid, float(np.median(np.diff(grid))))
+def fit(g: cells.Grid) -> tuple[np.ndarray, float, float] | None:
+    """(3x3 band-to-card homography, pitch in px, how far it moves a cell centre in pitches) from a measured
+    band, or None when its lines' middles cannot be found."""
+    n = g.length
+    middles = []
+    for (a, b), grid in zip(g.rows, g.grids, strict=True):
+        mid = _line_middle(g.ink, a, b, grid, float(np.median(np.diff(grid))))
         if mid is None:
             return None
-        grids.append(grid)
         middles.append(mid)
-    pitch = float(np.mean([(g[-1] - g[0]) / (n - 1) for g in grids]))
-    x0 = float(np.mean([g[0] for g in grids]))
+    pitch = float(np.mean([(grid[-1] - grid[0]) / (n - 1) for grid in g.grids]))
+    x0 = float(np.mean([grid[0] for grid in g.grids]))
     centre = (n - 1) // 2
     ys = [float(m[centre]) for m in middles]
     ks = np.unique(np.linspace(0, n - 1, SAMPLES).round().astype(int))
-    src = np.float32([(g[k], m[k]) for g, m in zip(grids, middles, strict=True) for k in ks])
+    src = np.float32([(grid[k], m[k]) for grid, m in zip(g.grids, middles, strict=True) for k in ks])
     dst = np.float32([(x0 + k * pitch, y) for y in ys for k in ks])
     h, _ = cv2.findHomography(src, dst, cv2.RANSAC, 0.3 * pitch)    # a line whose grid misfit is outvoted
     if h is None or not np.isfinite(h).all():
@@ -87,21 +71,38 @@ def homography(gray: np.ndarray, n_lines: int) -> tuple[np.ndarray, float, float
     return h, pitch, shift
 
 
-def rectify(gray: np.ndarray, n_lines: int) -> np.ndarray:
-    """The band resampled onto the card's own grid when it is seen at an angle; otherwise `gray` itself."""
-    found = homography(gray, n_lines)
-    if found is None:
-        return gray
-    h, _, shift = found
-    if not MIN_SHIFT <= shift <= MAX_SHIFT:
-        return gray
+def homography(gray: np.ndarray, n_lines: int) -> tuple[np.ndarray, float, float] | None:
+    """`fit` of the band as measured by `cells.measure`, or None when it cannot be measured."""
+    g = cells.measure(gray, n_lines)
+    return fit(g) if g is not None else None
+
+
+def straight_cells(gray: np.ndarray, n_lines: int) -> tuple[np.ndarray, cells.Cells | None]:
+    """(the band on the card's grid, or `gray` itself when it is not visibly warped; its cells or None).
+
+    The band is measured once when it is straight (most pages): the same measurement gives the cells.
+    """
+    g = cells.measure(gray, n_lines)
+    if g is None:
+        return gray, None
+    found = fit(g)
+    if found is None or not MIN_SHIFT <= found[2] <= MAX_SHIFT:
+        return gray, cells.crop_cells(g)
+    h = found[0]
     out = _warp(gray, h)
+    g = cells.measure(out, n_lines)
     # Once nearly straight, the grid fits better (a strongly keystoned line can pass for an even one):
     # measure again and compose, so the band is resampled once.
-    again = homography(out, n_lines)
+    again = fit(g) if g is not None else None
     if again is not None and MIN_SHIFT <= again[2] <= MAX_SHIFT:
         out = _warp(gray, again[0] @ h)
-    return out
+        g = cells.measure(out, n_lines)
+    return out, (cells.crop_cells(g) if g is not None else None)
+
+
+def rectify(gray: np.ndarray, n_lines: int) -> np.ndarray:
+    """The band resampled onto the card's own grid when it is seen at an angle; otherwise `gray` itself."""
+    return straight_cells(gray, n_lines)[0]
 
 
 def _warp(gray: np.ndarray, h: np.ndarray) -> np.ndarray:
