@@ -2,11 +2,13 @@
 resident memory of each service in the booted guest (goal: all services together <= 300 MB on a 1 GB board).
 
     python -m bench.image [--build] [--image artifacts/image/borderpost-amd64.img] [--boot-figures FILE]
+                          [--update-figures FILE]
 
 --build runs image_build/debian/build.sh first (as root) and times it. The boot figures come from the same
 scenario as tests/appliance/test_image_boot.py (both boots, every check asserted); --boot-figures takes them
 from that test's last run (it writes boot-figures.json beside the image) instead of booting again (23-36
-min under TCG here).
+min under TCG here). --update-figures adds the A/B update test's figures (tests/appliance/test_image_update.py
+writes update-figures.json beside the image: bundle size, install time, reboot to blessed, time to fall back).
 
 Memory: the station and uplink services are measured in the guest once ready and again after the crossings.
 The services' own face models load at their first traveller; the simulated travellers run through their own
@@ -37,6 +39,7 @@ def main() -> int:
     ap.add_argument("--image", type=Path, default=REPO / "artifacts/image/borderpost-amd64.img")
     ap.add_argument("--build", action="store_true", help="build the image first and time it")
     ap.add_argument("--boot-figures", type=Path, help="the boot test's figures (JSON) instead of booting again")
+    ap.add_argument("--update-figures", type=Path, help="the update test's figures (JSON) to print with the rest")
     args = ap.parse_args()
     figures: dict[str, float] = {}
     if args.build:
@@ -57,6 +60,9 @@ def main() -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="bench-image-") as tmp:
             figures.update(run_scenario(args.image, Path(tmp)))
+    if args.update_figures:
+        figures.update({f"update_{k}" if not k.startswith("update") else k: v
+                        for k, v in json.loads(args.update_figures.read_text()).items() if k != "kvm"})
     idle = figures.get("rss_station_after_kib", 0.0) + figures.get("rss_uplink_after_kib", 0.0)
     figures["rss_services_idle_total_kib"] = idle
     pipeline = figures.get("rss_pipeline_with_face_models_peak_kib")

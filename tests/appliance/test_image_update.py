@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,7 @@ def test_update_good_path_then_fallback_in_qemu(tmp_path: Path) -> None:
         _, health = vm.wait_for("health", BOOT_TIMEOUT)
         assert health.split()[0] == "active", vm.tail()
         _, installed = vm.wait_for("installed", INSTALL_TIMEOUT)
+        t_installed = time.monotonic()
         assert fields(installed)["rc"] == "0", vm.values("progress")
         figures["install_s"] = float(fields(installed)["seconds"])
         _, after = vm.wait_for("status_after", 120)
@@ -156,6 +158,7 @@ def test_update_good_path_then_fallback_in_qemu(tmp_path: Path) -> None:
         wait_exit(vm, 600)
 
         # boot 2: slot B from its counted entry, healthy, marked good (the good path)
+        t_boot = time.monotonic()
         vm.start(kvm)
         _, boot = vm.wait_for("boot", BOOT_TIMEOUT)
         assert fields(boot)["slot"] == "B" and fields(boot)["phase"] == "good", boot
@@ -163,6 +166,9 @@ def test_update_good_path_then_fallback_in_qemu(tmp_path: Path) -> None:
         assert health.split()[0] == "active", vm.tail()
         _, marked = vm.wait_for("markgood", 300)
         assert marked == "active", vm.tail()
+        figures["reboot_to_blessed_s"] = round(time.monotonic() - t_boot, 1)
+        # bundle handed over -> slot written -> reboot -> blessed (the guest's own count of the install included)
+        figures["update_to_blessed_s"] = round(figures["install_s"] + time.monotonic() - t_installed, 1)
         _, entries = vm.wait_for("entries", 120)
         assert "borderpost-b.conf" in entries.split(), entries     # blessed: the tries counter is gone
         _, status = vm.wait_for("status", 120)
@@ -176,8 +182,10 @@ def test_update_good_path_then_fallback_in_qemu(tmp_path: Path) -> None:
 
         # boot 3: slot A with the broken release: the health check fails, marks A bad and reboots (the probe may
         # not get to speak before the reboot: the console has the kernel command line and the check's verdict)
+        t_broken = time.monotonic()
         vm.start(kvm)
         wait_exit(vm, 2 * BOOT_TIMEOUT)
+        figures["broken_boot_to_reboot_s"] = round(time.monotonic() - t_broken, 1)
         console = vm.console.read_text("utf-8", "replace")
         assert "rauc.slot=A" in console and "rauc.slot=B" not in console, vm.tail()
         assert "borderpost-station.service did not reach ready" in console, vm.tail()
@@ -189,6 +197,8 @@ def test_update_good_path_then_fallback_in_qemu(tmp_path: Path) -> None:
         assert fields(boot)["slot"] == "B" and fields(boot)["phase"] == "broken", boot
         _, health = vm.wait_for("health", BOOT_TIMEOUT)
         assert health.split()[0] == "active", vm.tail()
+        # the broken release's boot started -> marked bad -> the good slot up and healthy again
+        figures["fallback_s"] = round(time.monotonic() - t_broken, 1)
         _, status = vm.wait_for("status", 300)
         st = slots(status)
         assert st["_"]["booted"] == "B" and st["A"]["boot_status"] == "bad", status
@@ -196,6 +206,9 @@ def test_update_good_path_then_fallback_in_qemu(tmp_path: Path) -> None:
         assert any(e.startswith("borderpost-a+0") for e in entries.split()), entries
         vm.wait_for("done", 300)
         wait_exit(vm, 600)
+        figures["kvm"] = float(kvm)
+        # beside the image, like the boot test's boot-figures.json (bench/image.py --update-figures prints them)
+        (image.parent / "update-figures.json").write_text(json.dumps(figures, indent=2) + "\n")
     finally:
         vm.power_cut()
         print(f"update figures: {json.dumps(figures)}")

@@ -151,6 +151,8 @@ class Vm:
                 "-device", "virtio-net-pci,netdev=n0",
                 "-serial", f"file:{self.console}"]
         args += ["-enable-kvm", "-cpu", KVM_CPU] if kvm else ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        if self.console.exists() and self.console.stat().st_size:   # keep each boot's console (update test: 4)
+            self.console.rename(self.workdir / f"console.{len(list(self.workdir.glob('console.*.log'))) + 1}.log")
         self.console.write_bytes(b"")
         self._pos = 0
         self.events = []
