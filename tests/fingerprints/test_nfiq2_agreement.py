@@ -35,16 +35,22 @@ def scored(real):
 
 def test_rank_correlation_with_nfiq2(scored):
     ours, theirs = scored
-    assert bench.spearman(ours, theirs) >= 0.85
+    assert bench.spearman(ours, theirs) >= 0.90   # 0.93 at the shipped fit (borderpost-fq/4)
 
 
 def test_accept_reject_agreement_with_nfiq2(scored):
     ours, theirs = scored
     agree = ((ours >= 35) == (theirs >= 35)).mean()
-    assert agree >= 0.80   # held out: 33 of these 40 at the shipped fit; the frame it picks is judged by NFIQ 2
+    assert agree >= 0.90   # held out: 37 of these 40 at the shipped fit; the frame it picks is judged by NFIQ 2
+
+
+def test_good_real_prints_score_near_nfiq2(real):
+    """The afis prints (NFIQ 2: 68, 70, 63) score within 8 points; borderpost-fq/3 gave p1_1 about 35."""
+    for img in real:
+        assert abs(assess(img).score - bench.nfiq2_score(img)) <= 8
 
 
 def test_the_model_says_what_it_was_fitted_on():
     d = model.describe()
     assert model.version().startswith("borderpost-fq/") and d["labels"].startswith("nfiq2")
-    assert d["heldout_rho_real"] >= 0.8 and d["prints"] > 500
+    assert d["heldout_rho_real"] >= 0.9 and d["prints"] > 500 and d["inputs"].startswith("NFIQ 2 native")

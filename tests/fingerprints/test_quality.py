@@ -18,7 +18,7 @@ from edge.lane.finger_capture import decide
 
 def test_real_prints_are_accepted_by_the_capture_step(real):
     """The capture step keeps the best live frame by the fast score and NFIQ 2 decides on it: a good real print
-    is accepted even where the fast score misjudges it (it scores afis' p1_1 about 35 where NFIQ 2 gives 68)."""
+    is accepted even where the fast score misjudges it."""
     for img in real:
         q = decide(img, assess(img), DEFAULT_THRESHOLD)
         assert isinstance(q, nfiq2.Nfiq2Quality) and q.acceptable, q.to_dict()

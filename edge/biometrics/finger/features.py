@@ -113,18 +113,22 @@ def smooth_along_ridges(img: np.ndarray, theta_blocks: np.ndarray, b: int = BLOC
     """Average each pixel along its block's ridge direction (keeps ridges, removes breaks and noise)."""
     f = img.astype(np.float32)
     idx = np.round(theta_blocks / np.pi * N_DIR).astype(np.int64) % N_DIR
-    full = np.kron(idx, np.ones((b, b), np.int64))
-    out = f.copy()
-    hh, ww = full.shape
-    region = out[:hh, :ww]
+    nr, nc = idx.shape
+    hh, ww = nr * b, nc * b
+    res = np.empty((nr, nc, b, b), np.float32)
     for i in np.unique(idx):
-        sel = full == i
-        region[sel] = cv2.filter2D(f, -1, _LINES[i])[:hh, :ww][sel]
+        sel = idx == i
+        res[sel] = cv2.filter2D(f, -1, _LINES[i])[:hh, :ww].reshape(nr, b, nc, b).swapaxes(1, 2)[sel]
+    out = f.copy()
+    out[:hh, :ww] = res.swapaxes(1, 2).reshape(hh, ww)
     return out
 
 
-def block_features(img: np.ndarray, fg: np.ndarray) -> tuple[Blocks, np.ndarray, np.ndarray]:
-    """OCL, FDA, LCS and ridge ratio of the foreground blocks; also the orientation and the smoothed image."""
+def block_features(img: np.ndarray, fg: np.ndarray, spectral: bool = True) -> tuple[Blocks, np.ndarray, np.ndarray]:
+    """OCL, FDA, LCS and ridge ratio of the foreground blocks; also the orientation and the smoothed image.
+
+    `spectral=False` leaves FDA and the high-frequency share empty (the fast score reads NFIQ 2's own FDA from
+    `measures`; these block spectra are the time of a few milliseconds)."""
     f = img.astype(np.float32)
     theta, ocl = orientation(f)
     along = smooth_along_ridges(f, theta)
@@ -134,6 +138,18 @@ def block_features(img: np.ndarray, fg: np.ndarray) -> tuple[Blocks, np.ndarray,
     if blocks.size == 0:
         empty = np.zeros(0, np.float32)
         return Blocks(empty, empty, empty, empty, empty), theta, along
+
+    # LCS: the share of a block's grey variance that survives smoothing along the ridges
+    va = _blockview(along, BLOCK)[fgb]
+    var_img = blocks.var(axis=(1, 2)) + 1e-6
+    resid = ((blocks - va) ** 2).mean(axis=(1, 2))
+    lcs = np.clip(1.0 - resid / var_img, 0.0, 1.0)
+
+    # ridge (dark) share of each block after binarising at the block mean
+    ridge_ratio = (va < va.mean(axis=(1, 2), keepdims=True)).mean(axis=(1, 2))
+    if not spectral:
+        empty = np.zeros(0, np.float32)
+        return Blocks(ocl[fgb], empty, lcs, ridge_ratio, empty), theta, along
 
     # FDA: how sharply one ridge frequency dominates the block's spectrum (ridge period 5..16 px)
     centred = blocks - blocks.mean(axis=(1, 2), keepdims=True)
@@ -152,15 +168,6 @@ def block_features(img: np.ndarray, fg: np.ndarray) -> tuple[Blocks, np.ndarray,
             peak += spec[np.arange(len(spec)), (py + dy) % BLOCK, (px + dx) % BLOCK]
     fda = 2 * peak / total  # the spectrum is symmetric: both lobes
     hf = np.where(rad > 1 / 4, spec, 0).reshape(len(spec), -1).sum(axis=1) / total
-
-    # LCS: the share of a block's grey variance that survives smoothing along the ridges
-    va = _blockview(along, BLOCK)[fgb]
-    var_img = blocks.var(axis=(1, 2)) + 1e-6
-    resid = ((blocks - va) ** 2).mean(axis=(1, 2))
-    lcs = np.clip(1.0 - resid / var_img, 0.0, 1.0)
-
-    # ridge (dark) share of each block after binarising at the block mean
-    ridge_ratio = (va < va.mean(axis=(1, 2), keepdims=True)).mean(axis=(1, 2))
     return Blocks(ocl[fgb], np.clip(fda, 0, 1), lcs, ridge_ratio, hf), theta, along
 
 

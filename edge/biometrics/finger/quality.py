@@ -1,10 +1,11 @@
 """The fast fingerprint score (`borderpost-fq`): judges live frames during capture, predicting NIST NFIQ 2.
 
 Why not NFIQ 2 itself on every frame: it takes about 0.4 s a print here (`nfiq2` runs once, on the
-frame kept). This module computes the features NFIQ 2 is built on (see `features`) and maps them to
-a 0-100 score with boosted trees (`model`) fitted to NFIQ 2 on real development prints and their
-degradations; `python bench/finger.py --fit --write-model` refits it. NFIQ 2's actionable checks are
-kept with NFIQ 2's own thresholds.
+frame kept). The score reads NFIQ 2's own native measures, re-derived in `measures` (the block histograms
+equal NFIQ 2's values; the minutiae measures use this module's minutiae, from `features`, in place of
+FingerJetFX's), and maps them to 0-100 with boosted trees (`model`) fitted to NFIQ 2 on real development
+prints, their degradations and capture variations; `python bench/finger.py --fit --write-model` refits it.
+The feedback reads the simpler features of `features`; NFIQ 2's actionable checks keep NFIQ 2's thresholds.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def components(gray: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-    """Every feature the score and the feedback use (names follow NFIQ 2's where there is one)."""
+    """Every feature the score and the feedback use: NFIQ 2's native measures under NFIQ 2's names, and the
+    feedback's own (grey levels, foreground, anisotropy, OCL/LCS, ridge share, minutiae)."""
     f = gray.astype(np.float32)
     mu, sigma = float(f.mean()), float(f.std())
     fg = ft.foreground(gray)
@@ -96,13 +98,12 @@ def components(gray: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
     else:
         c.update(fg_offset=0.5, fg_mean=mu, fg_std=sigma)
     c["anisotropy"] = ft.anisotropy(gray, fg)
-    blocks, _theta, along = ft.block_features(gray, fg)
+    blocks, _theta, along = ft.block_features(gray, fg, spectral=False)
     n = len(blocks.ocl)
     c["blocks"] = float(n)
-    for name, vals in (("ocl", blocks.ocl), ("fda", blocks.fda), ("lcs", blocks.lcs)):
+    for name, vals in (("ocl", blocks.ocl), ("lcs", blocks.lcs)):
         c[f"{name}_mean"] = float(vals.mean()) if n else 0.0
         c[f"{name}_low"] = float((vals < 0.5).mean()) if n else 1.0
-    c["hf_mean"] = float(blocks.hf.mean()) if n else 0.0
     r = blocks.ridge_ratio
     c["ridge_ratio"] = float(r.mean()) if n else 0.5
     c["rvu_std"] = float(np.log(np.clip(r, 0.05, 0.95) / np.clip(1 - r, 0.05, 0.95)).std()) if n else 0.0
