@@ -300,6 +300,8 @@ def measure_agreement() -> None:
             n = nfiq2.assess(img)
         except nfiq2.Nfiq2Failed:
             continue
+        if not n.native:      # NFIQ 2 stopped before measuring (nothing on the glass)
+            continue
         c, _ = quality.components(img)
         ours.append(c)
         theirs.append(n.native)
