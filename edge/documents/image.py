@@ -97,25 +97,31 @@ def _pick_group(blobs: list) -> list:
 
 
 TD1_ASPECT = 30.5   # line length / height: TD1's 30 characters measure 23-30, TD2's 36 at least 31 (generated pages)
+LINES_APART = 2.2   # centre distance / line height: adjacent MRZ lines sit about 1.4 apart, two spacings about 2.8
 
 
 def _with_split_line(run: list, blobs: list) -> list:
-    """Two lines shaped like a TD1's (30 characters): the third, when the locator's morphology split it (a first
-    line of filler `<`, which gives little gradient), is a shorter blob at the same spacing within their span."""
+    """Two lines shaped like a TD1's (30 characters): the third, when the locator's morphology split it (a
+    line of filler `<` gives little gradient), is a shorter blob within their span, one spacing above or
+    below them or, when they are two spacings apart, between them (then possibly one of several pieces)."""
     if np.mean([r[1][0] / r[1][1] for r in run]) >= TD1_ASPECT:
         return run
     (x0, y0), (x1, y1) = run[0][0], run[1][0]
     gap = y1 - y0
     long, short = max(r[1][0] for r in run), float(np.mean([r[1][1] for r in run]))
     left, right = min(x0, x1) - 0.55 * long, max(x0, x1) + 0.55 * long
-    for r in blobs:
+    between = gap > LINES_APART * short
+    for r in sorted(blobs, key=lambda r: -r[1][0]):
         (cx, cy), (a, b), ang = r
-        if r in run or abs(ang - run[0][2]) >= 3 or not 0.35 * long <= a < 0.85 * long \
+        if r in run or abs(ang - run[0][2]) >= 3 or not (0.25 if between else 0.35) * long <= a < 0.85 * long \
                 or not 0.7 * short <= b <= 1.5 * short or cx - a / 2 < left or cx + a / 2 > right:
             continue
-        if 0.75 * gap <= y0 - cy <= 1.3 * gap:
+        if between:
+            if abs(cy - (y0 + y1) / 2) < 0.2 * gap:
+                return [run[0], r, run[1]]
+        elif 0.75 * gap <= y0 - cy <= 1.3 * gap:
             return [r, *run]
-        if 0.75 * gap <= cy - y1 <= 1.3 * gap:
+        elif 0.75 * gap <= cy - y1 <= 1.3 * gap:
             return [*run, r]
     return run
 

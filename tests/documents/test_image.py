@@ -139,3 +139,7 @@ def test_a_td1_first_line_split_by_the_locator_is_taken_back() -> None:
     # nor does a blob outside the lines' span or at another spacing
     assert _pick_group([((900.0, 431.0), (425.0, 24.0), 0.0), *lines]) == lines
     assert _pick_group([((560.0, 400.0), (425.0, 24.0), 0.0), *lines]) == lines
+    # the middle line split in two pieces: the first and last lines sit two spacings apart, a piece between
+    outer = [lines[0], ((452.0, 529.0), (640.0, 22.0), 0.0)]
+    pieces = [((646.5, 496.5), (253.0, 19.0), 0.0), ((323.0, 496.5), (382.0, 23.0), 0.0)]
+    assert _pick_group([*pieces, *outer]) == [outer[0], pieces[1], outer[1]]
