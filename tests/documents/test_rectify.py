@@ -27,6 +27,7 @@ def _band(seed: int) -> tuple[np.ndarray, list[str]]:
 def _keystone(band: np.ndarray, top: float, left: float) -> np.ndarray:
     """The band as a camera sees a card tilted away from it: `top` narrows the top edge, `left` shortens
     the left edge (fractions of the width and height)."""
+    band = cv2.copyMakeBorder(band, 20, 20, 40, 40, cv2.BORDER_REPLICATE)   # the card around the band
     h, w = band.shape
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     dst = np.float32([[top * w, left * h], [(1 - top) * w, 0], [w, h], [0, (1 - left) * h]])
