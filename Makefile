@@ -67,5 +67,5 @@ image-test: $(TEST_STAMP)  # boots it in QEMU: provisioning, delivery, a power c
 bundle:  # a signed RAUC bundle (verity) of the built image's root, for A/B updates (docs/technician.md): artifacts/bundle/
 	image_build/rauc/make-bundle.sh $${BORDERPOST_IMAGE:-artifacts/image/borderpost-amd64.img} artifacts/bundle
 
-image-update-test: $(TEST_STAMP)  # A/B updates in QEMU: good bundle into B and blessed, a failing one falls back (4 boots; tests/appliance/test_image_update.py)
+image-update-test: $(TEST_STAMP)  # A/B updates in QEMU: good bundle into B and blessed, a failing one falls back (4 boots, 33-60 min under TCG; tests/appliance/test_image_update.py)
 	BORDERPOST_IMAGE=$${BORDERPOST_IMAGE:-artifacts/image/borderpost-amd64.img} $(PY) -m pytest -q -rs tests/appliance/test_image_update.py
