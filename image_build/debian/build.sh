@@ -57,7 +57,9 @@ wheel=$(ls "$work"/wheels/borderpost-*.whl)
 
 rootdir="$work/root"
 # shellcheck disable=SC2016  # "$1" in a hook is the root, expanded by the hook's own shell
-mmdebstrap --variant=minbase --arch="$arch" --components=main,non-free-firmware \
+# --force-confold: raspi-firmware ships /etc/default/raspi-firmware, which the essential hook wrote first;
+# without it dpkg stops at a conffile prompt (no terminal) and the arm64 build fails
+mmdebstrap --variant=minbase --arch="$arch" --components=main,non-free-firmware --dpkgopt=force-confold \
     --include="$packages,$extra" \
     --essential-hook='install -d "$1/boot/firmware" "$1/etc/default"; printf "ROOTPART=PARTLABEL=BPROOT\nCONSOLES=\"ttyS1,115200 tty0\"\n" > "$1/etc/default/raspi-firmware"' \
     --customize-hook="\"$here/customize.sh\" \"\$1\" \"$wheel\" \"$arch\" \"$screen\"" \
