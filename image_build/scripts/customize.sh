@@ -40,7 +40,7 @@ fi
 systemd-sysusers --root="$root"
 
 systemctl --root="$root" enable \
-    borderpost-data-partition.service persist.mount borderpost-persist-dirs.service \
+    borderpost-data-partition.service persist.mount borderpost-persist-dirs.service borderpost-hostname.service \
     etc-borderpost.mount var-lib-borderpost.mount var-log-journal.mount var-lib-chrony.mount \
     var-lib-systemd-timers.mount \
     borderpost-firstboot.service borderpost-station.service borderpost-uplink.service \
@@ -79,7 +79,8 @@ add_tmpfs /var/lib/systemd nosuid,nodev,noexec,mode=0755
 # the machine id is made per boot in /run; D-Bus looks for it here too
 install -d "$root/var/lib/dbus"
 ln -sfn /etc/machine-id "$root/var/lib/dbus/machine-id"
-# the hostname is set by first boot in the persistent /etc/borderpost
+# the hostname is set by first boot in the persistent /etc/borderpost; systemd reads /etc/hostname before that
+# is mounted, so borderpost-hostname.service applies it on every later boot
 ln -sfn /etc/borderpost/hostname "$root/etc/hostname"
 
 rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
