@@ -12,8 +12,10 @@ writes update-figures.json beside the image: bundle size, install time, reboot t
 
 Memory: the station and uplink services are measured in the guest once ready and again after the crossings.
 The services' own face models load at their first traveller; the simulated travellers run through their own
-pipeline process (the simulator: station pipeline, face models and simulated devices in one process), whose
-peak RSS stands in for a station that has loaded its models.
+pipeline process (the simulator: station pipeline, face models and simulated devices in one process, run with
+the station unit's environment), whose peak RSS stands in for a station that has loaded its models. Each
+process is also measured by PSS (/proc/PID/smaps_rollup: shared pages split among their users) and each unit
+by its cgroup's MemoryCurrent (page cache included): mem_<ready|after>_<process>_<rss|hwm|pss|pss_anon|cgroup>_kib.
 """
 
 from __future__ import annotations
@@ -68,6 +70,14 @@ def main() -> int:
     pipeline = figures.get("rss_pipeline_with_face_models_peak_kib")
     if pipeline:
         figures["rss_services_with_models_total_kib"] = pipeline + figures.get("rss_uplink_after_kib", 0.0)
+    # PSS (shared pages split among their users: what the processes together cost the board)
+    pss_idle = [figures.get(f"mem_after_{s}_pss_kib") for s in ("station", "uplink")]
+    if all(pss_idle):
+        figures["pss_services_idle_total_kib"] = sum(pss_idle) + figures.get("mem_after_kiosk_pss_kib", 0.0)
+    pss_pipeline = figures.get("mem_after_pipeline_pss_kib")
+    if pss_pipeline and pss_idle[1]:
+        figures["pss_services_with_models_total_kib"] = pss_pipeline + pss_idle[1] \
+            + figures.get("mem_after_kiosk_pss_kib", 0.0)
     figures["rss_goal_kib"] = GOAL_SERVICES_KIB
     print(json.dumps(figures, indent=2))
     return 0

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from edge.provision.bundle import default_hostname
 from tests.appliance.conftest import make_ca, pem_key, technician_keys
 from tests.appliance.vm import BROKER_GUEST_IP, Vm, fsck_clean, install_probe, kvm_usable, put_bundle
 from tests.support.broker import Collector, Mosquitto, free_port
@@ -51,6 +52,10 @@ def broker_cert(directory: Path, ca_cert: Path, ca_key: Path) -> tuple[Path, Pat
     key_path.write_bytes(pem_key(key))
     return cert_path, key_path
 
+
+# The bundle's post and device (make_bundle), and so the hostname first boot gives the device.
+POST, DEVICE = "post-7", "kiosk-01"
+HOSTNAME = default_hostname(POST, DEVICE)
 
 # Test-only inputs written into the scratch copy beside the probe.
 PORTRAIT_GUEST = "/usr/local/share/borderpost-probe/portrait.png"
@@ -96,7 +101,7 @@ def make_bundle(directory: Path, portrait: bool = False, emulated: bool = False)
     base = directory / "base.toml"
     example = (Path(__file__).resolve().parents[2] / "examples/config.toml").read_text()
     base.write_text(test_config(example, portrait, emulated))
-    subprocess.run([sys.executable, "-m", "edge", "provision", "new", "--post", "post-7", "--device", "kiosk-01",
+    subprocess.run([sys.executable, "-m", "edge", "provision", "new", "--post", POST, "--device", DEVICE,
                     "--broker", f"mqtts://{BROKER_GUEST_IP}:8883", "--agency-ca-cert", str(ca_cert),
                     "--agency-ca-key", str(ca_key), "--agency-encryption-key", str(enc),
                     "--agency-command-key", str(cmd), "--technician-keys",
@@ -123,6 +128,25 @@ def connect_collector(port: int, wait: float = 30.0) -> Collector:
                 raise
             time.sleep(0.2)
     return Collector(port, "borderpost/#")
+
+
+def memory(figures: dict[str, float], lines: list[str], when: str) -> None:
+    """Probe "mem" lines ("station rss=.. hwm=.. pss=.. pss_anon=.. cgroup=..", KiB) into figures
+    mem_<when>_<process>_<measure>_kib."""
+    for line in lines:
+        name, rest = line.split(None, 1) if " " in line else (line, "")
+        for key, value in as_dict(rest).items():
+            if value.isdigit():
+                figures[f"mem_{when}_{name}_{key}_kib"] = float(value)
+
+
+def check_hostname(vm: Vm, expected: str, boot: str, unit: str | None = None) -> None:
+    """The running hostname is the provisioned one (boot 1: set by first boot; later boots: by
+    borderpost-hostname.service, whose state must then be UNIT)."""
+    _, line = vm.wait_for("hostname", 120)
+    running, rest = line.split(None, 1) if " " in line else (line, "")
+    assert running == expected and as_dict(rest).get("stored") == expected, (boot, expected, line)
+    assert unit is None or as_dict(rest).get("unit") == unit, (boot, line)
 
 
 def totals(vm: Vm) -> list[int]:
@@ -156,6 +180,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         t_ready, ready = vm.wait_for("ready", BOOT_TIMEOUT)
         figures["boot_to_ready_s"] = round(t_ready, 1)
         assert as_dict(ready)["station"] == "active" and as_dict(ready)["uplink"] == "active", vm.tail()
+        check_hostname(vm, HOSTNAME, "first boot")
         _, provisioned = vm.wait_for("provisioned", 120)
         assert provisioned.split()[0] == "yes" and "bundle_left=no" in provisioned
         units = {v.split()[0]: v.split()[1:] for v in vm.values("unit")}
@@ -169,6 +194,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         vm.wait_for("recording", 300)
         for line in vm.values("rss"):
             figures[f"rss_{line.split()[0]}_kib"] = float(line.split()[1])
+        memory(figures, vm.values("mem"), "ready")
         security = {v.split()[0]: v.split(None, 1)[1] for v in vm.values("security")}
         for svc in ("station", "uplink"):
             assert security[svc].split()[-1] in ("OK", "SAFE", "MEDIUM") or "OK" in security[svc], security
@@ -189,6 +215,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         assert errors == "0", vm.values("journal")
         for line in vm.values("rss_after"):
             figures[f"rss_{line.split()[0]}_after_kib"] = float(line.split()[1])
+        memory(figures, vm.values("mem_after"), "after")
 
         # the power cut, in the middle of recording: two more crossings committed, then the plug is pulled
         end = time.monotonic() + CROSSINGS_TIMEOUT
@@ -209,6 +236,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         assert as_dict(ready)["station"] == "active" and as_dict(ready)["uplink"] == "active", vm.tail()
         _, restarts = vm.wait_for("restarts", 120)
         assert as_dict(restarts) == {"station": "0", "uplink": "0"}, restarts
+        check_hostname(vm, HOSTNAME, "after the power cut", unit="active")
         _, fs = vm.wait_for("fs", 300)
         assert fs == "0", vm.tail()
         _, integrity = vm.wait_for("integrity", 300)

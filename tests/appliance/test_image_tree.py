@@ -22,7 +22,7 @@ IMAGE_BUILD = REPO / "image_build"
 SERVICES = ["borderpost-station", "borderpost-uplink", "borderpost-kiosk", "borderpost-firstboot",
             "borderpost-purge"]
 STUBS = ["/opt/borderpost/venv/bin/borderpost", "/usr/bin/cage", "/usr/bin/chromium", "/usr/bin/mkdir",
-         "/usr/bin/chmod"]
+         "/usr/bin/chmod", "/bin/sh", "/bin/echo"]
 needs_systemd = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd (apt: systemd)")
 
 

@@ -11,6 +11,10 @@ db=/var/lib/borderpost/borderpost.db
 phase_file=/persist/.bpprobe-phase
 # the probe's own copy of the test-only environment (simulated devices' inputs)
 probe_env=(BORDERPOST_MODELS_DIR=/usr/share/borderpost/models)
+# ... and the station unit's own environment (the simulator stands in for a station that has loaded its models:
+# it runs with what the station runs with, MALLOC_ARENA_MAX and the like)
+read -r -a station_env <<<"$(systemctl show -P Environment borderpost-station.service)"
+probe_env=("${station_env[@]}" "${probe_env[@]}")
 # total, pending and delivered events, straight from the store (stdlib only: a CLI start costs minutes under TCG)
 store_stats() {
     python3 - "$db" <<'PY' 2>/dev/null || echo "total=-1 pending=-1 delivered=-1"
@@ -22,6 +26,16 @@ PY
 }
 field() { sed -n "s/.*\b$1=\(-\?[0-9]*\).*/\1/p" <<<"$2"; }
 kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$2/status" 2>/dev/null; }
+# memory of one process (KiB): resident, proportional (shared pages split among their users: what the process
+# costs a board), its anonymous part, and the whole unit's cgroup (MemoryCurrent: page cache included)
+mem() {  # NAME PID [UNIT]
+    local pss pss_anon cg=""
+    pss=$(awk '$1 == "Pss:" {print $2}' "/proc/$2/smaps_rollup" 2>/dev/null)
+    pss_anon=$(awk '$1 == "Pss_Anon:" {print $2}' "/proc/$2/smaps_rollup" 2>/dev/null)
+    [ -n "${3:-}" ] && cg=$(systemctl show -P MemoryCurrent "$3")
+    [ "$cg" = "[not set]" ] && cg=""
+    echo "$1 rss=$(kib VmRSS "$2") hwm=$(kib VmHWM "$2") pss=${pss:-} pss_anon=${pss_anon:-} cgroup=${cg:+$((cg / 1024))}"
+}
 
 phase=1
 [ -f "$phase_file" ] && phase=2
@@ -35,6 +49,10 @@ while [ $SECONDS -lt $deadline ]; do
     sleep 1
 done
 say ready uptime="$(cut -d' ' -f1 /proc/uptime)" station="$st" uplink="$up"
+# the running hostname against the provisioned one (systemd reads /etc/hostname before /etc/borderpost is mounted:
+# borderpost-hostname.service applies it on every boot after the first)
+say hostname "$(cat /proc/sys/kernel/hostname)" stored="$(head -n1 /etc/borderpost/hostname 2>/dev/null)" \
+    unit="$(systemctl is-active borderpost-hostname.service)"
 for unit in borderpost-firstboot borderpost-station borderpost-uplink borderpost-kiosk persist.mount; do
     say unit "$unit" "$(systemctl is-active "$unit")" "$(systemctl show -P Result "$unit")"
 done
@@ -70,6 +88,10 @@ done
 for svc in station uplink; do
     say rss "$svc" "$(kib VmRSS "$(systemctl show -P MainPID "borderpost-$svc.service")")"
 done
+for svc in station uplink kiosk; do
+    pid=$(systemctl show -P MainPID "borderpost-$svc.service")
+    [ "${pid:-0}" != 0 ] && say mem "$(mem "$svc" "$pid" "borderpost-$svc.service")"
+done
 
 # Simulated travellers through the whole pipeline (simulated reader and camera, the face models), recorded into
 # the station's store and delivered by the running uplink, one after the other until the power is cut.
@@ -100,6 +122,13 @@ while true; do
         for svc in station uplink; do
             say rss_after "$svc" "$(kib VmRSS "$(systemctl show -P MainPID "borderpost-$svc.service")")"
         done
+        for svc in station uplink kiosk; do
+            pid=$(systemctl show -P MainPID "borderpost-$svc.service")
+            [ "${pid:-0}" != 0 ] && say mem_after "$(mem "$svc" "$pid" "borderpost-$svc.service")"
+        done
+        # the simulator's pipeline after two travellers: the station's code with the face models loaded
+        say mem_after "$(mem pipeline "$sim")"
+        say env "${probe_env[*]}"
         say journal_errors "$(journalctl -b -p err -q --no-pager | wc -l)"
         journalctl -b -p err -q --no-pager | tail -5 | while read -r line; do say journal "$line"; done
         say journal_end
