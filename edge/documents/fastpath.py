@@ -8,7 +8,8 @@ Why it is shaped like this: the station parses one MRZ at a time, but `bench/mrz
 parser to 10x the `mrz` package on 100,000 documents, about 6 µs each. The per-character work
 (character classes, 7-3-1 sums) runs in `_mrzscan.c`, driven by tables built here from
 `edge.documents.layout`; `_scan_py` is the same function in Python, used when the extension was not
-built (`IMPLEMENTATION` says which). Each format gets a closure with every offset baked in; one
+built (`IMPLEMENTATION` says which); likewise `_mrzscan.lookalikes` and `checkdigit.lookalike_repairs`
+for the look-alike repairs of a failed document number. Each format gets a closure with every offset baked in; one
 `itemgetter` of slices cuts every field; codes and dates are dictionary lookups, dates memoised per
 reference date.
 """
@@ -27,11 +28,13 @@ from edge.documents.layout import LAYOUTS, Layout
 from edge.documents.result import SEX_CODES, MrzResult, mrz_date
 
 try:
+    from edge.documents._mrzscan import lookalikes as _lookalikes_c
     from edge.documents._mrzscan import scan as _scan_c
-except ImportError:   # not built (no compiler at install time): the same function in Python
-    _scan_c = None
+except ImportError:   # not built (no compiler at install time): the same functions in Python
+    _scan_c = _lookalikes_c = None
 
 Scan = Callable[[str, bytes, bytes], "int | None"]
+Repairs = Callable[..., "tuple[int, tuple[int, str] | None]"]
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
 
@@ -150,6 +153,7 @@ def _scan_py(text: str, classes: bytes, checks: bytes) -> int | None:
 
 IMPLEMENTATION = "compiled" if _scan_c is not None else "python"
 SCAN: Scan = _scan_c or _scan_py
+REPAIRS: Repairs = _lookalikes_c or lookalike_repairs
 
 
 _MISS = object()
@@ -206,7 +210,7 @@ def _words(field: str) -> str:
     return field.replace("<", " ")
 
 
-def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None]:
+def _build(lay: Layout, scan: Scan, repairs: Repairs) -> Callable[[str, dt.date], MrzResult | None]:
     """The fast parser of one format: offsets, tables and flags are closure constants."""
     fmt, has_opt2 = lay.fmt, "optional_data_2" in lay.fields
     classes, table, check_names = layout_tables(lay)
@@ -266,10 +270,9 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
                     return None
                 if cut >= 0:   # a long number: its tail and check digit open the optional data; only its field
                     tail = opt_start + cut - 1   # is repaired, as in the full parser
-                    count, one = lookalike_repairs(text[span] + text[opt_start:tail], text[tail],
-                                                   span.stop - span.start)
+                    count, one = repairs(text[span] + text[opt_start:tail], text[tail], span.stop - span.start)
                 elif text[cd].isdigit():
-                    count, one = lookalike_repairs(text[span], text[cd])
+                    count, one = repairs(text[span], text[cd])
                 else:
                     return None
                 if one is not None:
@@ -319,9 +322,10 @@ def _build(lay: Layout, scan: Scan) -> Callable[[str, dt.date], MrzResult | None
 Parser = Callable[[str, dt.date], "MrzResult | None"]
 
 
-def build_parsers(scan: Scan = SCAN) -> dict[int, tuple[Parser, Parser]]:
+def build_parsers(scan: Scan = SCAN, repairs: Repairs = REPAIRS) -> dict[int, tuple[Parser, Parser]]:
     """Length of the stripped text -> (its format's fast parser, the visa format's of that length)."""
-    by_shape = {(lay.total + lay.lines - 1, lay.fmt.startswith("MRV")): _build(lay, scan) for lay in LAYOUTS.values()}
+    by_shape = {(lay.total + lay.lines - 1, lay.fmt.startswith("MRV")): _build(lay, scan, repairs)
+                for lay in LAYOUTS.values()}
     parsers: dict[int, tuple[Parser, Parser]] = {}
     for (length, visa), parse in by_shape.items():
         other = by_shape.get((length, not visa), parse)   # no visa of TD1's length: a TD1 starting with V is TD1
@@ -336,9 +340,9 @@ def parse_fast(text: str, today: dt.date) -> MrzResult | None:
     """The common case, a well-formed MRZ, parsed at C speed; None hands the text to the full parser.
 
     Well-formed: lines joined by `\\n`, every field holding only what it may (digits in dates and
-    check digits, letters in names...), known codes, and no check over an alphanumeric field that exactly
-    one look-alike substitution would repair (that repair is the full parser's). Failed checks, and six
-    digits that are no date, are reported here. Tests assert both paths agree.
+    check digits, letters in names...), known codes. Failed checks, a unique look-alike repair of an
+    alphanumeric field (officer confirms), and six digits that are no date are reported here, as the full
+    parser reports them. Tests assert both paths agree.
     """
     if text.__class__ is not str or len(text) > 200:
         return None

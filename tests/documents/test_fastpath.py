@@ -1,5 +1,5 @@
-"""The compiled scan (`_mrzscan.c`) and its Python twin give the same answer on any input; both fast
-paths agree with the full parser; the install really compiled the extension."""
+"""The compiled scan and look-alike search (`_mrzscan.c`) and their Python twins give the same answer on any
+input; both fast paths agree with the full parser; the install really compiled the extension."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge.documents import fastpath
-from edge.documents.checkdigit import CONFUSABLE
+from edge.documents.checkdigit import CONFUSABLE, lookalike_repairs
 from edge.documents.layout import LAYOUTS
 from edge.documents.mrz import _parse
 from tests.documents.test_properties import ALPHA, TODAY, documents
 
 TABLES = {fmt: fastpath.layout_tables(lay) for fmt, lay in LAYOUTS.items()}
 compiled = pytest.mark.skipif(fastpath._scan_c is None, reason="the extension was not built")
-PY_PARSERS = fastpath.build_parsers(fastpath._scan_py)
+PY_PARSERS = fastpath.build_parsers(fastpath._scan_py, lookalike_repairs)
 
 
 def _both(text: object, classes: bytes, checks: bytes) -> tuple[object, object]:
@@ -45,6 +45,7 @@ def test_the_install_compiled_the_scan() -> None:
         pytest.skip("BORDERPOST_NO_EXTENSION is set")
     assert fastpath.IMPLEMENTATION == "compiled"
     assert fastpath.SCAN is fastpath._scan_c
+    assert fastpath.REPAIRS is fastpath._lookalikes_c
 
 
 def test_layout_tables_describe_td3() -> None:
@@ -186,6 +187,25 @@ def test_fast_path_lookalike_repairs_agree_with_full_parser(doc: tuple, data: st
         got = parsers[len(text)][text[0] == "V"](text, TODAY)
         if got is not None:
             assert got == full
+
+
+MRZ_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
+
+
+@compiled
+@settings(max_examples=2000)
+@given(st.text(MRZ_CHARS, max_size=24), st.sampled_from("0123456789"), st.none() | st.integers(0, 30))
+def test_compiled_lookalike_search_equals_python(data: str, cd: str, within: int | None) -> None:
+    """`_mrzscan.lookalikes` is `checkdigit.lookalike_repairs`: the same count and the same unique repair."""
+    assert fastpath._lookalikes_c(data, cd, within) == lookalike_repairs(data, cd, within)
+
+
+@compiled
+@pytest.mark.parametrize("args", [("L8é98", "1"), ("L8a98", "1"), ("L898", "x"), ("L898", "12"), ("L898", "1", -1)])
+def test_compiled_lookalike_search_refuses_what_is_no_mrz(args: tuple) -> None:
+    """Outside the MRZ alphabet, a check digit that is no digit, a negative bound: an error, never a guess."""
+    with pytest.raises(ValueError):
+        fastpath._lookalikes_c(*args)
 
 
 def test_fast_path_answers_lookalike_repairs() -> None:
