@@ -31,6 +31,8 @@ from tests.support.broker import Collector, Mosquitto, free_port
 BOOT_TIMEOUT = float(os.environ.get("BORDERPOST_BOOT_TIMEOUT", "1500"))
 # The simulator's start and each traveller take minutes of emulated CPU under TCG.
 CROSSINGS_TIMEOUT = float(os.environ.get("BORDERPOST_CROSSINGS_TIMEOUT", "2400"))
+# The station service's own crossing (models loaded, then 3 min without a new memory peak; the probe gives up at 25)
+MODELS_TIMEOUT = float(os.environ.get("BORDERPOST_MODELS_TIMEOUT", "1800"))
 
 
 def broker_cert(directory: Path, ca_cert: Path, ca_key: Path) -> tuple[Path, Path]:
@@ -216,6 +218,10 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         for line in vm.values("rss_after"):
             figures[f"rss_{line.split()[0]}_after_kib"] = float(line.split()[1])
         memory(figures, vm.values("mem_after"), "after")
+        # the station service with the face models loaded (a document on its own simulated reader), uplink beside it
+        vm.wait_for("mem_models_end", MODELS_TIMEOUT, fail_on="mem_models_error")
+        memory(figures, vm.values("mem_models"), "models")
+        figures["mem_models_station_settled"] = float(any("settled=yes" in v for v in vm.values("mem_models")))
 
         # the power cut, in the middle of recording: two more crossings committed, then the plug is pulled
         end = time.monotonic() + CROSSINGS_TIMEOUT
@@ -224,6 +230,8 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         vm.power_cut()
         if vm.values("simrss"):
             figures["rss_pipeline_with_face_models_peak_kib"] = float(max(int(v) for v in vm.values("simrss")))
+        if vm.values("simpss"):
+            figures["pss_pipeline_with_face_models_peak_kib"] = float(max(int(v) for v in vm.values("simpss")))
         committed = max(totals(vm))
         assert committed >= int(first["total"]) + 2, ("no recording under way when the power was cut",
                                                       vm.values("simexit"))
