@@ -95,9 +95,12 @@ done
 
 # The station service itself with the face models loaded: a synthetic passport put on its own simulated reader
 # (the kiosk's demo route, as a demo visitor would), so its lane runs a crossing with the face step and loads the
-# models (the simulator below has its own pipeline process). Measured once its peak has not grown for 3 min.
+# models (the simulator below has its own pipeline process). Sampled every 2 s: the largest PSS (with the sample
+# it came from) and the last sample, until its peak has not grown for 3 min or the process is gone (an auto-mode
+# crossing runs in the station's main loop, which then sends no watchdog pings: under TCG the model load and the
+# face attempts outlast the drop-in's 5 min watchdog).
 station_models() {
-    local pid idle peak=0 now still=0 deadline=$((SECONDS + 1500))
+    local pid idle peak=0 now still=0 best="" last="" pss max=0 gone=no deadline=$((SECONDS + 1500))
     pid=$(systemctl show -P MainPID borderpost-station.service)
     idle=$(kib VmRSS "$pid")
     if ! python3 - >/tmp/present.out 2>&1 <<'PY'
@@ -115,13 +118,21 @@ PY
     fi
     while [ $SECONDS -lt $deadline ]; do
         now=$(kib VmHWM "$pid")
-        if [ "${now:-0}" -gt "$peak" ]; then peak=$now; still=0; else still=$((still + 2)); fi
+        if [ -z "$now" ]; then gone=yes; break; fi
+        sample=$(mem station "$pid" borderpost-station.service)
+        pss=$(sed -n 's/.* pss=\([0-9]*\) .*/\1/p' <<<"$sample")
+        if [ -n "$pss" ]; then
+            last=$sample
+            [ "$pss" -gt "$max" ] && { max=$pss; best=$sample; }
+        fi
+        if [ "$now" -gt "$peak" ]; then peak=$now; still=0; else still=$((still + 2)); fi
         [ "$still" -ge 180 ] && [ "$peak" -gt $((idle + 102400)) ] && break
         sleep 2
     done
-    settled=no
-    [ "$still" -ge 180 ] && [ "$peak" -gt $((idle + 102400)) ] && settled=yes
-    say mem_models "$(mem station "$pid" borderpost-station.service) settled=$settled"
+    loaded=no
+    [ "$peak" -gt $((idle + 102400)) ] && loaded=yes
+    say mem_models "${last:-station} loaded=$loaded gone=$gone restarts=$(systemctl show -P NRestarts borderpost-station)"
+    say mem_models_peak "${best:-station}"
     pid=$(systemctl show -P MainPID borderpost-uplink.service)
     say mem_models "$(mem uplink "$pid" borderpost-uplink.service)"
     say mem_models_end
