@@ -223,6 +223,10 @@ def _build(lay: Layout, scan: Scan, repairs: Repairs) -> Callable[[str, dt.date]
     # Per such check: (its bit, name, data span, check digit's offset), in the full parser's order.
     repair_steps = tuple((1 << i, n, _span(lay, lay.checked[n][0]), _span(lay, lay.checked[n][1]).start)
                          for i, n in enumerate(check_names) if 1 << i & repairable)
+    # Per pattern of check bits: the failed ones among those, as (name, data span, check digit's offset); empty
+    # when none failed, so a document pays one list lookup for it.
+    failed_steps = [tuple((n, span, cd) for bit, n, span, cd in repair_steps if not bits & bit)
+                    for bits in range(all_ok + 1)]
     # Per pattern of check bits: the `checks` dict to copy and the `errors` tuple.
     checks_of = [{n: bool(bits >> i & 1) for i, n in enumerate(check_names)} for bits in range(all_ok + 1)]
     errors_of = [tuple(f"check_digit: {n} does not verify" for n, ok in c.items() if not ok) for c in checks_of]
@@ -259,26 +263,27 @@ def _build(lay: Layout, scan: Scan, repairs: Repairs) -> Callable[[str, dt.date]
         bits = r & 255
         errors, valid = errors_of[bits], bits == all_ok
         corrections, uncertain = (), {}
-        if ~bits & repairable:   # a failed alphanumeric check: look-alike repairs, as the full parser does
-            repair_errors, repair = [], None
-            for bit, name, span, cd in repair_steps:
-                if bits & bit:
-                    continue
-                if text[cd] == "<" and name == "optional_data":
-                    continue   # no look-alike is `<`: nothing makes the field empty, as `<` there demands
+        failed = failed_steps[bits]
+        if failed:   # a failed alphanumeric check: look-alike repairs, as the full parser does
+            repair_errors, repair = (), None
+            for name, span, cd in failed:
+                digit = text[cd]
+                if digit == "<":
+                    if name == "optional_data":
+                        continue   # no look-alike is `<`: nothing makes the field empty, as `<` there demands
+                    if cut < 0:
+                        return None
                 if repair is not None:
                     return None
                 if cut >= 0:   # a long number: its tail and check digit open the optional data; only its field
                     tail = opt_start + cut - 1   # is repaired, as in the full parser
                     count, one = repairs(text[span] + text[opt_start:tail], text[tail], span.stop - span.start)
-                elif text[cd].isdigit():
-                    count, one = repairs(text[span], text[cd])
                 else:
-                    return None
+                    count, one = repairs(text[span], digit)
                 if one is not None:
                     repair = (name, span, span.start + one[0], one[1])
                 elif count:
-                    repair_errors.append(f"{name}: {count} different look-alike repairs verify; none chosen")
+                    repair_errors += (f"{name}: {count} different look-alike repairs verify; none chosen",)
             if repair is not None:
                 if repair_errors:
                     return None
@@ -299,7 +304,7 @@ def _build(lay: Layout, scan: Scan, repairs: Repairs) -> Callable[[str, dt.date]
                                "(look-alike; officer confirms)",)
                 uncertain = {name: (as_read[span].rstrip("<"),)}
                 errors = (*errors, f"uncertain: {name} was repaired by a look-alike substitution (officer confirms)")
-            else:
+            elif repair_errors:
                 errors = (*repair_errors, *errors)
         if birth[2] or expiry[2]:   # six digits that are no date: reported after the check digits, as _parse does
             errors, valid = errors + tuple(e for e in (birth[2], expiry[2]) if e), False
