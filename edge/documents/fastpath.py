@@ -25,7 +25,7 @@ from operator import itemgetter
 from edge.documents import codes
 from edge.documents.checkdigit import _MOD10, lookalike_repairs
 from edge.documents.layout import LAYOUTS, Layout
-from edge.documents.result import SEX_CODES, MrzResult, mrz_date
+from edge.documents.result import EXPIRY_WINDOW_YEARS, SEX_CODES, MrzResult, mrz_date
 
 try:
     from edge.documents._mrzscan import lookalikes as _lookalikes_c
@@ -178,8 +178,28 @@ class _DateCache:
         return got
 
 
+# Days per month with 29 February left out: a date that passes this is a date in every year, so its year
+# can be chosen by the century rule alone; 29 February and anything invalid take `mrz_date` (leap years, errors).
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _birth(raw: str, today: dt.date, cache: dict[str, tuple]) -> tuple[str | None, int | None, str | None]:
-    """(ISO date, age, None), or (None, None, the full parser's error) for six digits that are no birth date."""
+    """(ISO date, age, None), or (None, None, the full parser's error) for six digits that are no birth date.
+
+    Every new document is a cache miss (a kiosk never sees the same birth date twice in a row), so the
+    common case is integer arithmetic and one f-string, not `datetime.date` and `isoformat`; tests hold it
+    equal to `mrz_date` on every month and day of every year.
+    """
+    n = int(raw)
+    yy, mm, dd = n // 10000, n // 100 % 100, n % 100
+    ty, tmd = today.year, (today.month, today.day)
+    if 1 <= mm <= 12 and 1 <= dd <= _MONTH_DAYS[mm]:
+        year = 2000 + yy if (2000 + yy, mm, dd) <= (ty, *tmd) else 1900 + yy
+        if (year, mm, dd) <= (ty, *tmd):
+            got = (f"{year}-{raw[2:4]}-{raw[4:]}", ty - year - (tmd < (mm, dd)), None)
+            if len(cache) < _CACHE_LIMIT:
+                cache[raw] = got
+            return got
     errors: list[str] = []
     d = mrz_date(raw, "birth_date", today, errors)
     got = (None, None, errors[0]) if d is None else (
@@ -190,10 +210,16 @@ def _birth(raw: str, today: dt.date, cache: dict[str, tuple]) -> tuple[str | Non
 
 
 def _expiry(raw: str, today: dt.date, cache: dict[str, tuple]) -> tuple[str | None, bool | None, str | None]:
-    """(ISO date, expired, None), or (None, None, the full parser's error)."""
-    errors: list[str] = []
-    d = mrz_date(raw, "expiry_date", today, errors)
-    got = (None, None, errors[0]) if d is None else (d.isoformat(), d < today, None)
+    """(ISO date, expired, None), or (None, None, the full parser's error); the common case as in `_birth`."""
+    n = int(raw)
+    yy, mm, dd = n // 10000, n // 100 % 100, n % 100
+    if 1 <= mm <= 12 and 1 <= dd <= _MONTH_DAYS[mm]:
+        year = 2000 + yy if 2000 + yy <= today.year + EXPIRY_WINDOW_YEARS else 1900 + yy
+        got = (f"{year}-{raw[2:4]}-{raw[4:]}", (year, mm, dd) < (today.year, today.month, today.day), None)
+    else:
+        errors: list[str] = []
+        d = mrz_date(raw, "expiry_date", today, errors)
+        got = (None, None, errors[0]) if d is None else (d.isoformat(), d < today, None)
     if len(cache) < _CACHE_LIMIT:
         cache[raw] = got
     return got

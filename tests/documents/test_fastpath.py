@@ -14,6 +14,7 @@ from edge.documents import fastpath
 from edge.documents.checkdigit import CONFUSABLE, lookalike_repairs
 from edge.documents.layout import LAYOUTS
 from edge.documents.mrz import _parse
+from edge.documents.result import mrz_date
 from tests.documents.test_properties import ALPHA, TODAY, documents
 
 TABLES = {fmt: fastpath.layout_tables(lay) for fmt, lay in LAYOUTS.items()}
@@ -250,3 +251,19 @@ def test_fast_path_answers_a_damaged_long_document_number(fmt: str, number: str,
     for parsers in (fastpath._PARSERS, PY_PARSERS):
         got = parsers[len(text)][text[0] == "V"](text, TODAY)
         assert got is not None and got == full
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 11, 29), dt.date(2024, 2, 29), dt.date(2000, 2, 29),
+                                   dt.date(1999, 1, 1), dt.date(2099, 12, 31)])
+def test_date_arithmetic_is_mrz_date(today: dt.date) -> None:
+    """The fast path's dates (integer arithmetic, `mrz_date` only for 29 February and non-dates) equal the full
+    parser's on every two-digit year, month 00-13 and day 00-32: ISO form, age or expiry, and the error."""
+    for raw in (f"{yy:02d}{mm:02d}{dd:02d}" for yy in range(100) for mm in range(14) for dd in range(33)):
+        errors: list[str] = []
+        d = mrz_date(raw, "birth_date", today, errors)
+        assert fastpath._birth(raw, today, {}) == ((None, None, errors[0]) if d is None else (
+            d.isoformat(), today.year - d.year - ((today.month, today.day) < (d.month, d.day)), None)), raw
+        errors = []
+        d = mrz_date(raw, "expiry_date", today, errors)
+        assert fastpath._expiry(raw, today, {}) == ((None, None, errors[0]) if d is None else (
+            d.isoformat(), d < today, None)), raw
