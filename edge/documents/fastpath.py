@@ -9,9 +9,9 @@ parser to 10x the `mrz` package on 100,000 documents, about 6 µs each. The per-
 (character classes, 7-3-1 sums) runs in `_mrzscan.c`, driven by tables built here from
 `edge.documents.layout`; `_scan_py` is the same function in Python, used when the extension was not
 built (`IMPLEMENTATION` says which); likewise `_mrzscan.lookalikes` and `checkdigit.lookalike_repairs`
-for the look-alike repairs of a failed document number. Each format gets a closure with every offset baked in; one
-`itemgetter` of slices cuts every field; codes and dates are dictionary lookups, dates memoised per
-reference date.
+for the look-alike repairs of a failed document or personal number. Each format gets a closure with every
+offset baked in; one `itemgetter` of slices cuts every field; codes are dictionary lookups; dates are
+integer arithmetic, memoised per reference date.
 """
 
 from __future__ import annotations
@@ -187,8 +187,8 @@ def _birth(raw: str, today: dt.date, cache: dict[str, tuple]) -> tuple[str | Non
     """(ISO date, age, None), or (None, None, the full parser's error) for six digits that are no birth date.
 
     Every new document is a cache miss (a kiosk never sees the same birth date twice in a row), so the
-    common case is integer arithmetic and one f-string, not `datetime.date` and `isoformat`; tests hold it
-    equal to `mrz_date` on every month and day of every year.
+    common case is integer arithmetic and one f-string, not `datetime.date` and `isoformat`; a test holds it
+    equal to `mrz_date` on every two-digit year, month and day.
     """
     n = int(raw)
     yy, mm, dd = n // 10000, n // 100 % 100, n % 100
