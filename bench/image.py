@@ -82,7 +82,8 @@ def main() -> int:
     pss_models = [figures.get("mem_models_peak_station_pss_kib"), figures.get("mem_models_uplink_pss_kib")]
     if all(pss_models):
         figures["pss_services_with_models_total_kib"] = sum(pss_models) + figures.get("mem_models_kiosk_pss_kib", 0.0)
-        figures["pss_services_with_models_total_mb"] = round(figures["pss_services_with_models_total_kib"] / 1000, 1)
+        total = figures["pss_services_with_models_total_kib"]
+        figures["pss_services_with_models_total_mb"] = round(total * 1024 / 1e6, 1)
         # only a station that finished its crossing and settled counts (run 3 of 2026-12-01: killed by its watchdog
         # mid-crossing under TCG, the simulator sharing its libraries: no verdict)
         if figures.get("mem_models_station_gone", 1.0) == 0.0:
