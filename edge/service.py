@@ -1,15 +1,19 @@
 """Run a long-lived service body under systemd: READY once its main loop turns, watchdog pings from that loop.
 
 The body calls `heartbeat()` from its main loop only while healthy; if the loop hangs (a stuck device
-read), pings stop and systemd restarts the service (`WatchdogSec=`). Outside systemd this is a no-op.
+read), pings stop and systemd restarts the service (`WatchdogSec=`). One long, bounded piece of work in the
+loop (an auto-mode crossing) runs under `busy`, which keeps pinging for it up to a limit. Outside systemd
+this is a no-op.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 from edge import sdnotify
 
@@ -33,6 +37,47 @@ def starting(step: str) -> None:
     """Start-up progress for systemd: STATUS names the step and EXTEND_TIMEOUT_USEC grants it its own time, so a
     slow board that is still progressing is not killed by TimeoutStartSec, while a step that hangs still is."""
     sdnotify.notify_extend_timeout(start_step_seconds(), f"starting: {step}")
+
+
+# One long piece of main-loop work (an auto-mode crossing: the face and finger steps alone may take minutes of
+# device time) keeps the watchdog fed this long at most; work that outlasts it is taken for hung.
+BUSY_ENV = "BORDERPOST_BUSY_SEC"
+BUSY_DEFAULT = 300.0
+
+
+def busy_seconds() -> float:
+    try:
+        value = float(os.environ.get(BUSY_ENV, ""))
+    except ValueError:
+        return BUSY_DEFAULT
+    return value if value > 0 else BUSY_DEFAULT
+
+
+@contextlib.contextmanager
+def busy(heartbeat: Callable[[], None] | None, limit: float | None = None, every: float = 1.0) -> Iterator[None]:
+    """Feed the watchdog while the main loop does one bounded piece of work, for `limit` seconds at most.
+
+    The pings still mean "the loop is not stuck": a crossing whose devices answer within their timeouts
+    ends long before the limit, and one that outlasts it stops the pings, so systemd restarts the service as
+    it would a loop stuck on a device read.
+    """
+    if heartbeat is None:
+        yield
+        return
+    limit = busy_seconds() if limit is None else limit
+    done, t0 = threading.Event(), time.monotonic()
+
+    def feed() -> None:
+        while not done.wait(every) and time.monotonic() - t0 < limit:
+            heartbeat()
+
+    feeder = threading.Thread(target=feed, name="watchdog-busy", daemon=True)
+    feeder.start()
+    try:
+        yield
+    finally:
+        done.set()
+        feeder.join()
 
 
 class Heartbeat:

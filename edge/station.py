@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drivers.contract import DeviceKind
+from edge import service
 from edge.config import Config
 from edge.devices import DeviceSet
 from edge.lane.document import document_summary, new_transaction_code
@@ -49,6 +50,7 @@ class Station:
         # A kiosk UI takes document reads for the traveller in front of it: (MRZ text, source) -> taken.
         # Reads it does not take are recorded here as auto-mode crossings.
         self.on_document: Callable[[str, str], bool] | None = None
+        self._heartbeat: Callable[[], None] | None = None
 
     def record_document(self, mrz_text: str, source: str) -> Recorded | None:
         """One traveller in auto mode: the lane runs and records the crossing (None: the store is full)."""
@@ -94,10 +96,12 @@ class Station:
         if result.ok and result.sample is not None:
             text = result.sample.data.decode("utf-8", "replace")
             if self.on_document is None or not self.on_document(text, reader.name):
-                self.record_document(text, reader.name)
+                with service.busy(self._heartbeat):   # a whole crossing runs here; the watchdog waits for it
+                    self.record_document(text, reader.name)
 
     def run(self, stop: threading.Event, heartbeat: Callable[[], None] | None = None) -> None:
         self.lane.stop_with(stop)
+        self._heartbeat = heartbeat
         while not stop.is_set():
             try:
                 self.step()

@@ -132,3 +132,70 @@ def test_the_uplink_loads_the_example_config_without_opencv() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_busy_feeds_the_watchdog_only_within_its_limit() -> None:
+    """Long main-loop work keeps the pings coming, but only up to the limit: work that outlasts it is hung."""
+    from edge.service import busy
+
+    pings: list[float] = []
+    t0 = time.monotonic()
+    with busy(lambda: pings.append(time.monotonic() - t0), limit=10.0, every=0.05):
+        time.sleep(0.5)
+    assert len(pings) >= 5
+    n = len(pings)
+    time.sleep(0.2)
+    assert len(pings) == n   # nothing after the work ends
+
+    pings.clear()
+    t0 = time.monotonic()
+    with busy(lambda: pings.append(time.monotonic() - t0), limit=0.3, every=0.05):
+        time.sleep(0.9)
+    assert pings and max(pings) < 0.45   # the pings stopped at the limit while the work went on
+
+
+def test_station_feeds_the_watchdog_through_a_long_auto_crossing(tmp_path):
+    """An auto-mode crossing runs in the main loop and may take minutes of device time (face tries, four fingers):
+    the pings go on through it, so systemd's watchdog (30 s on a board) does not kill a traveller's crossing."""
+    import random
+    import threading
+
+    from edge.config import parse
+    from edge.devices import open_devices
+    from edge.documents.synth import make_mrz
+    from edge.recorder import Recorder
+    from edge.station import Station
+    from edge.store import Store
+
+    cfg = parse(write_config(tmp_path, devices='[devices.mrz]\nbackend = "mrz_serial"\nsimulated = true\n'
+                                               'port = "sim"\n').read_text())
+    store = Store.open(cfg.store.path, min_free_mb=0)
+    devices = open_devices(cfg)
+    station = Station(cfg, store, Recorder(cfg, store), devices)
+    record = station.record_document
+    crossing: dict[str, float] = {}
+
+    def slow_crossing(text: str, source: str):   # the devices' time in a long crossing, then the real recording
+        crossing["start"] = time.monotonic()
+        time.sleep(2.5)
+        crossing["end"] = time.monotonic()
+        return record(text, source)
+
+    station.record_document = slow_crossing
+    pings: list[float] = []
+    stop = threading.Event()
+    loop = threading.Thread(target=station.run, args=(stop, lambda: pings.append(time.monotonic())))
+    try:
+        loop.start()
+        devices.first(DeviceKind.MRZ).simulation.present(make_mrz("TD3", rng=random.Random(5)))
+        deadline = time.monotonic() + 20
+        while station.state.recorded < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert station.state.recorded == 1
+        during = [p for p in pings if crossing["start"] < p < crossing["end"]]
+        assert len(during) >= 2   # the busy feeder pings about once a second while the crossing runs
+    finally:
+        stop.set()
+        loop.join(10)
+        devices.close()
+        store.close()

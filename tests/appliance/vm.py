@@ -47,11 +47,11 @@ ProbeFiles = dict[str, Path]
 
 # QEMU's TCG emulates the CPU ~40x slower than this host. The interpreter's start and imports, before a service
 # can report progress, take the uplink 40-60 s of its 60 s there (a few seconds on a board), so TimeoutStartSec
-# grows to ten minutes; each later start-up step (EXTEND_TIMEOUT_USEC) gets ten minutes instead of one, and the
-# watchdog five instead of 30-60 s.
+# grows to ten minutes; each later start-up step (EXTEND_TIMEOUT_USEC) gets ten minutes instead of one, the
+# watchdog five instead of 30-60 s, and an auto-mode crossing an hour of fed watchdog instead of five minutes.
 EMULATOR_DROP_IN = """[Service]
 TimeoutStartSec=10min
-Environment=BORDERPOST_START_STEP_SEC=600
+Environment=BORDERPOST_START_STEP_SEC=600 BORDERPOST_BUSY_SEC=3600
 WatchdogSec=5min
 """
 
