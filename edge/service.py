@@ -25,12 +25,17 @@ START_STEP_ENV = "BORDERPOST_START_STEP_SEC"
 START_STEP_DEFAULT = 60.0
 
 
-def start_step_seconds() -> float:
+def _seconds(env: str, default: float) -> float:
+    """A positive number of seconds from the environment (a unit's drop-in), else the default."""
     try:
-        value = float(os.environ.get(START_STEP_ENV, ""))
+        value = float(os.environ.get(env, ""))
     except ValueError:
-        return START_STEP_DEFAULT
-    return value if value > 0 else START_STEP_DEFAULT
+        return default
+    return value if value > 0 else default
+
+
+def start_step_seconds() -> float:
+    return _seconds(START_STEP_ENV, START_STEP_DEFAULT)
 
 
 def starting(step: str) -> None:
@@ -46,11 +51,7 @@ BUSY_DEFAULT = 300.0
 
 
 def busy_seconds() -> float:
-    try:
-        value = float(os.environ.get(BUSY_ENV, ""))
-    except ValueError:
-        return BUSY_DEFAULT
-    return value if value > 0 else BUSY_DEFAULT
+    return _seconds(BUSY_ENV, BUSY_DEFAULT)
 
 
 @contextlib.contextmanager
