@@ -224,8 +224,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         memory(figures, vm.values("mem_models_peak"), "models_peak")
         station = as_dict(next(v for v in vm.values("mem_models") if v.startswith("station")))
         figures["mem_models_station_loaded"] = float(station.get("loaded") == "yes")
-        # the station process gone before it settled: killed by its watchdog (its auto-mode crossing runs in the
-        # main loop; under TCG the model load and face attempts outlast the 5 min drop-in) -- reported, not failed
+        # the station process gone before it settled (restarted, e.g. by its watchdog): reported as figures
         figures["mem_models_station_gone"] = float(station.get("gone") == "yes")
         figures["mem_models_station_restarts"] = float(station.get("restarts", "0") or 0)
 
