@@ -76,16 +76,14 @@ def main() -> int:
     pss_idle = [figures.get(f"mem_after_{s}_pss_kib") for s in ("station", "uplink")]
     if all(pss_idle):
         figures["pss_services_idle_total_kib"] = sum(pss_idle) + figures.get("mem_after_kiosk_pss_kib", 0.0)
-    # the goal's figure: the station service after a crossing of its own (face models loaded) and the uplink beside
-    # it, both measured at that moment
-    # (the station's largest PSS sample after the document was presented; the uplink's at the end of that watch)
+    # the goal's figure: the station service after a crossing of its own (face models loaded; its largest PSS
+    # sample after the document was presented) and the uplink beside it (at the end of that watch)
     pss_models = [figures.get("mem_models_peak_station_pss_kib"), figures.get("mem_models_uplink_pss_kib")]
     if all(pss_models):
         figures["pss_services_with_models_total_kib"] = sum(pss_models) + figures.get("mem_models_kiosk_pss_kib", 0.0)
         total = figures["pss_services_with_models_total_kib"]
         figures["pss_services_with_models_total_mb"] = round(total * 1024 / 1e6, 1)
-        # only a station that finished its crossing and settled counts (run 3 of 2026-12-01: killed by its watchdog
-        # mid-crossing under TCG, the simulator sharing its libraries: no verdict)
+        # only a station that finished its crossing and settled counts (one restarted mid-crossing: no verdict)
         if figures.get("mem_models_station_gone", 1.0) == 0.0:
             figures["goal_met"] = float(figures["pss_services_with_models_total_kib"] * 1024 <= 300e6)
         else:

@@ -96,9 +96,8 @@ done
 # The station service itself with the face models loaded: a synthetic passport put on its own simulated reader
 # (the kiosk's demo route, as a demo visitor would), so its lane runs a crossing with the face step and loads the
 # models (the simulator below has its own pipeline process). Sampled every 2 s: the largest PSS (with the sample
-# it came from) and the last sample, until its peak has not grown for 3 min or the process is gone (an auto-mode
-# crossing runs in the station's main loop, which then sends no watchdog pings: under TCG the model load and the
-# face attempts outlast the drop-in's 5 min watchdog).
+# it came from) and the last sample, until its peak has not grown for 3 min or the process is gone (restarted:
+# reported, with the unit's restart count).
 station_models() {
     local pid idle peak=0 now still=0 best="" last="" pss max=0 gone=no deadline=$((SECONDS + 1500))
     pid=$(systemctl show -P MainPID borderpost-station.service)
