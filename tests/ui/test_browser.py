@@ -89,7 +89,9 @@ def axe_serious(page) -> list[str]:
 
 
 def wait_step(page, step: str, timeout: float = 30_000) -> None:
-    page.wait_for_selector(f'body[data-step="{step}"]', timeout=timeout)
+    """Until the kiosk shows `step`. A locator wait returns no element: the kiosk reloads itself on every change,
+    and adopting an element handle from a page that is being replaced can wait out the whole timeout."""
+    page.locator(f'body[data-step="{step}"]').wait_for(timeout=timeout)
 
 
 def sign_in_officer(page, url: str) -> None:

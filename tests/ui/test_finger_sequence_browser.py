@@ -32,7 +32,7 @@ def test_four_fingers_in_arabic_with_a_stand_in(make_post, kiosk_page):  # noqa:
     assert axe_serious(page) == []
 
     page.click('button[value="finger_injured"]')          # the right index is bandaged
-    page.wait_for_selector('svg[data-finger="left_index"]')
+    page.locator('svg[data-finger="left_index"]').wait_for()   # a locator: the page reloads per finger
     assert page.inner_text("p.instruction") == t("finger.stand_in", missing=t("finger.right_index"),
                                                   finger=t("finger.left_index"))
     shot(page, "kiosk-ar-finger-2-stand-in-left-index")
@@ -45,7 +45,7 @@ def test_four_fingers_in_arabic_with_a_stand_in(make_post, kiosk_page):  # noqa:
     for finger in ("left_index", "right_middle", "right_ring", "right_little"):
         if taken(finger):          # a simulated finger left on the glass may already have given this one
             continue
-        page.wait_for_selector(f'svg[data-finger="{finger}"]', state="attached", timeout=30_000)
+        page.locator(f'svg[data-finger="{finger}"]').wait_for(state="attached", timeout=30_000)
         shot(page, f"kiosk-ar-finger-{finger}")
         page.click("form.sim button")                    # the simulated traveller places that finger
         assert wait_until(lambda f=finger: taken(f), 60)
