@@ -25,7 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edge.provision.bundle import default_hostname
 from tests.appliance.conftest import make_ca, pem_key, technician_keys
-from tests.appliance.vm import BROKER_GUEST_IP, Vm, fsck_clean, install_probe, kvm_usable, put_bundle
+from tests.appliance.vm import BROKER_GUEST_IP, Vm, fsck_clean, image_arch, install_probe, kvm_usable, put_bundle
 from tests.support.broker import Collector, Mosquitto, free_port
 
 BOOT_TIMEOUT = float(os.environ.get("BORDERPOST_BOOT_TIMEOUT", "1500"))
@@ -161,7 +161,8 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
     disk = work / "disk.img"
     subprocess.run(["cp", "--sparse=always", str(image), str(disk)], check=True)
     portrait = demo_portrait()
-    kvm = kvm_usable()
+    arch = image_arch(image)
+    kvm = arch == "amd64" and kvm_usable()
     ca_cert, ca_key, bundle, _ = make_bundle(work, portrait=portrait is not None, emulated=not kvm)
     cert, key = broker_cert(work, ca_cert, ca_key)
     plain = free_port()
@@ -174,8 +175,9 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         broker.stop()
         raise
     put_bundle(disk, bundle)
-    install_probe(disk, {PORTRAIT_GUEST: portrait} if portrait else {}, emulated=not kvm)
-    vm = Vm(disk, work, broker.port)
+    install_probe(disk, {PORTRAIT_GUEST: portrait} if portrait else {}, emulated=not kvm, arch=arch)
+    vm = Vm(disk, work, broker.port, arch_=arch)
+    slow = vm.slowdown
     try:
         # boot 1: provisioning, readiness, the UI, delivery
         vm.start(kvm)
@@ -208,7 +210,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         first = as_dict(stats)
         assert int(first["total"]) >= 2 and first["pending"] == "0", stats
         figures["ready_to_two_crossings_delivered_s"] = round(t_first - t_ready, 1)
-        end = time.monotonic() + 120
+        end = time.monotonic() + 120 * slow
         while time.monotonic() < end and len(events(collector)) < int(first["total"]):
             time.sleep(0.5)
         assert len(events(collector)) >= int(first["total"]), "crossings did not reach the host's broker"
@@ -229,7 +231,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         figures["mem_models_station_restarts"] = float(station.get("restarts", "0") or 0)
 
         # the power cut, in the middle of recording: two more crossings committed, then the plug is pulled
-        end = time.monotonic() + CROSSINGS_TIMEOUT
+        end = time.monotonic() + CROSSINGS_TIMEOUT * slow
         while time.monotonic() < end and not (totals(vm) and totals(vm)[-1] >= int(first["total"]) + 2):
             time.sleep(0.5)
         vm.power_cut()
@@ -261,11 +263,11 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         vm.wait_for("journal_end", 300)
         assert errors == "0", vm.values("journal")
         vm.wait_for("done", 120)
-        end = time.monotonic() + 300
+        end = time.monotonic() + 300 * slow
         while time.monotonic() < end and len(events(collector)) < int(after["total"]):
             time.sleep(0.5)
         assert len(events(collector)) >= committed, "crossings committed before the power cut were not delivered"
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 300 * slow
         while vm.proc is not None and vm.proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)  # the probe powers the guest off
     finally:
@@ -273,6 +275,7 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         collector.client.loop_stop()
         broker.stop()
     figures["kvm"] = float(kvm)
+    figures["arm64"] = float(arch == "arm64")
     report = fsck_clean(disk)
     assert len(report) == 2 and all(v == "" for v in report.values()), report   # root and data partitions
 

@@ -3,6 +3,10 @@ the test probe in its root, the serial console read line by line, power cut by k
 
 Disk edits need no loop device and no root: mtools writes the FAT boot partition and debugfs the ext4 root, both
 at the partition's byte offset inside the image.
+
+amd64 boots through OVMF and systemd-boot (q35). arm64 images are made for the Raspberry Pi firmware, which QEMU
+does not have: the `virt` machine is given the kernel, initrd and command line the firmware would load (the
+committed slot's directory named by borderpost-slots.txt on the boot partition), its console moved to the PL011.
 """
 
 from __future__ import annotations
@@ -21,6 +25,13 @@ GUEST = Path(__file__).parent / "guest"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 PROBE = re.compile(r"BPPROBE (\S+) ?(.*)")
+ARCH_NAME = re.compile(r"borderpost-(amd64|arm64)")
+# The serial console the probe writes to: the 16550 on q35, the PL011 on virt.
+CONSOLE = {"amd64": "ttyS0", "arm64": "ttyAMA0"}
+# TCG slowdown relative to amd64's: timeouts are multiplied by it. A Pi 4's CPU (cortex-a72: no pointer
+# authentication, which `-cpu max` emulates at great cost) emulated on x86.
+SLOWDOWN = {"amd64": 1.0, "arm64": float(os.environ.get("BORDERPOST_ARM64_SLOWDOWN", "2"))}
+ARM64_CPU = "cortex-a72"
 RELAY = Path(__file__).parent / "tcp_relay.py"
 BROKER_GUEST_IP = "10.0.2.100"      # the guest's broker address, forwarded by QEMU to the host's mosquitto
 
@@ -42,6 +53,70 @@ def put_bundle(image: Path, bundle: Path) -> None:
     subprocess.run(["mcopy", "-s", "-i", target, *files, "::/borderpost/"], check=True, capture_output=True)
 
 
+def image_arch(image: Path) -> str:
+    """The image's architecture from the build's file name (borderpost-<arch>.img, or a scratch copy's
+    parent directory named after it); BORDERPOST_IMAGE_ARCH overrides it for images renamed otherwise."""
+    forced = os.environ.get("BORDERPOST_IMAGE_ARCH", "")
+    if forced:
+        if forced not in CONSOLE:
+            raise ValueError(f"BORDERPOST_IMAGE_ARCH={forced}: amd64 or arm64")
+        return forced
+    m = ARCH_NAME.search(image.name)
+    return m.group(1) if m else "amd64"
+
+
+def _mtype(image: Path, path: str) -> str | None:
+    """A text file of the boot partition, or None when it is absent."""
+    off = partitions(image)["BPBOOT"]
+    out = subprocess.run(["mtype", "-i", f"{image}@@{off}", f"::{path}"], capture_output=True)
+    return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
+
+
+def firmware_boot_files(config: str) -> tuple[str, str, str]:
+    """(kernel, initrd, cmdline) paths on the boot partition that the Pi firmware loads on an ordinary boot, from
+    config.txt with its included borderpost-slots.txt: the last os_prefix, kernel= and initramfs under [all]
+    ([tryboot] applies only to a one-shot trial boot, which QEMU cannot ask for)."""
+    section, prefix, kernel, initrd = "all", "", "vmlinuz", "initrd.img"
+    for raw in config.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("["):
+            section = line.strip("[]").lower()
+            continue
+        if section != "all" or not line:
+            continue
+        if line.startswith("os_prefix="):
+            prefix = line.split("=", 1)[1]
+        elif line.startswith("kernel="):
+            kernel = line.split("=", 1)[1]
+        elif line.startswith("initramfs "):
+            initrd = line.split()[1]
+    return f"{prefix}{kernel}", f"{prefix}{initrd}", f"{prefix}cmdline.txt"
+
+
+def virt_cmdline(cmdline: str) -> str:
+    """The slot's kernel command line with its consoles (the Pi's UART and screen) replaced by virt's PL011."""
+    kept = [a for a in cmdline.split() if not a.startswith("console=")]
+    return " ".join([*kept, f"console={CONSOLE['arm64']}"])
+
+
+def extract_arm64_boot(image: Path, workdir: Path) -> tuple[Path, Path, str]:
+    """The kernel, initrd (copied into WORKDIR) and command line of the committed slot, read from the image's
+    boot partition at every start: an update changes which slot that is."""
+    config = (_mtype(image, "config.txt") or "") + "\n" + (_mtype(image, "borderpost-slots.txt") or "")
+    kernel, initrd, cmdline = firmware_boot_files(config)
+    off = partitions(image)["BPBOOT"]
+    out: list[Path] = []
+    for src, name in ((kernel, "vmlinuz"), (initrd, "initrd.img")):
+        dest = workdir / name
+        subprocess.run(["mcopy", "-o", "-n", "-i", f"{image}@@{off}", f"::{src}", str(dest)], check=True,
+                       capture_output=True)
+        out.append(dest)
+    text = _mtype(image, cmdline)
+    if text is None:
+        raise RuntimeError(f"no {cmdline} on the boot partition of {image}")
+    return out[0], out[1], virt_cmdline(text.strip().splitlines()[0])
+
+
 # Test-only files written into the scratch copy's root beside the probe: guest path -> host path.
 ProbeFiles = dict[str, Path]
 
@@ -49,11 +124,16 @@ ProbeFiles = dict[str, Path]
 # can report progress, take the uplink 40-60 s of its 60 s there (a few seconds on a board), so TimeoutStartSec
 # grows to ten minutes; each later start-up step (EXTEND_TIMEOUT_USEC) gets ten minutes instead of one, the
 # watchdog five instead of 30-60 s, and an auto-mode crossing an hour of fed watchdog instead of five minutes.
-EMULATOR_DROP_IN = """[Service]
-TimeoutStartSec=10min
-Environment=BORDERPOST_START_STEP_SEC=600 BORDERPOST_BUSY_SEC=3600
-WatchdogSec=5min
-"""
+def emulator_drop_in(slowdown: float = 1.0) -> str:
+    """The services' limits under TCG, SLOWDOWN times amd64's."""
+    def scaled(seconds: int) -> int:
+        return int(seconds * slowdown)
+    return (f"[Service]\nTimeoutStartSec={scaled(600)}s\n"
+            f"Environment=BORDERPOST_START_STEP_SEC={scaled(600)} BORDERPOST_BUSY_SEC={scaled(3600)}\n"
+            f"WatchdogSec={scaled(300)}s\n")
+
+
+EMULATOR_DROP_IN = emulator_drop_in()
 
 
 def _debugfs(image: Path, offset: int, commands: list[str]) -> str:
@@ -62,16 +142,28 @@ def _debugfs(image: Path, offset: int, commands: list[str]) -> str:
     return out.stderr
 
 
-def install_probe(image: Path, files: ProbeFiles | None = None, emulated: bool = False) -> None:
+def probe_script(workdir: Path, arch: str) -> Path:
+    """The probe for ARCH: it reports on the machine's first serial port."""
+    if arch == "amd64":
+        return GUEST / "probe.sh"
+    text = (GUEST / "probe.sh").read_text()
+    assert "/dev/ttyS0" in text, "probe.sh no longer writes to /dev/ttyS0"
+    out = workdir / f"probe-{arch}.sh"
+    out.write_text(text.replace("/dev/ttyS0", f"/dev/{CONSOLE[arch]}"))
+    return out
+
+
+def install_probe(image: Path, files: ProbeFiles | None = None, emulated: bool = False,
+                  arch: str = "amd64") -> None:
     """Write the test probe (script, unit, enablement link), FILES and, under TCG, the emulator drop-ins into the
     image's root filesystem. Missing parent directories are made."""
     off = partitions(image)["BPROOT"]
     files = dict(files or {})
-    files["/usr/local/sbin/borderpost-probe"] = GUEST / "probe.sh"
+    files["/usr/local/sbin/borderpost-probe"] = probe_script(image.parent, arch)
     files["/etc/systemd/system/borderpost-probe.service"] = GUEST / "borderpost-probe.service"
     if emulated:
         drop_in = image.parent / "emulator.conf"
-        drop_in.write_text(EMULATOR_DROP_IN)
+        drop_in.write_text(emulator_drop_in(SLOWDOWN[arch]))
         for unit in ("borderpost-station", "borderpost-uplink"):
             files[f"/etc/systemd/system/{unit}.service.d/zz-emulator.conf"] = drop_in
     dirs = sorted({str(Path(g).parent) for g in files})
@@ -127,6 +219,7 @@ class Vm:
     broker_port: int
     memory_mb: int = 1536
     extra_drives: list[Path] = field(default_factory=list)   # more virtio disks (e.g. an update bundle)
+    arch_: str = ""                                             # amd64 | arm64; default: image_arch(image)
     proc: subprocess.Popen | None = None
     started: float = 0.0
     events: list[tuple[float, str, str]] = field(default_factory=list)
@@ -136,21 +229,37 @@ class Vm:
     def console(self) -> Path:
         return self.workdir / "console.log"
 
-    def start(self, kvm: bool) -> Vm:
+    @property
+    def arch(self) -> str:
+        return self.arch_ or image_arch(self.image)
+
+    @property
+    def slowdown(self) -> float:
+        return SLOWDOWN[self.arch]
+
+    def command(self, kvm: bool) -> list[str]:
+        """QEMU's command line: q35 with OVMF (amd64) or virt with the slot's kernel (arm64, TCG only)."""
+        relay = f"cmd:{sys.executable} {RELAY} 127.0.0.1 {self.broker_port}"
+        common = ["-m", str(self.memory_mb), "-smp", "2", "-display", "none", "-nodefaults", "-no-reboot",
+                  "-drive", f"file={self.image},format=raw,if=virtio,cache=unsafe",
+                  *[a for d in self.extra_drives for a in ("-drive", f"file={d},format=raw,if=virtio")],
+                  "-netdev", f"user,id=n0,guestfwd=tcp:{BROKER_GUEST_IP}:8883-{relay}",
+                  "-device", "virtio-net-pci,netdev=n0",
+                  "-serial", f"file:{self.console}"]
+        if self.arch == "arm64":
+            kernel, initrd, cmdline = extract_arm64_boot(self.image, self.workdir)
+            return ["qemu-system-aarch64", "-machine", "virt", "-cpu", ARM64_CPU, "-accel", "tcg,thread=multi",
+                    "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline, *common]
         vars_ = self.workdir / "OVMF_VARS.fd"
         if not vars_.exists():
             shutil.copy(OVMF_VARS, vars_)
-        relay = f"cmd:{sys.executable} {RELAY} 127.0.0.1 {self.broker_port}"
-        args = ["qemu-system-x86_64", "-machine", "q35", "-m", str(self.memory_mb), "-smp", "2",
-                "-display", "none", "-nodefaults", "-no-reboot",
+        accel = ["-enable-kvm", "-cpu", KVM_CPU] if kvm else ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        return ["qemu-system-x86_64", "-machine", "q35", *accel,
                 "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-                "-drive", f"if=pflash,format=raw,file={vars_}",
-                "-drive", f"file={self.image},format=raw,if=virtio,cache=unsafe",
-                *[a for d in self.extra_drives for a in ("-drive", f"file={d},format=raw,if=virtio")],
-                "-netdev", f"user,id=n0,guestfwd=tcp:{BROKER_GUEST_IP}:8883-{relay}",
-                "-device", "virtio-net-pci,netdev=n0",
-                "-serial", f"file:{self.console}"]
-        args += ["-enable-kvm", "-cpu", KVM_CPU] if kvm else ["-accel", "tcg,thread=multi", "-cpu", "max"]
+                "-drive", f"if=pflash,format=raw,file={vars_}", *common]
+
+    def start(self, kvm: bool) -> Vm:
+        args = self.command(kvm and self.arch == "amd64")
         if self.console.exists() and self.console.stat().st_size:   # keep each boot's console (update test: 4)
             self.console.rename(self.workdir / f"console.{len(list(self.workdir.glob('console.*.log'))) + 1}.log")
         self.console.write_bytes(b"")
@@ -172,7 +281,8 @@ class Vm:
 
     def wait_for(self, key: str, timeout: float, fail_on: str = "") -> tuple[float, str]:
         """The first probe line KEY (seconds since start, rest of the line); fails on timeout, QEMU exiting, or a
-        probe line FAIL_ON (the probe saying what went wrong)."""
+        probe line FAIL_ON (the probe saying what went wrong). TIMEOUT is amd64's, scaled by the slowdown."""
+        timeout *= self.slowdown
         end = time.monotonic() + timeout
         while True:
             self.poll_lines()
