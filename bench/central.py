@@ -12,12 +12,16 @@ Figures (all in the same run, same broker, same database server):
   the broker and the database server are left out of both): on a machine shared with other work it varies less
   than the rate;
 - device-record -> central-commit latency p50/p99 at 400 devices x 1 crossing/min (a shortened window at that
-  rate) and at saturation (events made and published as fast as one process can sign them).
+  rate) and at saturation (events made and published as fast as one process can sign them);
+- the verification ceiling: the CPU time of the ingest's own check of one event (`check_event`, in this process,
+  the same events) and of its Ed25519 signature alone, and what every core of this machine could verify if it did
+  nothing else, beside the goal's rate (half the limit).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import resource
@@ -39,9 +43,11 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 
-from central import db  # noqa: E402
+from central import db, jcs  # noqa: E402
 from central.db import open_db  # noqa: E402
+from central.registry import RegistryCache  # noqa: E402
 from central.simulate import Fleet, Publisher, run, signed_event  # noqa: E402
+from central.verify import Accepted, check_event  # noqa: E402
 from tests.central.postgres import start_postgres  # noqa: E402
 from tests.support.broker import Mosquitto  # noqa: E402
 
@@ -176,6 +182,40 @@ def copy_limit(pg, broker: Mosquitto, events: list[tuple[str, bytes]]) -> dict:
             "client_cpu_us_per_event": round(cpu / max(n, 1) * 1e6), "load": load()}
 
 
+def cpu_per_call_us(work, items: list) -> float:  # type: ignore[no-untyped-def]
+    """CPU microseconds per item of `work(item)`, after one warm-up pass over the first thousand."""
+    for item in items[:1000]:
+        work(item)
+    t0 = time.process_time()
+    for item in items:
+        work(item)
+    return (time.process_time() - t0) / len(items) * 1e6
+
+
+def verification_ceiling(pg, fleet: Fleet, events: list[tuple[str, bytes]], limit_per_s: float) -> dict:
+    """What verifying alone costs here: no broker, no database write, no hand-offs. If even this, on every core,
+    cannot reach half the limit, no ingest design on this machine can."""
+    url = pg.createdb("bench_verify")
+    engine = open_db(url)
+    fleet.enrol(engine, "bench")
+    lookup = RegistryCache(engine, ttl=3600)
+    checked = [check_event(t, p, PREFIX, lookup) for t, p in events]
+    assert all(isinstance(c, Accepted) for c in checked), "a generated event did not verify"
+    check_us = cpu_per_call_us(lambda tp: check_event(tp[0], tp[1], PREFIX, lookup), events)
+    signed = []
+    for c in checked:
+        ev = c.event
+        sig = base64.urlsafe_b64decode(ev["signature"] + "=" * (-len(ev["signature"]) % 4))
+        msg = jcs.canonical_finite({k: v for k, v in ev.items() if k != "signature"})
+        signed.append((lookup(c.post, c.device).verifier, msg, sig))
+    signature_us = cpu_per_call_us(lambda v: v[0].verify(v[1], v[2]), signed)
+    engine.dispose()
+    cores = os.cpu_count() or 1
+    return {"check_cpu_us_per_event": round(check_us, 1), "signature_cpu_us_per_event": round(signature_us, 1),
+            "cores": cores, "ceiling_events_per_s_all_cores": round(cores * 1e6 / check_us),
+            "goal_events_per_s": round(limit_per_s / 2), "load": load()}
+
+
 def latencies(path: Path) -> dict:
     values = sorted(float(b) - float(a) for a, b in (line.split() for line in path.read_text().splitlines()))
     if not values:
@@ -239,6 +279,8 @@ def main() -> int:
         limit = out["limit_mosquitto_sub_copy"]["events_per_s"]
         out["ratio_1_process"] = round(out["ingest_1_process"]["events_per_s"] / limit, 3)
         out["ratio_2_processes"] = round(out["ingest_2_process"]["events_per_s"] / limit, 3)
+        out["verification_ceiling"] = verification_ceiling(pg, fleet, events, limit)
+        print(json.dumps({"verification_ceiling": out["verification_ceiling"]}), flush=True)
         out["latency_realistic"] = latency_run(pg, broker, fleet, "realistic", lambda: run(
             fleet, broker.url, PREFIX, rate_per_min=1.0, duration_s=args.realistic_s))
         print(json.dumps({"latency_realistic": out["latency_realistic"]}), flush=True)
