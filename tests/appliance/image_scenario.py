@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -25,7 +26,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edge.provision.bundle import default_hostname
 from tests.appliance.conftest import make_ca, pem_key, technician_keys
-from tests.appliance.vm import BROKER_GUEST_IP, Vm, fsck_clean, image_arch, install_probe, kvm_usable, put_bundle
+from tests.appliance.vm import (
+    BROKER_GUEST_IP,
+    SLOWDOWN,
+    Vm,
+    fsck_clean,
+    image_arch,
+    install_probe,
+    kvm_usable,
+    put_bundle,
+)
 from tests.support.broker import Collector, Mosquitto, free_port
 
 BOOT_TIMEOUT = float(os.environ.get("BORDERPOST_BOOT_TIMEOUT", "1500"))
@@ -72,23 +82,30 @@ def demo_portrait() -> Path | None:
     return named_portrait("astronaut")
 
 
-def test_config(example: str, portrait: bool, emulated: bool = False) -> str:
+def test_config(example: str, portrait: bool, emulated: bool = False, slowdown: float = 1.0) -> str:
     """The example config for the guest: the simulated camera shows the portrait put in the image (else no
     face); no fingerprints (the simulated sensor's synthetic prints cost minutes of emulated CPU per start).
     Emulated (TCG): a face attempt may take the longest the config allows (its first one loads the models,
-    minutes of emulated CPU), else the simulator gives up on its first traveller."""
+    minutes of emulated CPU), else the simulator gives up on its first traveller. A slower machine (SLOWDOWN > 1)
+    gets more tries instead, the attempt being at the config's limit: the simulator allows a traveller every
+    try's time."""
     source = f'source = "{PORTRAIT_GUEST}"' if portrait else 'source = "synthetic"'
     out = example.replace('source = "astronaut"', source, 1)
     if emulated:
         assert "\nface_attempt_s = 8\n" in out, "examples/config.toml has no face_attempt_s = 8"
         out = out.replace("\nface_attempt_s = 8\n", "\nface_attempt_s = 120\n", 1)
+    if emulated and slowdown > 1:
+        retries = min(10, round(3 * slowdown) - 1)
+        out, n = re.subn(r"(?m)^retries = 2\b", f"retries = {retries}", out, count=1)
+        assert n == 1, "examples/config.toml has no retries = 2"
     out = out.replace('fingerprints = ["right_index", "left_index"]', "fingerprints = []", 1)
     head, sep, tail = out.partition("[devices.fingerprint]\n")
     assert sep, "examples/config.toml has no [devices.fingerprint]"
     return f"{head}{sep}enabled = false\n{tail}"
 
 
-def make_bundle(directory: Path, portrait: bool = False, emulated: bool = False) -> tuple[Path, Path, Path, Path]:
+def make_bundle(directory: Path, portrait: bool = False, emulated: bool = False,
+                slowdown: float = 1.0) -> tuple[Path, Path, Path, Path]:
     """An agency CA and a provisioning bundle made by the technician's command (`borderpost provision new`)."""
     now = dt.datetime.now(dt.UTC)
     ca_cert, ca_key = make_ca(directory / "agency", not_before=now - dt.timedelta(days=1),
@@ -102,7 +119,7 @@ def make_bundle(directory: Path, portrait: bool = False, emulated: bool = False)
     bundle = directory / "bundle"
     base = directory / "base.toml"
     example = (Path(__file__).resolve().parents[2] / "examples/config.toml").read_text()
-    base.write_text(test_config(example, portrait, emulated))
+    base.write_text(test_config(example, portrait, emulated, slowdown))
     subprocess.run([sys.executable, "-m", "edge", "provision", "new", "--post", POST, "--device", DEVICE,
                     "--broker", f"mqtts://{BROKER_GUEST_IP}:8883", "--agency-ca-cert", str(ca_cert),
                     "--agency-ca-key", str(ca_key), "--agency-encryption-key", str(enc),
@@ -163,7 +180,8 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
     portrait = demo_portrait()
     arch = image_arch(image)
     kvm = arch == "amd64" and kvm_usable()
-    ca_cert, ca_key, bundle, _ = make_bundle(work, portrait=portrait is not None, emulated=not kvm)
+    ca_cert, ca_key, bundle, _ = make_bundle(work, portrait=portrait is not None, emulated=not kvm,
+                                             slowdown=SLOWDOWN[arch])
     cert, key = broker_cert(work, ca_cert, ca_key)
     plain = free_port()
     broker = Mosquitto(work / "mosquitto", extra=[

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.appliance import image_scenario
 from tests.appliance.vm import (
     CONSOLE,
     Vm,
@@ -145,3 +147,16 @@ def test_amd64_keeps_q35_with_ovmf(tmp_path: Path) -> None:
     assert args[:3] == ["qemu-system-x86_64", "-machine", "q35"] and "-kernel" not in args
     assert args[args.index("-cpu") + 1] == "max" and sum("if=pflash" in a for a in args) == 2
     assert vm.slowdown == 1
+
+
+EXAMPLE = (Path(__file__).resolve().parents[2] / "examples/config.toml").read_text()
+
+
+def test_a_slower_machine_gets_more_face_tries_at_the_limit() -> None:
+    from edge.config import Config
+
+    slow = image_scenario.test_config(EXAMPLE, portrait=False, emulated=True, slowdown=2.0)
+    assert "\nface_attempt_s = 120\n" in slow and "\nretries = 5" in slow
+    assert "\nretries = 2" in image_scenario.test_config(EXAMPLE, portrait=False, emulated=True)
+    ui = Config.model_validate(tomllib.loads(slow)).ui
+    assert (ui.retries, ui.face_attempt_s) == (5, 120)
