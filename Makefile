@@ -61,7 +61,7 @@ fuzz: $(TEST_STAMP)  # every decoder, time-boxed (FUZZ_SECONDS, default 600); at
 image: $(TEST_STAMP) models  # the appliance image from Debian's archive (root; docs/technician.md): artifacts/image/borderpost-amd64.img
 	BORDERPOST_BUILD_PYTHON=$(CURDIR)/$(PY) image_build/debian/build.sh artifacts/image
 
-image-arm64: $(TEST_STAMP) models  # the same for Pi 4/5-class boards (root; qemu-user-static + binfmt_misc on x86; 1-2 h): artifacts/image/borderpost-arm64.img
+image-arm64: $(TEST_STAMP) models  # the same for Pi 4-class boards (root; qemu-user-static + binfmt_misc on x86; 1-2 h): artifacts/image/borderpost-arm64.img
 	BORDERPOST_ARCH=arm64 BORDERPOST_BUILD_PYTHON=$(CURDIR)/$(PY) image_build/debian/build.sh artifacts/image
 
 image-test: $(TEST_STAMP)  # boots it in QEMU: provisioning, delivery, a power cut (tests/appliance/test_image_boot.py)
