@@ -54,8 +54,9 @@ def put_bundle(image: Path, bundle: Path) -> None:
 
 
 def image_arch(image: Path) -> str:
-    """The image's architecture from the build's file name (borderpost-<arch>.img, or a scratch copy's
-    parent directory named after it); BORDERPOST_IMAGE_ARCH overrides it for images renamed otherwise."""
+    """The image's architecture from the build's file name (borderpost-<arch>.img; any other name is amd64's,
+    so a scratch copy is given its architecture by the caller); BORDERPOST_IMAGE_ARCH overrides it for images
+    renamed otherwise."""
     forced = os.environ.get("BORDERPOST_IMAGE_ARCH", "")
     if forced:
         if forced not in CONSOLE:
