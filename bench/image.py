@@ -83,9 +83,11 @@ def main() -> int:
         figures["pss_services_with_models_total_kib"] = sum(pss_models) + figures.get("mem_models_kiosk_pss_kib", 0.0)
         total = figures["pss_services_with_models_total_kib"]
         figures["pss_services_with_models_total_mb"] = round(total * 1024 / 1e6, 1)
-        # only a station that finished its crossing and settled counts (one restarted mid-crossing: no verdict)
+        # only a station that finished its crossing and settled counts (one restarted mid-crossing: no verdict);
+        # the boot test's guest captures no fingerprints, and NFIQ 2 adds ~120 MB to a station that scores
+        # prints (docs/fingerprints.md): the verdict is named for what it covers
         if figures.get("mem_models_station_gone", 1.0) == 0.0:
-            figures["goal_met"] = float(figures["pss_services_with_models_total_kib"] * 1024 <= 300e6)
+            figures["goal_met_without_fingerprints"] = float(total * 1024 <= 300e6)
         else:
             figures["goal_unproven_station_gone"] = 1.0
     figures["rss_goal_kib"] = GOAL_SERVICES_KIB
