@@ -1,6 +1,7 @@
 """The one contract every device backend keeps (after MOSIP's biometric device interface).
 
-discover -> info -> status -> capture(timeout, wanted quality) -> stream.
+discover -> info -> status -> capture(timeout, wanted quality) -> stream; and, where a sensor can tell,
+await_removal (the finger lifted off the glass).
 
 Backends never raise for device trouble: an unplugged cable, a garbled frame or a timeout comes back
 as a `CaptureResult` with an `ErrorCode`, and `status()` says `disconnected` until the backend has
@@ -144,6 +145,14 @@ class Device(ABC):
     @abstractmethod
     def capture(self, timeout: float, min_quality: float | None = None) -> CaptureResult:
         """Block until a sample (of at least `min_quality`, where the backend scores) or `timeout` seconds."""
+
+    def await_removal(self, timeout: float) -> bool | None:
+        """Block until nothing rests on the device (True) or `timeout` passes with something still there (False).
+
+        None: this device cannot tell. A sensor that takes a finger the moment it is touched records a finger
+        left on the glass again as the next one; the lane asks the traveller to lift and waits here first.
+        """
+        return None
 
     def stream(self, duration: float | None = None) -> Iterator[CaptureResult]:
         """Successive samples (frames with live quality); default: repeated captures."""

@@ -65,6 +65,25 @@ class LazyOpenDevice(Device):
         finally:
             self._lock.release()
 
+    def _await_clear(self, timeout: float) -> bool | None:
+        """`await_removal` on the open device, holding the lock; None where the device cannot tell."""
+        return None
+
+    def await_removal(self, timeout: float) -> bool | None:
+        if not self._lock.acquire(timeout=0.1):
+            return False                      # a capture holds the device: nothing is known to have left
+        try:
+            if not self._ensure():
+                return None
+            try:
+                return self._await_clear(timeout)
+            except Exception as exc:
+                if self._failed(exc) is None:  # not the transport's error: a bug
+                    raise
+                return None                   # the device failed; the next capture says how
+        finally:
+            self._lock.release()
+
     def status(self) -> StatusReport:
         if not self._opened:
             return StatusReport(Status.DISCONNECTED, ErrorCode.DISCONNECTED, "closed")

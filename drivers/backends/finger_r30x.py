@@ -384,5 +384,16 @@ class R30xFingerprint(LazyOpenDevice):
         img = self._upload_image()
         return CaptureResult(Sample(DeviceKind.FINGERPRINT, img, meta={"ppi": 500, "backend": self.name}))
 
+    def _await_clear(self, timeout: float) -> bool:
+        """Poll GenImg until it finds no finger (0x02): the module has no other way to tell over the UART."""
+        deadline = time.monotonic() + timeout
+        while True:
+            confirm, _ = self._transact(Cmd.GEN_IMG)
+            if confirm == 0x02:
+                return True
+            if time.monotonic() + self.cfg.poll_interval >= deadline:
+                return False
+            time.sleep(self.cfg.poll_interval)
+
 
 BACKEND = R30xFingerprint

@@ -3,7 +3,8 @@
 The protocol (see `_finger_uareu4000_wire`): power the scanner up through the HWSTAT register and
 wait for the 0x56aa interrupt; set MODE to await-finger-on and wait for the 0x0101 interrupt; set
 MODE to capture and read one bulk frame; if the frame is scrambled (4000B/4500), write a seed to the
-scramble-index register, read the key, and descramble block by block; MODE off powers it down.
+scramble-index register, read the key, and descramble block by block; MODE await-finger-off after the
+frame makes the reader report the lift (the 0x0200 interrupt); MODE off powers it down.
 
 Trouble is a result, never an exception: a stalled pipe is cleared and reported as PROTOCOL_ERROR, a
 short or impossible frame is PROTOCOL_ERROR, no finger is NO_SAMPLE, and a vanished device is
@@ -75,6 +76,7 @@ class UareU4000(LazyOpenDevice):
         self._model, self._flip = "U.are.U 4000", False
         self._serial = "unknown"
         self._versions = "unknown"
+        self._mode, self._lifted = wire.MODE_INIT, False
 
     # ---- discovery and connection ---------------------------------------------------------------
 
@@ -104,10 +106,11 @@ class UareU4000(LazyOpenDevice):
         with self._lock:
             if self._dev is not None:
                 with contextlib.suppress(Exception):
-                    self._write_reg(wire.REG_MODE, wire.MODE_OFF)  # power the scanner down
+                    self._set_mode(wire.MODE_OFF)  # power the scanner down
             self._drop()
 
     def _drop(self) -> None:
+        self._mode, self._lifted = wire.MODE_INIT, False
         if self._dev is not None:
             with contextlib.suppress(Exception):
                 usb.util.release_interface(self._dev, self._intf)
@@ -273,16 +276,30 @@ class UareU4000(LazyOpenDevice):
                           extra={"image": [wire.WIDTH, wire.HEIGHT], "ppi": wire.PPI,
                                  "usb": f"{wire.VENDOR_ID:04x}"})
 
+    def _set_mode(self, mode: int) -> None:
+        self._write_reg(wire.REG_MODE, mode)
+        self._mode = mode
+        if mode != wire.MODE_AWAIT_FINGER_OFF:
+            self._lifted = False
+
     def _take(self, timeout: float) -> CaptureResult:
         """Wait for the finger-on interrupt (up to `timeout`), then take and decode one frame."""
-        self._write_reg(wire.REG_MODE, wire.MODE_AWAIT_FINGER_ON)
+        self._set_mode(wire.MODE_AWAIT_FINGER_ON)
         if self._await_irq({wire.IRQ_FINGER_ON}, timeout) is None:
             return CaptureResult.fail(ErrorCode.NO_SAMPLE, "no finger before the timeout")
-        self._write_reg(wire.REG_MODE, wire.MODE_CAPTURE)
+        self._set_mode(wire.MODE_CAPTURE)
         img = self._read_frame()
-        self._write_reg(wire.REG_MODE, wire.MODE_AWAIT_FINGER_OFF)
+        self._set_mode(wire.MODE_AWAIT_FINGER_OFF)   # the reader reports the lift from here on
         meta = {"ppi": wire.PPI, "backend": self.name, "model": self._model}
         return CaptureResult(Sample(DeviceKind.FINGERPRINT, img, meta=meta))
+
+    def _await_clear(self, timeout: float) -> bool:
+        """The finger-off interrupt, armed after every frame (a lift since then is already queued); remembered
+        until the next capture, since the reader reports the lift once."""
+        if self._mode != wire.MODE_AWAIT_FINGER_OFF:
+            self._set_mode(wire.MODE_AWAIT_FINGER_OFF)
+        self._lifted = self._lifted or self._await_irq({wire.IRQ_FINGER_OFF}, timeout) is not None
+        return self._lifted
 
     def _failed(self, exc: Exception) -> CaptureResult | None:
         if isinstance(exc, usb.core.USBTimeoutError):

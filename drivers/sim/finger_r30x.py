@@ -138,6 +138,9 @@ class R30xSimulation:
         self._finger_held: np.ndarray | None = None
         self._presented: deque[np.ndarray] = deque()
         self._captured: np.ndarray | None = None
+        self._compliant: tuple[np.ndarray | None] | None = None   # (the image to place again, None: the next one)
+        self._lifted = False
+        self._between_taps = False     # a tap was taken: the glass reads empty once before the next one
         self._faults: deque[str] = deque()
         self.commands: list[int] = []
         self.packet_size = 128
@@ -158,18 +161,21 @@ class R30xSimulation:
         return img
 
     def present(self, image: np.ndarray | None = None) -> None:
-        """A finger touches the glass for one capture."""
+        """A finger touches the glass for one capture, then leaves (the next GenImg finds the glass empty)."""
         with self._lock:
             self._presented.append(self._pick(image))
 
-    def finger_on(self, image: np.ndarray | None = None) -> None:
-        """A finger stays on the glass until finger_off()."""
+    def finger_on(self, image: np.ndarray | None = None, *, compliant: bool = False) -> None:
+        """A finger stays on the glass until finger_off(); `compliant`: a traveller who follows the kiosk, lifting
+        after each image is taken (the next GenImg finds the glass empty) and then placing the next finger
+        (`image` again, else the next image)."""
         with self._lock:
             self._finger_held = self._pick(image)
+            self._compliant, self._lifted = ((image,) if compliant else None), False
 
     def finger_off(self) -> None:
         with self._lock:
-            self._finger_held = None
+            self._finger_held, self._compliant = None, None
             self._presented.clear()
 
     def misbehave(self, mode: str, times: int = 1) -> None:
@@ -284,17 +290,24 @@ class R30xSimulation:
             return self._ack(0x00, b"\x00\x00" if cmd == TEMPLATE_NUM else b"")
         if cmd == GEN_IMG:
             with self._lock:
-                if self._presented:
+                if self._presented and not self._between_taps:
                     self._captured = self._presented.popleft()
+                    self._between_taps = True
                 elif self._finger_held is not None:
                     self._captured = self._finger_held
                 else:
+                    self._between_taps = False
+                    if self._compliant is not None and self._lifted:   # seen lifted once: the next finger comes
+                        self._finger_held, self._lifted = self._pick(self._compliant[0]), False
                     return self._ack(0x02)
             return self._ack(0x00)
         if cmd == UP_IMAGE:
             if self._captured is None or fault == "refuse-image":
                 return self._ack(0x15)
             self._upload(fd, self._captured, fault)
+            with self._lock:
+                if self._compliant is not None and self._captured is self._finger_held:
+                    self._finger_held, self._lifted = None, True    # taken: the traveller lifts
             return None
         return self._ack(0x19)  # no such command
 

@@ -134,6 +134,8 @@ class UareUBackend(usb.backend.IBackend):
         self._presented: deque[np.ndarray] = deque()
         self._faults: deque[str] = deque()
         self._next = 0
+        self._compliant: tuple[np.ndarray | None] | None = None   # (the image to place again, None: the next one)
+        self._lifted = False
         self._keys = {n: (0x9E3779B9 * (n + 1)) & 0xFFFFFFFF for n in range(256)}
 
     # ---- descriptors ----------------------------------------------------------------------------
@@ -274,8 +276,14 @@ class UareUBackend(usb.backend.IBackend):
             r.hwstat |= 0x80
         elif mode == wire.MODE_AWAIT_FINGER_ON:
             self._drop_irq(wire.IRQ_FINGER_ON)
+            if self._compliant is not None and self._lifted:   # asked for the next finger: it comes
+                self._finger_held, self._lifted = self.pick(self._compliant[0]), False
             if self._presented or self._finger_held is not None:
                 r.irqs.append(wire.IRQ_FINGER_ON)
+        elif mode == wire.MODE_AWAIT_FINGER_OFF:
+            self._drop_irq(wire.IRQ_FINGER_OFF)
+            if self._finger_held is None:          # a tap is gone once taken
+                r.irqs.append(wire.IRQ_FINGER_OFF)
         elif mode == wire.MODE_CAPTURE:
             img = self._presented.popleft() if self._presented else self._finger_held
             # with nothing on the glass the sensor still takes a frame: an empty one
@@ -290,6 +298,9 @@ class UareUBackend(usb.backend.IBackend):
         self._check(dev_handle)
         end = time.monotonic() + (timeout or 5000) / 1000
         with self._cond:
+            if (self._compliant is not None and self._finger_held is not None
+                    and self.reader.mode == wire.MODE_AWAIT_FINGER_OFF):
+                self._lift()                       # the host waits for the lift: the kiosk asks, they lift
             while not self.reader.irqs:
                 left = end - time.monotonic()
                 if left <= 0:
@@ -372,18 +383,27 @@ class UareUBackend(usb.backend.IBackend):
                 self.reader.irqs.append(wire.IRQ_FINGER_ON)
             self._cond.notify_all()
 
-    def hold(self, image: np.ndarray | None) -> None:
+    def hold(self, image: np.ndarray | None, compliant: tuple[np.ndarray | None] | None = None) -> None:
         with self._cond:
             self._finger_held = None if image is None else image
+            self._compliant, self._lifted = compliant, False
             if (image is not None and self.reader.mode == wire.MODE_AWAIT_FINGER_ON
                     and wire.IRQ_FINGER_ON not in self.reader.irqs):
                 self.reader.irqs.append(wire.IRQ_FINGER_ON)
             self._cond.notify_all()
 
+    def _lift(self) -> None:
+        """The finger leaves the glass (the caller holds the condition)."""
+        self._finger_held, self._lifted = None, True
+        if self.reader.mode == wire.MODE_AWAIT_FINGER_OFF and wire.IRQ_FINGER_OFF not in self.reader.irqs:
+            self.reader.irqs.append(wire.IRQ_FINGER_OFF)
+        self._cond.notify_all()
+
     def clear(self) -> None:
         with self._cond:
-            self._finger_held = None
+            self._compliant = None
             self._presented.clear()
+            self._lift()
 
 
 class UareUSimulation:
@@ -402,8 +422,11 @@ class UareUSimulation:
     def present(self, image: np.ndarray | None = None) -> None:
         self.backend.present(image)
 
-    def finger_on(self, image: np.ndarray | None = None) -> None:
-        self.backend.hold(self.backend.pick(image))
+    def finger_on(self, image: np.ndarray | None = None, *, compliant: bool = False) -> None:
+        """A finger rests on the glass until finger_off(); `compliant`: a traveller who follows the kiosk, lifting
+        when the host waits for the finger to leave and placing the next finger (`image` again, else the next
+        image) when it waits for one."""
+        self.backend.hold(self.backend.pick(image), (image,) if compliant else None)
 
     def finger_off(self) -> None:
         self.backend.clear()

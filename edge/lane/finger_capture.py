@@ -26,7 +26,7 @@ from edge.biometrics.finger.model import version as fast_version
 from edge.biometrics.finger.names import FINGERS
 from edge.biometrics.finger.quality import DEFAULT_THRESHOLD, FingerQuality, InvalidImage, assess
 
-__all__ = ["FINGERS", "FingerCapture", "capture_finger", "capture_sequence"]
+__all__ = ["FINGERS", "FingerCapture", "capture_finger", "capture_sequence", "wait_for_lift"]
 
 log = logging.getLogger("borderpost.finger")
 
@@ -157,13 +157,40 @@ def capture_finger(device: Device, finger: str, timeout: float = 10.0, retries: 
     return FingerCapture(finger, best_img, best_q, info, attempt, total, err, detail, time.monotonic() - t0)
 
 
+LIFT_LOOK_S = 0.3        # a finger lifted at once is not asked to lift
+LIFT_POLL_S = 1.0        # how often a long wait for the lift looks whether it should go on waiting
+
+
+def wait_for_lift(device: Device, timeout: float, *, asking: Callable[[], None] | None = None,
+                  waiting: Callable[[], bool] = lambda: True) -> bool:
+    """Until the sensor is clear (True), or `timeout` passes or `waiting()` turns False with a finger still there.
+
+    A sensor takes whatever is on the glass: without this, a finger left there is recorded again as the next
+    one. `asking` runs once when the finger is still there after a short look (the kiosk says "lift your
+    finger"). A sensor that cannot tell (`await_removal` gives None) counts as clear.
+    """
+    end = time.monotonic() + timeout
+    look, asked = LIFT_LOOK_S, False
+    while True:
+        clear = device.await_removal(min(look, max(0.0, end - time.monotonic())))
+        if clear is None or clear:
+            return True
+        if time.monotonic() >= end or not waiting():
+            return False
+        if not asked and asking is not None:
+            asking()
+        asked, look = True, LIFT_POLL_S
+
+
 def capture_sequence(device: Device, fingers: list[str], timeout: float = 10.0, retries: int = 2, *,
                      frames: int = 3, threshold: float = DEFAULT_THRESHOLD,
                      on_frame: FrameCallback | None = None) -> list[FingerCapture]:
     """Each finger in order (e.g. the post's policy ["right_index", "left_index"]); one result per finger.
 
-    A finger that fails (low quality after all retries, no finger) does not stop the sequence; an
-    unplugged device does: the remaining fingers come back with DISCONNECTED.
+    Each finger after one that left a print waits for the sensor to be clear first (within `timeout`), so one
+    finger is never recorded as two. A finger that fails (low quality after all retries, no finger, the one
+    before never lifted) does not stop the sequence; an unplugged device does: the remaining fingers come
+    back with DISCONNECTED.
     """
     unknown = [f for f in fingers if f not in FINGERS]
     if unknown:
@@ -173,6 +200,10 @@ def capture_sequence(device: Device, fingers: list[str], timeout: float = 10.0, 
         if out and out[-1].error is ErrorCode.DISCONNECTED:
             out.append(FingerCapture(finger, None, None, out[-1].device, error=ErrorCode.DISCONNECTED,
                                      detail="device disconnected earlier in the sequence"))
+            continue
+        if out and out[-1].image is not None and not wait_for_lift(device, timeout):
+            out.append(FingerCapture(finger, None, None, out[-1].device, error=ErrorCode.NO_SAMPLE,
+                                     detail="the previous finger stayed on the sensor"))
             continue
         out.append(capture_finger(device, finger, timeout, retries, frames=frames, threshold=threshold,
                                   on_frame=on_frame))

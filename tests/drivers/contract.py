@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from drivers.contract import CaptureResult, Device, DeviceInfo, ErrorCode, Status, StatusReport
+from drivers.contract import CaptureResult, Device, DeviceInfo, DeviceKind, ErrorCode, Status, StatusReport
 
 
 @dataclass
@@ -69,6 +69,15 @@ class DeviceContractTests:
         assert result.error in (ErrorCode.NO_SAMPLE, ErrorCode.TIMEOUT)
         assert 0.4 <= elapsed < 3.0
 
+    def test_a_sample_that_left_is_reported_gone(self, rig: Rig) -> None:
+        """A fingerprint sensor tells the lane the finger left the glass; other devices may say they cannot tell."""
+        wait_for_status(rig.device, Status.READY)
+        rig.present()
+        result = rig.device.capture(timeout=rig.capture_timeout)
+        assert result.ok, (result.error, result.detail)
+        clear = rig.device.await_removal(timeout=rig.capture_timeout)
+        assert clear is True if rig.device.kind is DeviceKind.FINGERPRINT else clear in (True, None)
+
     def test_unplug_is_reported_and_replug_recovers(self, rig: Rig) -> None:
         if rig.unplug is None or rig.replug is None:
             pytest.skip("simulator cannot unplug")
@@ -76,6 +85,7 @@ class DeviceContractTests:
         rig.unplug()
         result = rig.device.capture(timeout=1.0)
         assert not result.ok
+        assert rig.device.await_removal(0.2) is not True     # an absent sensor knows nothing left: never raises
         wait_for_status(rig.device, Status.DISCONNECTED)
         rig.replug()
         wait_for_status(rig.device, Status.READY, within=15.0)

@@ -32,7 +32,7 @@ def rig(request):
 
 def test_sequence_captures_each_finger(rig):
     sim, dev = rig
-    sim.finger_on()
+    sim.finger_on(compliant=True)          # lifts when the sequence waits for it, then places the next finger
     frames: list[tuple[str, int]] = []
     out = capture_sequence(dev, ["right_index", "left_index"], timeout=2.0, retries=1,
                            on_frame=lambda f, a, q, e: frames.append((f, a)))
@@ -42,6 +42,28 @@ def test_sequence_captures_each_finger(rig):
         assert c.quality.acceptable and c.image is not None and c.device.backend == dev.name
         assert c.attempts == 1 and c.frames >= 1
     assert {f for f, _ in frames} == {"right_index", "left_index"}
+
+
+def test_a_finger_left_on_the_glass_is_never_taken_as_the_next(rig):
+    sim, dev = rig
+    sim.finger_on()                        # placed once and never lifted
+    out = capture_sequence(dev, ["right_index", "left_index"], timeout=0.8, retries=0)
+    assert out[0].ok
+    assert out[1].error is ErrorCode.NO_SAMPLE and out[1].image is None and "stayed" in out[1].detail
+
+
+def test_await_removal_reports_the_lift(rig):
+    import threading
+
+    sim, dev = rig
+    sim.finger_on()
+    assert capture_finger(dev, "right_index", timeout=2.0, retries=0).image is not None
+    t0 = time.monotonic()
+    assert dev.await_removal(0.4) is False and time.monotonic() - t0 >= 0.3      # still there
+    threading.Timer(0.3, sim.finger_off).start()
+    t0 = time.monotonic()
+    assert dev.await_removal(5.0) is True and time.monotonic() - t0 < 2.5         # lifted while it waited
+    assert dev.await_removal(0.2) is True                                         # and stays clear
 
 
 def test_no_finger_ends_after_every_attempt(rig):
