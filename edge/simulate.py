@@ -79,7 +79,7 @@ def present_travellers(devices: DeviceSet, n: int, seed: int, recorded: Callable
             break
         fmt = rng.choice(["TD3", "TD3", "TD3", "TD1", "TD2"])
         if finger is not None:
-            finger.finger_on()               # the traveller's finger rests on the sensor until they leave
+            finger.finger_on(compliant=True)  # lifts when asked, places the next finger when asked
         reader.simulation.present(make_mrz(fmt, rng=rng))
         deadline = time.monotonic() + per_traveller_timeout
         while recorded() < start + i + 1 and time.monotonic() < deadline:

@@ -31,11 +31,11 @@ def present_document(devices: DeviceSet, kind: Literal["valid", "expired"], rng:
 
 
 def finger_on(devices: DeviceSet) -> None:
-    """A synthetic finger rests on the simulated sensor."""
+    """A synthetic traveller's fingers on the simulated sensor: each finger the kiosk asks for, lifted when asked."""
     sensor = devices.first(DeviceKind.FINGERPRINT)
     if sensor is None or not hasattr(sensor.simulation, "finger_on"):
         raise NotSimulated("no simulated fingerprint sensor")
-    sensor.simulation.finger_on()
+    sensor.simulation.finger_on(compliant=True)
 
 
 # The demo traveller's face: a packaged public-domain portrait the camera simulator knows by this name.

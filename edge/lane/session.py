@@ -313,6 +313,13 @@ class Session:
         step = self._plan().next_finger()
         return step[1] if step is not None else None
 
+    def finger_feedback(self, keys: tuple[str, ...]) -> None:
+        """What the traveller should do now at the sensor, e.g. lift the finger just taken (no try is counted)."""
+        self._expect(Step.FINGERS)
+        if keys != self.feedback:
+            self.feedback = keys
+            self.version += 1
+
     def finger_captured(self, result: FingerResult, now: float) -> None:
         self._expect(Step.FINGERS)
         finger = self.next_finger()

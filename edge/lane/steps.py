@@ -3,13 +3,15 @@
 The kiosk runs one worker thread per session step (`ensure`); auto mode calls `run` in its own thread
 and waits. The face step runs `auto_capture` (live feedback into the session, the preview frame into the
 lane), then compares the best frame with the document portrait; the finger step runs one capture
-attempt per try; the chip step calls the registered chip reader. Results go back into the session under
-the lane's lock; the session's state machine decides what happens next.
+attempt per try and waits for the finger to leave the sensor before the next; the chip step calls the
+registered chip reader. Results go back into the session under the lane's lock; the session's state
+machine decides what happens next.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -258,17 +260,26 @@ class Steps:
             return
         from edge.lane.finger_capture import capture_finger
 
+        on_glass = False          # a finger was just taken: it must leave before the next capture
         while self._still(s, Step.FINGERS):
             finger = s.next_finger()
             if finger is None:
                 return
+            if on_glass:
+                if not self._await_lift(s, dev.device):
+                    return
+                on_glass = False
+                continue          # the plan may have moved on meanwhile ("this finger is injured")
             cap = capture_finger(dev.device, finger, timeout=lane.options.finger_attempt_s, retries=0)
             q = cap.quality
             with lane.lock:
                 if not self._still(s, Step.FINGERS):
                     return
                 if s.next_finger() != finger:
-                    continue        # the traveller said this finger cannot be taken: the plan moved on
+                    # the traveller said this finger cannot be taken while the sensor waited: what it took since
+                    # is the finger asked for now (placed after reading the screen); it is taken again as that one
+                    continue
+                on_glass = cap.image is not None
                 if cap.image is not None and q is not None:
                     lane.images.setdefault(s.code, {})[f"finger_{finger}.png"] = png(cap.image)
                 result = FingerResult(finger=finger, quality=round(float(q.score), 1) if q else None,
@@ -277,3 +288,27 @@ class Steps:
                                       algorithm=cap.algorithm)
                 s.finger_captured(result, lane.clock())
                 lane.after_change(s)
+
+    def _await_lift(self, s: Session, device: Device) -> bool:
+        """Until the finger just taken leaves the sensor (True) or the step ends (False); the kiosk asks for it.
+
+        Without this the sensor takes the finger still resting there as the next one, and one finger is recorded
+        as two. The traveller is asked only when the finger stays (a quick lift shows nothing); what the screen
+        said before (a retry's hint) comes back after the lift.
+        """
+        from edge.lane.finger_capture import wait_for_lift
+
+        lane, before = self.lane, s.feedback
+
+        def ask() -> None:
+            with lane.lock:
+                if self._still(s, Step.FINGERS):
+                    s.finger_feedback(("finger.lift", *before[:1]))
+                    lane.changed.notify_all()
+
+        lifted = wait_for_lift(device, math.inf, asking=ask, waiting=lambda: self._still(s, Step.FINGERS))
+        with lane.lock:
+            if lifted and self._still(s, Step.FINGERS) and s.feedback[:1] == ("finger.lift",):
+                s.finger_feedback(before)
+                lane.changed.notify_all()
+        return lifted

@@ -53,13 +53,19 @@ def booth_fingers(lane: Any) -> tuple[list[FingerResult], dict[str, bytes]]:
     dev = lane.devices.first(DeviceKind.FINGERPRINT)
     if dev is None or dev.device is None:
         return [], {}
-    from edge.lane.finger_capture import capture_finger
+    from edge.lane.finger_capture import capture_finger, wait_for_lift
 
     results: list[FingerResult] = []
     images: dict[str, bytes] = {}
+    on_glass = False
     for finger in tuple(lane.cfg.policy.fingerprints) or DEFAULT_FINGERS:
         try:
+            if on_glass and not wait_for_lift(dev.device, lane.options.finger_attempt_s):
+                # the finger before never left the glass: it is not taken again as this one
+                results.append(FingerResult(finger=finger, acceptable=False, feedback=["finger.lift"]))
+                continue
             cap = capture_finger(dev.device, finger, timeout=lane.options.finger_attempt_s, retries=0)
+            on_glass = cap.image is not None
         except Exception as exc:   # a sensor fault: recorded as not taken
             log.warning("booth fingerprint failed: %s", type(exc).__name__)
             results.append(FingerResult(finger=finger, acceptable=False, feedback=["finger.device_unavailable"]))

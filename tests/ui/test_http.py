@@ -311,6 +311,28 @@ def test_fingerprint_step_takes_each_finger_the_post_asks_for(make_post):
     assert officer.get(f"/booth/t/{s.code}/img/finger_right_index.png").headers["content-type"] == "image/png"
 
 
+def test_a_finger_left_on_the_sensor_is_asked_to_lift_and_never_taken_twice(make_post):
+    import time
+
+    post = make_post(extra=FINGER_POLICY)
+    k = kiosk_to_document(post)
+    post.present()
+    s = only_session(post)
+    assert wait_until(lambda: s.step.value == "fingers", 30), s.step
+    sensor = post.lane.devices.first(DeviceKind.FINGERPRINT).simulation
+    sensor.finger_on()                                   # placed, and left there
+    assert wait_until(lambda: s.feedback[:1] == ("finger.lift",), 30), (s.feedback, s.fingerprints)
+    page = k.get("/kiosk")
+    assert "Please lift your finger off the sensor." in page.text and 'data-finger="left_index"' in page.text
+    time.sleep(1.5)                                      # the finger stays: nothing more is taken
+    assert [f.finger for f in s.fingerprints] == ["right_index"] and s.step.value == "fingers"
+    sensor.finger_off()
+    assert wait_until(lambda: "finger.lift" not in s.feedback, 10)
+    sensor.finger_on()                                   # the left index, when asked
+    assert wait_until(lambda: s.finished, 30)
+    assert s.ending.value == "complete" and [f.finger for f in s.fingerprints] == ["right_index", "left_index"]
+
+
 def test_decision_is_taken_once_and_a_crash_between_writes_is_reconciled(make_post):
     post = make_post()
     kiosk_to_document(post)
