@@ -196,15 +196,17 @@ def capture_sequence(device: Device, fingers: list[str], timeout: float = 10.0, 
     if unknown:
         raise ValueError(f"unknown finger names {unknown} (expected some of {', '.join(FINGERS)})")
     out: list[FingerCapture] = []
+    on_glass = False          # a print was taken and the finger has not been seen to leave since
     for finger in fingers:
         if out and out[-1].error is ErrorCode.DISCONNECTED:
             out.append(FingerCapture(finger, None, None, out[-1].device, error=ErrorCode.DISCONNECTED,
                                      detail="device disconnected earlier in the sequence"))
             continue
-        if out and out[-1].image is not None and not wait_for_lift(device, timeout):
+        if on_glass and not wait_for_lift(device, timeout):
             out.append(FingerCapture(finger, None, None, out[-1].device, error=ErrorCode.NO_SAMPLE,
                                      detail="the previous finger stayed on the sensor"))
             continue
         out.append(capture_finger(device, finger, timeout, retries, frames=frames, threshold=threshold,
                                   on_frame=on_frame))
+        on_glass = out[-1].image is not None
     return out
