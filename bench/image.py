@@ -6,9 +6,10 @@ resident memory of each service in the booted guest (goal: all services together
 
 --build runs image_build/debian/build.sh first (as root) and times it. The boot figures come from the same
 scenario as tests/appliance/test_image_boot.py (both boots, every check asserted); --boot-figures takes them
-from that test's last run (it writes boot-figures.json beside the image) instead of booting again (23-36
-min under TCG here). --update-figures adds the A/B update test's figures (tests/appliance/test_image_update.py
-writes update-figures.json beside the image: bundle size, install time, reboot to blessed, time to fall back).
+from that test's last run (it writes boot-figures.json beside the image, boot-figures-arm64.json for an arm64
+image) instead of booting again (23-36 min under TCG here for amd64, 64 min for arm64). --update-figures adds
+the A/B update test's figures (tests/appliance/test_image_update.py writes update-figures.json beside the image:
+bundle size, install time, reboot to blessed, time to fall back).
 
 Memory: the station and uplink services are measured in the guest once ready, after the simulated crossings,
 and once the station service has run a crossing of its own (a synthetic passport on its simulated reader
