@@ -302,3 +302,23 @@ def test_person_without_a_document_may_give_fingerprints(make_post):
     q = post.lane.get(code)
     assert [f.finger for f in q.fingerprints] == ["right_index", "left_index"]
     assert "finger_right_index.png" in r.text and q.declared.birth_date == "1988-04-02"
+
+
+def test_a_finger_left_on_the_booth_sensor_is_not_taken_for_the_next(make_post):
+    from drivers.contract import DeviceKind
+    from edge.lane.options import Options
+    from tests.ui.test_http import FINGER_POLICY
+
+    post = make_post(Options(finger_attempt_s=2.0), extra=FINGER_POLICY)
+    officer = sign_in(post)
+    form = officer.get("/booth/undocumented")
+    post.lane.devices.first(DeviceKind.FINGERPRINT).simulation.finger_on()    # placed, and left there
+    officer.timeout = 60
+    r = officer.post("/booth/undocumented", data={
+        "csrf": token(form.text), "surname": "Haddad", "birth_date": "1988-04-02", "reason": "lost",
+        "fingers": "1"})
+    q = post.lane.get(r.url.path.rsplit("/", 1)[1])
+    right, left = q.fingerprints
+    assert right.finger == "right_index" and right.acceptable
+    assert left.finger == "left_index" and not left.acceptable and left.feedback == ["finger.lift"]
+    assert "finger_left_index.png" not in r.text
