@@ -54,7 +54,23 @@ def spoken_text(s, lang: str) -> str:
         keys = [f"result.{ending}.title", f"result.{ending}.where", *([s.message()] if s.message() else [])]
     else:
         keys = list(SPOKEN.get(s.step, ()))
-    return " ".join(i18n.translate(lang, k) for k in keys)
+    parts = [i18n.translate(lang, k) for k in keys]
+    if s.step is Step.FINGERS:
+        parts += finger_prompt(s, lang)
+    return " ".join(parts).replace(i18n.FSI, "").replace(i18n.PDI, "")
+
+
+def finger_prompt(s, lang: str) -> list[str]:
+    """What the finger screen asks, spoken: what to do first (lift the finger just taken, a retry's hint), then
+    which finger to place, and for a stand-in why."""
+    finger = s.next_finger()
+    if finger is None:
+        return []
+    t = i18n.Translator(lang)
+    replaces = s.finger_replaces()
+    place = (t("finger.stand_in", missing=t(f"finger.{replaces}"), finger=t(f"finger.{finger}")) if replaces
+             else t("finger.instruction", finger=t(f"finger.{finger}")))
+    return [*(t(k) for k in s.feedback[:1]), place]
 
 
 def qr_data_uri(code: str) -> str:

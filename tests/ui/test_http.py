@@ -12,6 +12,7 @@ import pytest
 
 from drivers.contract import DeviceKind
 from edge.lane.options import Options
+from kiosk_ui.kiosk import spoken_text
 from tests.support.broker import Collector
 from tests.ui.conftest import OFFICER, TECH, wait_until
 
@@ -324,6 +325,8 @@ def test_a_finger_left_on_the_sensor_is_asked_to_lift_and_never_taken_twice(make
     assert wait_until(lambda: s.feedback[:1] == ("finger.lift",), 30), (s.feedback, s.fingerprints)
     page = k.get("/kiosk")
     assert "Please lift your finger off the sensor." in page.text and 'data-finger="left_index"' in page.text
+    assert spoken_text(s, "en") == ("Your fingerprints Please lift your finger off the sensor. "
+                                    "Please place your left index finger on the sensor.")      # spoken too
     time.sleep(1.5)                                      # the finger stays: nothing more is taken
     assert [f.finger for f in s.fingerprints] == ["right_index"] and s.step.value == "fingers"
     sensor.finger_off()
