@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from drivers.contract import DeviceKind
 from tests.conftest import write_config
 
@@ -33,16 +35,25 @@ def _collect(sock: socket.socket, seconds: float) -> list[str]:
 def test_uplink_notifies_ready_and_pings_the_watchdog(tmp_path):
     sock = _listen(tmp_path)
     config = write_config(tmp_path)  # broker unreachable: the uplink is still healthy and waiting
-    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "400000"}
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "400000",
+           "PYTHONFAULTHANDLER": "1"}
     env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "uplink", "--config", str(config)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    err = tmp_path / "uplink.err"
+    with err.open("wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "edge", "uplink", "--config", str(config)], cwd=ROOT,
+                                env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         msgs = _collect(sock, 4.0)
         assert "READY=1" in msgs
         assert msgs.count("WATCHDOG=1") >= 3
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        try:
+            code = proc.wait(15)
+        except subprocess.TimeoutExpired:     # say where it hung: faulthandler prints every thread on SIGABRT
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(10)
+            pytest.fail(f"the uplink did not stop within 15 s of SIGTERM:\n{err.read_text(errors='replace')[-6000:]}")
+        assert code == 0
         assert "STOPPING=1" in _collect(sock, 0.5)
     finally:
         proc.kill()
