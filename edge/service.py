@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,21 @@ def _seconds(env: str, default: float) -> float:
 
 def start_step_seconds() -> float:
     return _seconds(START_STEP_ENV, START_STEP_DEFAULT)
+
+
+def stop_on_signals(stop: threading.Event, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    """SIGTERM and SIGINT set `stop`, from a thread of its own.
+
+    Python runs a handler in the main thread between two bytecodes, possibly inside `stop.wait()` while that
+    thread holds the event's lock: `stop.set()` called there waits for the lock forever and the service never
+    stops (seen: the uplink ignoring SIGTERM until killed). A short-lived thread takes the lock once the
+    main thread lets go of it.
+    """
+    def handler(signum: int, frame: object) -> None:
+        threading.Thread(target=stop.set, name="stop-signal", daemon=True).start()
+
+    for sig in signals:
+        signal.signal(sig, handler)
 
 
 def starting(step: str) -> None:

@@ -129,9 +129,8 @@ class UIServer:
 
 def simulation_hooks(cfg: Config, port: int | None, echo: Any = print) -> tuple[Config, dict[str, Any]]:
     """What `simulate --ui` passes to `edge.simulate.run`: start the UIs when ready, run until Ctrl-C."""
-    import signal
-
     from edge.lane.demo import demo_config
+    from edge.service import stop_on_signals
 
     cfg = demo_config(cfg)
     keep = threading.Event()
@@ -152,6 +151,5 @@ def simulation_hooks(cfg: Config, port: int | None, echo: Any = print) -> tuple[
         if "server" in holder:
             holder["server"].stop()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: keep.set())
+    stop_on_signals(keep)
     return cfg, {"keep_running": keep, "on_ready": on_ready, "on_stop": on_stop}

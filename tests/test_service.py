@@ -210,3 +210,24 @@ def test_station_feeds_the_watchdog_through_a_long_auto_crossing(tmp_path):
         loop.join(10)
         devices.close()
         store.close()
+
+
+def test_a_stop_signal_never_waits_for_the_lock_the_main_thread_holds():
+    """A handler lands wherever the main thread is, e.g. inside stop.wait() holding the event's lock: setting the
+    event right there would wait for that lock forever (the uplink once ignored SIGTERM that way)."""
+    import threading
+
+    from edge import service
+
+    stop = threading.Event()
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        service.stop_on_signals(stop)
+        with stop._cond:                        # the lock Event.wait holds between its checks
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)                    # the handler has run by now, in this thread, and returned
+            assert not stop.is_set()
+        assert stop.wait(5)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -111,9 +110,10 @@ def serve(db_url: str, broker_url: str, ca_file: Path | None, prefix: str, group
                         ca_file=ca_file, username=user, password=password)
     except BrokerURLError as exc:
         fail(str(exc))
+    from edge import service
+
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    service.stop_on_signals(stop)
     ready = threading.Event()
     threading.Thread(target=lambda: (ready.wait(), click.echo("central ingest ready", err=True)),
                      daemon=True).start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from pathlib import Path
 
@@ -34,8 +33,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
     except (IdentityError, OSError) as exc:
         fail(str(exc), EXIT_USAGE)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    service.stop_on_signals(stop)
     try:
         recorder = Recorder(cfg, store, key)
     except SealError as exc:  # the agency's encryption key named in [keys] cannot be loaded

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -55,8 +54,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
 
     reload = reloader(config_path, store_path, broker_url)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    service.stop_on_signals(stop)
     service.starting("starting the delivery loop")
     try:
         uplink = Uplink(cfg, store, key, reload=reload)
