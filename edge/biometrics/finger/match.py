@@ -40,7 +40,8 @@ class Verification:
 
 def template(gray: np.ndarray, ppi: float = nfiq2.NATIVE_PPI) -> bytes:
     """The ISO/IEC 19794-2:2011 minutiae template of one print (resampled to 500 ppi first)."""
-    return bytes(nfiq2.extract(gray, ppi, nfiq2=False).to_iso_19794_2_2011())
+    png = nfiq2.png_at_500ppi(gray, ppi)
+    return nfiq2.on_nbis_thread(lambda extractor: bytes(nfiq2.extract(extractor(False), png).to_iso_19794_2_2011()))
 
 
 def check_template(data: bytes) -> bytes:
@@ -56,10 +57,11 @@ def check_template(data: bytes) -> bytes:
 
 def verify(probe: bytes, reference: bytes, threshold: int = THRESHOLD) -> Verification:
     """Bozorth3 score of two templates and the decision at `threshold`."""
-    ex = nfiq2._extractor(False)
+    probe, reference = check_template(probe), check_template(reference)
     try:
-        score = int(ex.compare_iso_19794_2_2011(check_template(probe), check_template(reference)))
-    except BadTemplate:
+        score = nfiq2.on_nbis_thread(lambda extractor: int(
+            extractor(False).compare_iso_19794_2_2011(probe, reference)))
+    except nfiq2.Nfiq2Unavailable:
         raise
     except Exception as exc:
         raise BadTemplate(f"the matcher refused the template: {type(exc).__name__}") from exc

@@ -9,16 +9,22 @@ ppi). The same extraction gives the ISO/IEC 19794-2:2011 minutiae template used 
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 
+from edge.biometrics.finger import nbis_memory
 from edge.biometrics.finger.feedback import ordered
+
+T = TypeVar("T")
 
 ALGORITHM = "nfiq2"
 NATIVE_PPI = 500.0
@@ -73,21 +79,57 @@ def version() -> str:
         return ""
 
 
-@lru_cache(maxsize=2)
-def _extractor(nfiq2: bool) -> Any:
-    try:
-        import nbis
-    except ImportError as exc:
-        raise Nfiq2Unavailable(f"NIST NFIQ 2 is not installed (pip install nbis-python): {exc}") from exc
-    except OSError as exc:
-        hint = " (run: borderpost finger nbis-compat)" if "GLIBC_2.38" in str(exc) else ""
-        raise Nfiq2Unavailable(f"NIST NFIQ 2's libraries cannot load here{hint}: {exc}") from exc
-    settings = nbis.NbisExtractorSettings(min_quality=0.0, get_center=False, check_fingerprint=False,
-                                          compute_nfiq2=nfiq2, ppi=None)
-    return nbis.new_nbis_extractor(settings)
+class _NbisThread:
+    """The one thread that ever calls NBIS, and the extractors it owns.
+
+    Why one thread: libnbis keeps about 48 MB of thread-local state (its `.tbss`), set up in every thread
+    that calls it and held until that thread ends, so NFIQ 2 called from the lane, the booth's request
+    threads and the simulators would hold that much again per thread (measured: three live threads that
+    had each assessed a print, 264 MB in all; one, 165 MB). The library also keeps global state, so calls
+    are one at a time anyway. Native objects never leave this thread: callers get Python values. What of
+    that state the library never writes, and its forest's text once parsed, is handed back (`nbis_memory`).
+    """
+
+    def __init__(self, hand_back: bool = True) -> None:
+        self._hand_back = hand_back       # what libnbis holds but does not use (`nbis_memory`)
+        self._pid = 0
+        self._executor: ThreadPoolExecutor | None = None
+        self._extractors: dict[bool, Any] = {}
+        self._guard = threading.Lock()
+
+    def run(self, fn: Callable[[Callable[[bool], Any]], T]) -> T:
+        """`fn(extractor)` on the NBIS thread; `extractor(nfiq2)` gives the extractor (with NFIQ 2 or not)."""
+        with self._guard:
+            if self._executor is None or self._pid != os.getpid():   # a forked child has no such thread
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbis")
+                self._extractors = {}
+                self._pid = os.getpid()
+            executor = self._executor
+        return executor.submit(fn, self._extractor).result()
+
+    def _extractor(self, nfiq2: bool) -> Any:
+        if nfiq2 not in self._extractors:
+            try:
+                import nbis
+            except ImportError as exc:
+                raise Nfiq2Unavailable(f"NIST NFIQ 2 is not installed (pip install nbis-python): {exc}") from exc
+            except OSError as exc:
+                hint = " (run: borderpost finger nbis-compat)" if "GLIBC_2.38" in str(exc) else ""
+                raise Nfiq2Unavailable(f"NIST NFIQ 2's libraries cannot load here{hint}: {exc}") from exc
+            settings = nbis.NbisExtractorSettings(min_quality=0.0, get_center=False, check_fingerprint=False,
+                                                  compute_nfiq2=nfiq2, ppi=None)
+            self._extractors[nfiq2] = nbis.new_nbis_extractor(settings)
+            if self._hand_back:
+                nbis_memory.release()
+        return self._extractors[nfiq2]
 
 
-_lock = threading.Lock()   # one NBIS extraction at a time: the native library keeps global state
+on_nbis_thread = _NbisThread().run
+
+
+def warm_up() -> None:
+    """Make both extractors now (NFIQ 2's parses its forest: a passing peak better taken early)."""
+    on_nbis_thread(lambda extractor: (extractor(True), extractor(False)))
 
 
 def at_500ppi(gray: np.ndarray, ppi: float) -> np.ndarray:
@@ -99,22 +141,20 @@ def at_500ppi(gray: np.ndarray, ppi: float) -> np.ndarray:
     return cv2.resize(gray, None, fx=f, fy=f, interpolation=interp)
 
 
-def _png(gray: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", gray)
+def png_at_500ppi(gray: np.ndarray, ppi: float = NATIVE_PPI) -> bytes:
+    """The print as NBIS takes it: a PNG at 500 ppi."""
+    ok, buf = cv2.imencode(".png", at_500ppi(gray, ppi))
     if not ok:
         raise Nfiq2Failed("the image cannot be encoded")
     return buf.tobytes()
 
 
-def extract(gray: np.ndarray, ppi: float = NATIVE_PPI, nfiq2: bool = True) -> Any:
-    """NBIS minutiae (and NFIQ 2 when asked) of an 8-bit grey print; Nfiq2Failed when NBIS refuses it."""
-    ex = _extractor(nfiq2)
-    data = _png(at_500ppi(gray, ppi))
-    with _lock:
-        try:
-            return ex.extract_minutiae(data)
-        except Exception as exc:  # nbis raises its own NbisError family for unusable images
-            raise Nfiq2Failed(f"NFIQ 2 refused the image: {type(exc).__name__}") from exc
+def extract(extractor: Any, png: bytes) -> Any:
+    """NBIS minutiae of a PNG print (on the NBIS thread only); Nfiq2Failed when NBIS refuses it."""
+    try:
+        return extractor.extract_minutiae(png)
+    except Exception as exc:  # nbis raises its own NbisError family for unusable images
+        raise Nfiq2Failed(f"NFIQ 2 refused the image: {type(exc).__name__}") from exc
 
 
 FULL_SENSOR_PX = 120_000      # NFIQ 2's foreground limit assumes a sensor at least this large (at 500 ppi)
@@ -134,19 +174,23 @@ def feedback(actionable: dict[str, float], image_px: int = FULL_SENSOR_PX) -> tu
 
 def assess(gray: np.ndarray, ppi: float = NATIVE_PPI, threshold: float = DEFAULT_THRESHOLD) -> Nfiq2Quality:
     """NFIQ 2 of one print with what the traveller should change (from NFIQ 2's actionable feedback)."""
-    minutiae = extract(gray, ppi)
-    q = minutiae.quality()
-    actionable = {v.name: float(v.value) for v in q.actionable}
-    native = {v.name: float(v.value) for v in q.features}
+    png = png_at_500ppi(gray, ppi)
+
+    def measure(extractor: Callable[[bool], Any]) -> tuple[float, dict[str, float], dict[str, float], int]:
+        minutiae = extract(extractor(True), png)
+        q = minutiae.quality()
+        return (float(q.score), {v.name: float(v.value) for v in q.actionable},
+                {v.name: float(v.value) for v in q.features}, len(minutiae.get()))
+
+    score, actionable, native, count = on_nbis_thread(measure)
     # NFIQ 2 stops before its actionable measures on an empty or uniform image: judge those two the same way
     measured = actionable or {"EmptyImageOrContrastTooLow": float(gray.mean()), "UniformImage": float(gray.std()),
-                              "FingerprintImageWithMinutiae": float(len(minutiae.get()))}
+                              "FingerprintImageWithMinutiae": float(count)}
     keys = feedback(measured, int(gray.size * (NATIVE_PPI / ppi) ** 2))
     if "finger.place_finger" in keys:     # nothing on the glass: the other advice would only confuse
         keys = ("finger.place_finger",)
-    score = float(q.score)
     acceptable = score >= threshold and not keys
     if not acceptable and not keys:
         keys = ("finger.try_again",)
     return Nfiq2Quality(score=score, acceptable=acceptable, feedback=keys, actionable=actionable, native=native,
-                        minutiae=len(minutiae.get()), threshold=threshold, version=version())
+                        minutiae=count, threshold=threshold, version=version())
