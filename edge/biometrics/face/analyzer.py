@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge.biometrics.face import imageio, models, runtime_opencv, runtimes
+from edge.biometrics.face import imageio, models, runtimes
 from edge.biometrics.face import landmarks as lm
 from edge.biometrics.face import quality as q
 from edge.biometrics.face.detection import PRECISE, DetectedFace, Detector, comparable_faces
@@ -25,7 +25,7 @@ class FaceConfig(BaseModel):
 
     models_dir: Path | None = None            # None: $BORDERPOST_MODELS_DIR, else /var/lib/borderpost/models
     tflite_runtime: Literal["litert", "tflite-runtime"] = "litert"
-    onnx_runtime: Literal["opencv"] = "opencv"
+    onnx_runtime: Literal["onnxruntime", "opencv"] = "onnxruntime"
     threads: int = Field(default=1, ge=1, le=8)
     detector_score: float = Field(default=0.7, gt=0, lt=1)
     comparable_face_ratio: float = Field(default=0.5, gt=0, le=1)   # a second face this big counts
@@ -135,7 +135,7 @@ class FaceAnalyzer:
         det_path = models.check_file("detector", self.models_dir)
         mesh_path = models.check_file("landmarks", self.models_dir)
         rec_path = models.check_file("recogniser", self.models_dir)
-        runtime_opencv.set_threads(self.config.threads)
+        cv.set_threads(self.config.threads)
         self.detector = Detector(cv.load_detector(str(det_path), self.config.detector_score))
         self.mesh = lm.LandmarkModel(runtimes.load_tflite(self.config.tflite_runtime, str(mesh_path),
                                                           self.config.threads))

@@ -1,6 +1,7 @@
 """Inference runtimes, one module each, picked by config and imported only when chosen.
 
-`.tflite` models run on LiteRT (`ai-edge-litert`) or `tflite-runtime`; ONNX models on OpenCV DNN.
+`.tflite` models run on LiteRT (`ai-edge-litert`) or `tflite-runtime`; ONNX models on OpenCV DNN, or SFace
+on ONNX Runtime (less memory: `runtime_onnxruntime`).
 A runtime that is not installed is reported by `available()` (for `borderpost doctor`), never a crash
 at import time.
 """
@@ -19,6 +20,7 @@ TFLITE_RUNTIMES: dict[str, str] = {
 }
 ONNX_RUNTIMES: dict[str, str] = {
     "opencv": "edge.biometrics.face.runtime_opencv",
+    "onnxruntime": "edge.biometrics.face.runtime_onnxruntime",
 }
 
 
