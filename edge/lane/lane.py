@@ -24,6 +24,7 @@ from drivers.contract import DeviceKind
 from edge.config import Config
 from edge.devices import DeviceSet
 from edge.events.model import Decision, DocumentSummary
+from edge.heap import release_free_heap
 from edge.lane.checks import build_checks
 from edge.lane.document import document_summary, new_transaction_code
 from edge.lane.options import Options
@@ -338,6 +339,7 @@ class Lane(OfficerQueue):
         if s.written:
             return
         s.written = True
+        release_free_heap()        # what the face and finger steps freed goes back before the next traveller
         self.mrz_for_chip.pop(s.code, None)
         job = self.portrait_jobs.pop(s.code, None)
         if job is not None:

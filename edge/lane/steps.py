@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 from drivers.contract import CaptureResult, Device, DeviceKind
 from edge.devices import OpenDevice
 from edge.events.model import FaceResult, FingerResult
+from edge.heap import release_free_heap
 from edge.lane.media import crop_face, jpeg, png
 from edge.lane.session import Session, SessionError, Step
 
@@ -119,16 +121,43 @@ class Steps:
     def analyzer(self) -> Any:
         """The face analyzer, loaded once; None (with the reason logged) when its models are missing."""
         with self._lock:
-            if self._analyzer is None and self._analyzer_error is None:
-                try:
-                    from edge.biometrics.face import FaceAnalyzer, FaceConfig
+            return self._load_analyzer()
 
-                    table = self.lane.cfg.quality.get("face", {})
-                    self._analyzer = FaceAnalyzer(FaceConfig.from_quality_table(table))
-                except Exception as exc:
-                    self._analyzer_error = f"{type(exc).__name__}: {exc}"
-                    log.error("face analysis unavailable: %s", self._analyzer_error)
-            return self._analyzer
+    def _load_analyzer(self) -> Any:
+        if self._analyzer is None and self._analyzer_error is None:
+            try:
+                from edge.biometrics.face import FaceAnalyzer, FaceConfig
+
+                table = self.lane.cfg.quality.get("face", {})
+                self._analyzer = FaceAnalyzer(FaceConfig.from_quality_table(table))
+            except Exception as exc:
+                self._analyzer_error = f"{type(exc).__name__}: {exc}"
+                log.error("face analysis unavailable: %s", self._analyzer_error)
+        return self._analyzer
+
+    def warm_up(self) -> None:
+        """Load what the post's crossings need before the first traveller: NFIQ 2 first, the face models second.
+
+        Why this order: making NFIQ 2's extractor parses its random forest from text, a passing peak of about
+        100 MB; taken while the process is small, it is not added on top of the face models. A face step that
+        starts meanwhile waits for this (the same lock), so the two never load at once.
+        """
+        rules = self.lane.auto_rules      # what this post's devices can take: a sensor, a camera
+        t0, loaded = time.monotonic(), []
+        with self._lock:
+            if rules.fingerprints:
+                from edge.biometrics.finger import nfiq2
+
+                try:
+                    nfiq2.warm_up()
+                    loaded.append("NFIQ 2")
+                except nfiq2.Nfiq2Unavailable as exc:
+                    log.error("fingerprint quality unavailable: %s", exc)
+            if rules.face and self._load_analyzer() is not None:
+                loaded.append("face")
+        release_free_heap()
+        if loaded:
+            log.info("models loaded in %.1f s: %s", time.monotonic() - t0, ", ".join(loaded))
 
     def _target(self, step: Step) -> Callable[[Session], None]:
         return {Step.CHIP: self._chip, Step.FACE: self._face, Step.FINGERS: self._finger}[step]

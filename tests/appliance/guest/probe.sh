@@ -98,6 +98,10 @@ done
 # models (the simulator below has its own pipeline process). Sampled every 2 s: the largest PSS (with the sample
 # it came from) and the last sample, until its peak has not grown for 3 min or the process is gone (restarted:
 # reported, with the unit's restart count).
+# the station loads its models when it starts (its log says so), or else at its first crossing (the peak shows it)
+models_loaded() {  # IDLE_KIB PEAK_KIB
+    [ "$2" -gt $(($1 + 102400)) ] || journalctl -b -q --no-pager -u borderpost-station.service | grep -q "models loaded"
+}
 station_models() {
     local pid idle peak=0 now still=0 best="" last="" pss max=0 gone=no deadline=$((SECONDS + 1500))
     pid=$(systemctl show -P MainPID borderpost-station.service)
@@ -125,11 +129,11 @@ PY
             [ "$pss" -gt "$max" ] && { max=$pss; best=$sample; }
         fi
         if [ "$now" -gt "$peak" ]; then peak=$now; still=0; else still=$((still + 2)); fi
-        [ "$still" -ge 180 ] && [ "$peak" -gt $((idle + 102400)) ] && break
+        [ "$still" -ge 180 ] && models_loaded "$idle" "$peak" && break
         sleep 2
     done
     loaded=no
-    [ "$peak" -gt $((idle + 102400)) ] && loaded=yes
+    models_loaded "$idle" "$peak" && loaded=yes
     say mem_models "${last:-station} loaded=$loaded gone=$gone restarts=$(systemctl show -P NRestarts borderpost-station)"
     say mem_models_peak "${best:-station}"
     pid=$(systemctl show -P MainPID borderpost-uplink.service)
