@@ -25,6 +25,7 @@ from edge.biometrics.finger import nfiq2
 from edge.biometrics.finger.model import version as fast_version
 from edge.biometrics.finger.names import FINGERS
 from edge.biometrics.finger.quality import DEFAULT_THRESHOLD, FingerQuality, InvalidImage, assess
+from edge.events.model import FingerResult
 
 __all__ = ["FINGERS", "FingerCapture", "capture_finger", "capture_sequence", "wait_for_lift"]
 
@@ -58,12 +59,12 @@ class FingerCapture:
             return None
         return f"nfiq2/{q.version}" if isinstance(q, nfiq2.Nfiq2Quality) else fast_version()
 
-    def event_fields(self) -> dict[str, Any]:
-        """The fields of a crossing event's `FingerResult` (edge.events.model): no image, no components."""
+    def result(self) -> FingerResult:
+        """What a crossing records of this finger (edge.events.model): no image, at most two feedback keys."""
         q = self.quality
-        return {"finger": self.finger, "quality": round(q.score, 1) if q else None,
-                "acceptable": self.ok if q else None, "feedback": list(q.feedback) if q else [],
-                "algorithm": self.algorithm}
+        return FingerResult(finger=self.finger, quality=round(float(q.score), 1) if q else None, acceptable=self.ok,
+                            feedback=list(q.feedback[:2]) if q else ["finger.place_finger"],
+                            algorithm=self.algorithm)
 
     def to_dict(self) -> dict[str, Any]:
         """Summary without the image (never log or publish the print itself in clear)."""

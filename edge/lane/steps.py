@@ -21,7 +21,7 @@ import numpy as np
 
 from drivers.contract import CaptureResult, Device, DeviceKind
 from edge.devices import OpenDevice
-from edge.events.model import FaceResult, FingerResult
+from edge.events.model import FaceResult
 from edge.heap import release_free_heap
 from edge.lane.media import crop_face, jpeg, png
 from edge.lane.session import Session, SessionError, Step
@@ -300,7 +300,6 @@ class Steps:
                 on_glass = False
                 continue          # the plan may have moved on meanwhile ("this finger is injured")
             cap = capture_finger(dev.device, finger, timeout=lane.options.finger_attempt_s, retries=0)
-            q = cap.quality
             with lane.lock:
                 if not self._still(s, Step.FINGERS):
                     return
@@ -309,13 +308,9 @@ class Steps:
                     # is the finger asked for now (placed after reading the screen); it is taken again as that one
                     continue
                 on_glass = cap.image is not None
-                if cap.image is not None and q is not None:
+                if cap.image is not None and cap.quality is not None:
                     lane.images.setdefault(s.code, {})[f"finger_{finger}.png"] = png(cap.image)
-                result = FingerResult(finger=finger, quality=round(float(q.score), 1) if q else None,
-                                      acceptable=bool(q and q.acceptable and cap.ok),
-                                      feedback=list(q.feedback[:2]) if q else ["finger.place_finger"],
-                                      algorithm=cap.algorithm)
-                s.finger_captured(result, lane.clock())
+                s.finger_captured(cap.result(), lane.clock())
                 lane.after_change(s)
 
     def _await_lift(self, s: Session, device: Device) -> bool:

@@ -70,13 +70,9 @@ def booth_fingers(lane: Any) -> tuple[list[FingerResult], dict[str, bytes]]:
             log.warning("booth fingerprint failed: %s", type(exc).__name__)
             results.append(FingerResult(finger=finger, acceptable=False, feedback=["finger.device_unavailable"]))
             continue
-        q = cap.quality
-        if cap.image is not None and q is not None:
+        if cap.image is not None and cap.quality is not None:
             images[f"finger_{finger}.png"] = png(cap.image)
-        results.append(FingerResult(finger=finger, quality=round(float(q.score), 1) if q else None,
-                                    acceptable=bool(q and q.acceptable and cap.ok),
-                                    feedback=list(q.feedback[:2]) if q else ["finger.place_finger"],
-                                    algorithm=cap.algorithm))
+        results.append(cap.result())
     return results, images
 
 

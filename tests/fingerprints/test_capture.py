@@ -124,19 +124,17 @@ def test_summary_has_no_image(rig):
     assert set(FINGERS) >= {d["finger"]}
 
 
-def test_event_fields_fit_the_crossing_event_model(rig):
-    from edge.events.model import FingerResult
-
+def test_the_result_is_what_a_crossing_records(rig):
     sim, dev = rig
     sim.finger_on()
     ok = capture_finger(dev, "right_index", timeout=2.0)
     sim.finger_off()
     none = capture_finger(dev, "left_index", timeout=0.3, retries=0)
-    for c in (ok, none):
-        r = FingerResult.model_validate(c.event_fields())
-        assert r.finger == c.finger
-    assert FingerResult.model_validate(ok.event_fields()).acceptable is True
-    assert FingerResult.model_validate(none.event_fields()).quality is None
+    assert (ok.result().finger, none.result().finger) == ("right_index", "left_index")
+    assert ok.result().acceptable is True and ok.result().algorithm == ok.algorithm
+    assert none.result().model_dump() == {"finger": "left_index", "quality": None, "acceptable": False,
+                                          "feedback": ["finger.place_finger"], "algorithm": None, "replaces": None,
+                                          "skipped": None}
 
 
 @pytest.mark.parametrize("start,backend,config", [
