@@ -98,9 +98,10 @@ done
 # models (the simulator below has its own pipeline process). Sampled every 2 s: the largest PSS (with the sample
 # it came from) and the last sample, until its peak has not grown for 3 min or the process is gone (restarted:
 # reported, with the unit's restart count).
-# the station loads its models when it starts (its log says so), or else at its first crossing (the peak shows it)
-models_loaded() {  # IDLE_KIB PEAK_KIB
-    [ "$2" -gt $(($1 + 102400)) ] || journalctl -b -q --no-pager -u borderpost-station.service | grep -q "models loaded"
+# the station loads its models when it starts (then ONNX Runtime, which the face analyzer loads, is mapped in it),
+# or else at its first crossing (the peak shows it)
+models_loaded() {  # PID IDLE_KIB PEAK_KIB
+    [ "$3" -gt $(($2 + 102400)) ] || grep -q onnxruntime "/proc/$1/maps" 2>/dev/null
 }
 station_models() {
     local pid idle peak=0 now still=0 best="" last="" pss max=0 gone=no deadline=$((SECONDS + 1500))
@@ -129,11 +130,11 @@ PY
             [ "$pss" -gt "$max" ] && { max=$pss; best=$sample; }
         fi
         if [ "$now" -gt "$peak" ]; then peak=$now; still=0; else still=$((still + 2)); fi
-        [ "$still" -ge 180 ] && models_loaded "$idle" "$peak" && break
+        [ "$still" -ge 180 ] && models_loaded "$pid" "$idle" "$peak" && break
         sleep 2
     done
     loaded=no
-    models_loaded "$idle" "$peak" && loaded=yes
+    models_loaded "$pid" "$idle" "$peak" && loaded=yes
     say mem_models "${last:-station} loaded=$loaded gone=$gone restarts=$(systemctl show -P NRestarts borderpost-station)"
     say mem_models_peak "${best:-station}"
     pid=$(systemctl show -P MainPID borderpost-uplink.service)
