@@ -123,19 +123,19 @@ def _pss(pid: int) -> tuple[float, float]:
     return _mb(fields.get("Pss", "0")), _mb(fields.get("Pss_Anon", "0"))
 
 
-def peak_pss(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """(largest PSS sum of the process tree, its anonymous part, seconds) while `cmd` runs."""
+def peak_pss(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, float]:
+    """(largest PSS sum of the process tree, its anonymous part, the last sample's PSS, seconds) while `cmd` runs."""
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = (0.0, 0.0)
+    peak, last = (0.0, 0.0), 0.0
     while proc.poll() is None:
         samples = [_pss(p) for p in _tree(proc.pid)]
         total = (sum(s[0] for s in samples), sum(s[1] for s in samples))
-        peak = max(peak, total)
+        peak, last = max(peak, total), total[0] or last
         time.sleep(0.1)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-400:]}")
-    return peak[0], peak[1], time.monotonic() - t0
+    return peak[0], peak[1], last, time.monotonic() - t0
 
 
 def _free_port() -> int:
@@ -162,16 +162,16 @@ def post(travellers: int, env: dict[str, str]) -> None:
             uplink = subprocess.Popen([sys.executable, "-m", "edge", "uplink", "--config", f"{tmp}/config.toml"],
                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                pss, anon, secs = peak_pss([sys.executable, "-m", "edge", "simulate", "--offline", "-n",
-                                            str(travellers), "--config", f"{tmp}/config.toml"], env)
+                pss, anon, settled, secs = peak_pss([sys.executable, "-m", "edge", "simulate", "--offline", "-n",
+                                                     str(travellers), "--config", f"{tmp}/config.toml"], env)
                 up = _pss(uplink.pid)
             finally:
                 uplink.terminate()
                 uplink.wait(30)
             total = pss + up[0]
-            print(f"  {name:12s} station+simulators peak {pss:6.1f} MB (anon {anon:5.1f}; {travellers} travellers,"
-                  f" {secs:4.1f} s) + uplink {up[0]:5.1f} MB = {total:6.1f} MB  goal {GOAL_MB:.0f}: "
-                  f"{'met' if total <= GOAL_MB else 'NOT met'}")
+            print(f"  {name:12s} station+simulators peak {pss:6.1f} MB (anon {anon:5.1f}), after {travellers} "
+                  f"travellers {settled:6.1f} ({secs:4.1f} s); uplink {up[0]:5.1f}; peak + uplink {total:6.1f} MB, "
+                  f"goal {GOAL_MB:.0f}: {'met' if total <= GOAL_MB else 'NOT met'}")
         broker.terminate()
         broker.wait(10)
 
