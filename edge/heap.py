@@ -1,4 +1,4 @@
-"""Hand the heap's free pages back to the system at the moments the post is idle.
+"""Hand the heap's free pages back to the system right after large buffers were freed.
 
 Why: the face models and NFIQ 2 allocate and free large buffers in every crossing; glibc keeps what was
 freed inside its arenas (one per busy thread), so a station's resident memory creeps up by 15-60 MB

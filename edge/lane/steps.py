@@ -139,7 +139,7 @@ class Steps:
         """Load what the post's crossings need before the first traveller: NFIQ 2 first, the face models second.
 
         Why this order: making NFIQ 2's extractor parses its random forest from text, a passing peak of about
-        100 MB; taken while the process is small, it is not added on top of the face models. A face step that
+        160 MB; taken while the process is small, it is not added on top of the face models. A face step that
         starts meanwhile waits for this (the same lock), so the two never load at once.
         """
         rules = self.lane.auto_rules      # what this post's devices can take: a sensor, a camera
