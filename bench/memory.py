@@ -34,6 +34,7 @@ FACES = ["a1", "a2", "a3", "b1", "astronaut"]
 
 _FACE = """
 import json, sys
+from bench.memory import smaps
 from edge.biometrics.face import FaceAnalyzer, FaceConfig
 from edge.heap import release_free_heap
 from tests.fixtures import face_images
@@ -42,8 +43,7 @@ for _ in range(3):
     for name in sys.argv[2:]:
         a.embedding(face_images.load(name))
 release_free_heap()
-print(json.dumps({k: v for k, v in (l.split(":") for l in open("/proc/self/smaps_rollup") if ":" in l)
-                  if k in ("Pss", "Pss_Anon")}))
+print(json.dumps(smaps()))
 """
 
 _FACE_TIME = """
@@ -74,13 +74,16 @@ print(json.dumps({k: statistics.median(v) * 1e3 for k, v in times.items()}))
 _NBIS = """
 import json, sys, threading
 import cv2
+from bench.memory import smaps
 from edge.biometrics.finger import match, nfiq2
 from tests.fingerprints.conftest import REAL
 prints = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in REAL]
 one = sys.argv[1] == "one"
 workers = [nfiq2._NbisThread(hand_back=one) for _ in range(1 if one else 3)]
+mine = threading.local()          # each caller's NBIS thread: its own (as the library comes) or the shared one
+nfiq2.on_nbis_thread = lambda fn: mine.worker.run(fn)
 def caller(i):
-    nfiq2.on_nbis_thread = workers[i % len(workers)].run
+    mine.worker = workers[i % len(workers)]
     scores = [nfiq2.assess(p).score for p in prints]
     t = [match.template(p) for p in prints]
     return scores, match.verify(t[0], t[1]).score
@@ -88,9 +91,7 @@ results = []
 threads = [threading.Thread(target=lambda i=i: results.append(caller(i))) for i in range(3)]
 for t in threads: t.start()
 for t in threads: t.join()
-print(json.dumps({"results": sorted(map(str, results)),
-                  **{k: v for k, v in (l.split(":") for l in open("/proc/self/smaps_rollup") if ":" in l)
-                     if k in ("Pss", "Pss_Anon")}}))
+print(json.dumps({"results": sorted(map(str, results)), **smaps()}))
 """
 
 
@@ -100,8 +101,17 @@ def _python(code: str, *args: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _mb(kib: str | int) -> float:
-    return int(str(kib).split()[0]) / 1024
+def smaps(pid: int | str = "self") -> dict[str, float]:
+    """PSS and its anonymous part (MB) of one process, from /proc/PID/smaps_rollup; zeros once it is gone."""
+    fields = {"Pss": 0.0, "Pss_Anon": 0.0}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in fields:
+                fields[key] = int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    return fields
 
 
 def _tree(pid: int) -> list[int]:
@@ -112,25 +122,14 @@ def _tree(pid: int) -> list[int]:
     return [pid, *(q for c in children for q in _tree(int(c)))]
 
 
-def _pss(pid: int) -> tuple[float, float]:
-    fields = {}
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields[key] = value
-    except OSError:
-        return 0.0, 0.0
-    return _mb(fields.get("Pss", "0")), _mb(fields.get("Pss_Anon", "0"))
-
-
 def peak_pss(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, float]:
     """(largest PSS sum of the process tree, its anonymous part, the last sample's PSS, seconds) while `cmd` runs."""
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak, last = (0.0, 0.0), 0.0
     while proc.poll() is None:
-        samples = [_pss(p) for p in _tree(proc.pid)]
-        total = (sum(s[0] for s in samples), sum(s[1] for s in samples))
+        samples = [smaps(p) for p in _tree(proc.pid)]
+        total = (sum(s["Pss"] for s in samples), sum(s["Pss_Anon"] for s in samples))
         peak, last = max(peak, total), total[0] or last
         time.sleep(0.1)
     if proc.returncode != 0:
@@ -164,13 +163,13 @@ def post(travellers: int, env: dict[str, str]) -> None:
             try:
                 pss, anon, settled, secs = peak_pss([sys.executable, "-m", "edge", "simulate", "--offline", "-n",
                                                      str(travellers), "--config", f"{tmp}/config.toml"], env)
-                up = _pss(uplink.pid)
+                up = smaps(uplink.pid)["Pss"]
             finally:
                 uplink.terminate()
                 uplink.wait(30)
-            total = pss + up[0]
+            total = pss + up
             print(f"  {name:12s} station+simulators peak {pss:6.1f} MB (anon {anon:5.1f}), after {travellers} "
-                  f"travellers {settled:6.1f} ({secs:4.1f} s); uplink {up[0]:5.1f}; peak + uplink {total:6.1f} MB, "
+                  f"travellers {settled:6.1f} ({secs:4.1f} s); uplink {up:5.1f}; peak + uplink {total:6.1f} MB, "
                   f"goal {GOAL_MB:.0f}: {'met' if total <= GOAL_MB else 'NOT met'}")
         broker.terminate()
         broker.wait(10)
@@ -188,13 +187,13 @@ def main() -> int:
     times = _python(_FACE_TIME, *FACES)
     for runtime in ("onnxruntime", "opencv"):
         m = _python(_FACE, runtime, *FACES)
-        print(f"  {runtime:12s} process PSS {_mb(m['Pss']):6.1f}  anon {_mb(m['Pss_Anon']):6.1f}   "
+        print(f"  {runtime:12s} process PSS {m['Pss']:6.1f}  anon {m['Pss_Anon']:6.1f}   "
               f"embedding p50 {times[runtime]:6.1f} ms (one thread)")
 
     print("2. NBIS (the 3 afis prints: NFIQ 2, templates, one comparison, from 3 calling threads)")
     runs = {mode: _python(_NBIS, mode) for mode in ("one", "per-thread")}
     for mode, label in (("one", "one thread, unused memory handed back"), ("per-thread", "as the library comes")):
-        print(f"  {label:40s} process PSS {_mb(runs[mode]['Pss']):6.1f}  anon {_mb(runs[mode]['Pss_Anon']):6.1f}")
+        print(f"  {label:40s} process PSS {runs[mode]['Pss']:6.1f}  anon {runs[mode]['Pss_Anon']:6.1f}")
     print(f"  same results: {runs['one']['results'] == runs['per-thread']['results']}")
 
     print("3. the simulated post")

@@ -63,8 +63,8 @@ def zero_page_runs(pages: np.ndarray) -> list[tuple[int, int]]:
 
 
 class _Libc:
-    def __init__(self) -> None:
-        self.lib = ctypes.CDLL(None, use_errno=True)
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
         self.lib.dlinfo.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
         self.lib.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
@@ -82,14 +82,15 @@ class _Libc:
 def release() -> int:
     """Bytes handed back: the calling thread's all-zero TLS pages and the read-only segment (0 if none could be)."""
     path = next((p for p in nbis_libraries() if p.name == LIBRARY), None)
-    if path is None or not hasattr(ctypes.CDLL(None), "dlinfo"):
+    process = ctypes.CDLL(None)      # the process's own symbols: glibc's dlinfo and madvise
+    if path is None or not hasattr(process, "dlinfo"):
         return 0
     try:
         shape = layout(path)
         handle = ctypes.CDLL(str(path), mode=os.RTLD_NOLOAD | os.RTLD_LAZY)._handle
     except OSError:
         return 0
-    libc = _Libc()
+    libc = _Libc(process)
     released = 0
     block = libc.dlinfo(handle, RTLD_DI_TLS_DATA)
     first, count = inner_pages(block, shape.tls_size)
