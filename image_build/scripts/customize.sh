@@ -47,8 +47,12 @@ systemctl --root="$root" enable \
     borderpost-kiosk.service borderpost-purge.timer \
     nftables.service chrony.service ssh.service
 systemctl --root="$root" set-default graphical.target
+# Debian's daily jobs that write to the root (package lists, unattended upgrades, the dpkg database backup in
+# /var/backups) fail on a read-only root, at whatever hour their timer fires: the system is updated by RAUC bundles.
 for unit in systemd-timesyncd.service ModemManager.service regenerate_ssh_host_keys.service \
-        userconfig.service getty@tty1.service; do
+        userconfig.service getty@tty1.service \
+        apt-daily.timer apt-daily.service apt-daily-upgrade.timer apt-daily-upgrade.service \
+        dpkg-db-backup.timer dpkg-db-backup.service; do
     systemctl --root="$root" mask "$unit" >/dev/null 2>&1 || true
 done
 

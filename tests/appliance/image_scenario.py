@@ -232,6 +232,13 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         while time.monotonic() < end and len(events(collector)) < int(first["total"]):
             time.sleep(0.5)
         assert len(events(collector)) >= int(first["total"]), "crossings did not reach the host's broker"
+        # every timer's job, run once at once in the guest, succeeded (no daily job fails on the read-only root)
+        _, count = vm.wait_for("timer_jobs_end", 1200)
+        jobs = {v.split()[0]: v.split()[1:] for v in vm.values("timer_job")}
+        assert len(jobs) == int(count) and "borderpost-purge.service" in jobs, jobs
+        assert all(r[-1:] == ["success"] for r in jobs.values()), jobs
+        assert not {"apt-daily.service", "apt-daily-upgrade.service", "dpkg-db-backup.service"} & set(jobs), jobs
+        figures["timer_jobs"] = float(len(jobs))
         _, errors = vm.wait_for("journal_errors", 300)
         vm.wait_for("journal_end", 300)
         assert errors == "0", vm.values("journal")
