@@ -345,7 +345,9 @@ def _describe(err: dict[str, Any]) -> str:
 MAX_DEPTH = 16   # tables and arrays within each other; the schema needs 4
 
 
-def parse(text: str, source: str = "<config>") -> Config:
+def parse(text: str, source: str = "<config>", *, check_devices: bool = True) -> Config:
+    """The config in TEXT, validated; each device's settings with its backend's own model (which imports the
+    backend) unless CHECK_DEVICES is off, for a process that runs no device (the uplink)."""
     deep = too_deep(text, MAX_DEPTH)
     if deep is not None:
         raise ConfigError(f"{source}: {deep}: nested deeper than {MAX_DEPTH} levels")
@@ -361,7 +363,8 @@ def parse(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: {'; '.join(_describe(e) for e in exc.errors())}") from None
     except RecursionError:
         raise ConfigError(f"{source}: nested too deeply") from None
-    _check_device_settings(cfg, source)
+    if check_devices:
+        _check_device_settings(cfg, source)
     return cfg
 
 
@@ -382,8 +385,9 @@ def _check_device_settings(cfg: Config, source: str) -> None:
             raise ConfigError(f"{source}: {'; '.join(errs)}") from None
 
 
-def load(path: str | os.PathLike[str] | None = None) -> tuple[Config, Path]:
-    """Load and validate the config (`--config`, else $BORDERPOST_CONFIG, else /etc/borderpost/config.toml)."""
+def load(path: str | os.PathLike[str] | None = None, *, check_devices: bool = True) -> tuple[Config, Path]:
+    """Load and validate the config (`--config`, else $BORDERPOST_CONFIG, else /etc/borderpost/config.toml);
+    CHECK_DEVICES as in `parse`."""
     p = resolve_path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -393,7 +397,7 @@ def load(path: str | os.PathLike[str] | None = None) -> tuple[Config, Path]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte in the path
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{exc.__class__.__name__}: {exc}"
         raise ConfigError(f"{p}: cannot read config: {why}") from None
-    return parse(text, str(p)), p
+    return parse(text, str(p), check_devices=check_devices), p
 
 
 def masked(cfg: Config) -> dict[str, Any]:

@@ -15,6 +15,14 @@ from drivers.contract import DeviceKind
 from tests.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
+CAMERA_AND_FINGER = """
+[devices.camera]
+backend = "camera_v4l2"
+device = "/dev/video0"
+
+[devices.fingerprint]
+backend = "finger_uareu4000"
+"""
 
 
 def _listen(tmp_path: Path) -> socket.socket:
@@ -34,7 +42,9 @@ def _collect(sock: socket.socket, seconds: float) -> list[str]:
 
 def test_uplink_notifies_ready_and_pings_the_watchdog(tmp_path):
     sock = _listen(tmp_path)
-    config = write_config(tmp_path)  # broker unreachable: the uplink is still healthy and waiting
+    # broker unreachable: the uplink is still healthy and waiting. A camera and a fingerprint reader configured:
+    # the uplink runs neither, so their libraries (numpy, OpenCV) stay out of its memory.
+    config = write_config(tmp_path, devices=CAMERA_AND_FINGER)
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "400000",
            "PYTHONFAULTHANDLER": "1"}
     env.pop("WATCHDOG_PID", None)
@@ -46,6 +56,8 @@ def test_uplink_notifies_ready_and_pings_the_watchdog(tmp_path):
         msgs = _collect(sock, 4.0)
         assert "READY=1" in msgs
         assert msgs.count("WATCHDOG=1") >= 3
+        mapped = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert not [lib for lib in ("numpy", "cv2", "onnxruntime", "rapidfuzz") if f"/{lib}" in mapped], mapped
         proc.send_signal(signal.SIGTERM)
         try:
             code = proc.wait(15)
@@ -134,15 +146,30 @@ def test_station_offers_reads_to_the_kiosk_first(tmp_path):
         store.close()
 
 
-def test_the_uplink_loads_the_example_config_without_opencv() -> None:
-    """The uplink validates the camera's settings when it loads the config, but never runs a camera: OpenCV
-    (about 20 MB resident) stays out of it, so the services fit a 1 GB board."""
-    code = ("import sys; import edge.cli.uplink; from edge import config; "
-            "config.parse(open('examples/config.toml').read()); from edge.uplink import Uplink; "
-            "print(sorted(m for m in ('cv2', 'onnxruntime', 'sklearn') if m in sys.modules))")
+def test_the_uplink_loads_the_example_config_and_applies_a_list_without_the_stations_libraries(tmp_path: Path) -> None:
+    """The uplink loads the config as it does (devices are the station's to check) and applies alert lists, but
+    never runs a device or matches a traveller: OpenCV, ONNX Runtime, numpy and rapidfuzz (about 20 MB resident,
+    16 MB of PSS for numpy alone) stay out of it, so the services fit a 1 GB board. The list it applied matches."""
+    code = f"""
+import sys
+import edge.cli.uplink
+from edge import config
+from edge.uplink import Uplink
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.alerts.helpers import open_db, person, snapshot
+from pathlib import Path
+from edge.cli.uplink import reloader
+config.load('examples/config.toml', check_devices=False)
+reloader(Path('examples/config.toml'), None, None)()
+key = Ed25519PrivateKey.generate()
+db = open_db(Path({str(tmp_path)!r}), key)
+db.apply_bundle(snapshot(key, [person('P1', 'HADDAD', 'SAMIR')], 1), 'test')
+print(sorted(m for m in ('cv2', 'onnxruntime', 'sklearn', 'numpy', 'rapidfuzz', 'sqlite_utils') if m in sys.modules))
+print(len(db.matcher().persons), 'numpy' in sys.modules)
+"""
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.split("\n")[:2] == ["[]", "1 True"], out.stdout
 
 
 def test_busy_feeds_the_watchdog_only_within_its_limit() -> None:

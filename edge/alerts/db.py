@@ -30,16 +30,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.alerts.bundle import MAX_BUNDLE_BYTES, BundleError, check_version, open_bundle
 from edge.alerts.entries import Entry, ListError, Op, entry_from_obj, iter_entry_lines, iter_ops
-from edge.alerts.match import Matcher, pack_person
 from edge.alerts.normalise import document_key
+from edge.alerts.packed import pack_person
 from edge.fsutil import fsync_dir
 from edge.store.atrest import AtRestError, AtRestKey
+
+if TYPE_CHECKING:
+    from edge.alerts.match import Matcher
 
 DB_NAME = "alerts.db"
 ATREST_KEY_NAME = "queue_samples.key"     # the device's at-rest key (edge.store.atrest), shared with the kiosk queue
@@ -207,7 +210,10 @@ class AlertDB:
         return entry_from_obj(obj)
 
     def matcher(self) -> Matcher:
-        """Documents through the keyed-hash index, persons opened into memory (their packed, pre-folded form)."""
+        """Documents through the keyed-hash index, persons opened into memory (their packed, pre-folded form).
+        The matcher is imported here: the uplink applies lists without ever matching."""
+        from edge.alerts.match import Matcher
+
         m = Matcher(doc_lookup=self.lookup_document)
         conn = self._connect()          # its own: reading the whole list must not hold up status or lookups
         try:

@@ -42,6 +42,7 @@ from edge.alerts.normalise import (
     traveller_date,
     without_particle,
 )
+from edge.alerts.packed import SEP, name_keys, pack_person
 
 THRESHOLD = 0.80
 NAME_ONLY_THRESHOLD = 0.92
@@ -51,7 +52,6 @@ REPLACED_COST = 0.15
 MRZ_NAME_LENGTHS = (30, 31, 39)     # TD1, TD2, TD3 name fields
 MAX_NAME = 200              # characters of a traveller's surname or given names looked at (an MRZ has 39)
 MAX_TOKENS = 12
-_SEP = "\x1f"
 _U64 = (1 << 64) - 1
 _MULT = 0x9E3779B97F4A7C15      # mixes a key's hash before the block's is XORed in
 _N = np.uint64(hash("N") & _U64)
@@ -200,16 +200,6 @@ class Traveller:
 DocLookup = Callable[[str], Iterable[tuple[str, "Entry | None"]]]
 
 
-def pack_person(e: Entry) -> str:
-    """A person entry as the matcher keeps it: id, tokens, their skeletons, birth date, nationality, sex, action,
-    and the skeletons of tokens without their particle (for blocking). Made once, when the list is applied."""
-    toks = tokens(e.surname, e.given_names)
-    skels = [skeleton(x) for x in toks]
-    extra = sorted(_name_keys(toks) - set(skels))
-    return _SEP.join((e.id, " ".join(toks), " ".join(skels), e.birth_date or "", issuing_state(e.nationality),
-                      e.sex or "", e.action, " ".join(extra)))
-
-
 @dataclass
 class PersonIndex:
     """Persons in memory, one packed string each (`pack_person`), and the blocks that find their candidates.
@@ -252,7 +242,7 @@ class PersonIndex:
 
     def add_packed(self, packed: str) -> None:
         """Index one packed person (ids are unique: the list's parser and the database's key see to it)."""
-        _id, toks, skels, birth, _nat, _sex, _action, _extra = packed.split(_SEP)
+        _id, toks, skels, birth, _nat, _sex, _action, _extra = packed.split(SEP)
         n = len(self.packed)
         self.packed.append(packed)
         names = skels.split(" ")
@@ -419,18 +409,6 @@ def _block_keys(tok: str) -> set[str]:
     return keys
 
 
-def _name_keys(toks: list[str]) -> set[str]:
-    keys = set()
-    for t in toks:
-        sk = skeleton(t)
-        if len(sk) >= 2:
-            keys.add(sk)
-        p = without_particle(t)
-        if p:
-            keys.add(skeleton(p))
-    return keys
-
-
 def _fuzzy(keys: Iterable[str]) -> set[str]:
     """The keys and, for skeletons of four letters or more, each with one letter deleted (two skeletons one edit
     apart share one of these; shorter ones would join too many names)."""
@@ -461,7 +439,7 @@ def could_hit(t: Traveller, tsk: set[str], packed: str, fuzzy: set[str] | None =
     (same skeleton, skeletons one edit apart, or a traveller's skeleton that is a prefix: a cut name). Every entry
     name must when the entry has no birth date (the full-name rule), else min(2, names on either side).
     `memo`: the entry skeletons already judged for this traveller."""
-    _id, _toks, skels, birth, _nat, _sex, _action, extra = packed.split(_SEP)
+    _id, _toks, skels, birth, _nat, _sex, _action, extra = packed.split(SEP)
     entry = skels.split(" ")
     excused = bool(extra) and any(x in tsk for x in extra.split(" "))   # a name with its particle dropped
     near = 0
@@ -483,7 +461,7 @@ def could_hit(t: Traveller, tsk: set[str], packed: str, fuzzy: set[str] | None =
 def score_person(t: Traveller, packed: str, memo: dict[tuple[int, str], tuple[float, str]] | None = None
                  ) -> Hit | None:
     """The hit of one person entry for this traveller, or None below the threshold."""
-    eid, name, skel, birth, nat, sex, action, _extra = packed.split(_SEP)
+    eid, name, skel, birth, nat, sex, action, _extra = packed.split(SEP)
     e_tokens = name.split()
     why: list[str] = []
     e_date = entry_date(birth) if birth else None
@@ -565,7 +543,7 @@ class Matcher:
         hits = self._doc_hits(t)
         if t.tokens:
             packed = self.persons.packed
-            tsk = _name_keys(t.tokens) | set(t.skeletons)
+            tsk = name_keys(t.tokens) | set(t.skeletons)
             fuzzy = _fuzzy(tsk)
             near: dict[str, bool] = {}                          # candidates share names: judge each once
             pairs: dict[tuple[int, str], tuple[float, str]] = {}

@@ -52,11 +52,12 @@ def apply_overrides(cfg: cfgmod.Config, store_path: Path | None, broker_url: str
 
 
 def load_config(
-    config_path: Path | None, *, store_path: Path | None = None, broker_url: str | None = None
+    config_path: Path | None, *, store_path: Path | None = None, broker_url: str | None = None,
+    check_devices: bool = True,
 ) -> cfgmod.Config:
     """Load the config, apply command-line overrides, exit 2 with a one-line message on any problem."""
     try:
-        cfg, _ = cfgmod.load(config_path)
+        cfg, _ = cfgmod.load(config_path, check_devices=check_devices)
     except cfgmod.ConfigError as exc:
         fail(str(exc))
     return apply_overrides(cfg, store_path, broker_url)

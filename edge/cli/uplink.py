@@ -17,10 +17,12 @@ from edge.uplink.client import certificate_mismatch
 
 
 def reloader(config_path: Path | None, store_path: Path | None, broker_url: str | None) -> Callable[[], cfgmod.Config]:
-    """What the `reload` command calls inside the running uplink: raises ConfigError, never exits the process."""
+    """What the `reload` command calls inside the running uplink: raises ConfigError, never exits the process.
+    Devices' settings are the station's to check: a bad camera setting must not stop crossings being delivered,
+    and checking them would load every device's libraries into the uplink."""
 
     def reload() -> cfgmod.Config:
-        cfg, _ = cfgmod.load(config_path)
+        cfg, _ = cfgmod.load(config_path, check_devices=False)
         if store_path is not None:
             cfg.store.path = store_path
         if broker_url is not None:  # validated when the uplink started
@@ -38,7 +40,7 @@ def cli(config_path: Path | None, store_path: Path | None, broker_url: str | Non
     from edge import service
 
     service.starting("opening the store")
-    cfg = load_config(config_path, store_path=store_path, broker_url=broker_url)
+    cfg = load_config(config_path, store_path=store_path, broker_url=broker_url, check_devices=False)
     try:
         cfg.broker.check_files()
     except cfgmod.ConfigError as exc:

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
-
 from edge.store import integrity, opening
 from edge.store.errors import StorageFull, StoreError
 from edge.store.highwater import HighWater, Loss, loss
@@ -86,7 +84,6 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path, max_db_bytes: int, min_free_bytes: int,
                  *, read_only: bool = False, reserve: Reserve | None = None) -> None:
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self.path = path
         self.max_db_bytes = max_db_bytes
         self.min_free_bytes = min_free_bytes
@@ -405,12 +402,17 @@ class Store:
 
     @_guarded
     def audit_entries(self, limit: int = 200) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit]))
+        return self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     @_guarded
     def verify_audit_chain(self) -> bool:
         prev = ""
-        for row in self.db.query("SELECT * FROM audit ORDER BY id"):
+        for row in self._rows("SELECT * FROM audit ORDER BY id"):
             if row["prev_hash"] != prev or row["hash"] != _audit_hash(prev, row):
                 return False
             prev = row["hash"]

@@ -180,9 +180,10 @@ def test_cli_match_refuses_a_bad_list_naming_the_line(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- blocking (which entries are compared at all)
 def _candidates(m: Matcher, traveller: dict) -> set[str]:
-    from edge.alerts.match import _SEP, Traveller
+    from edge.alerts.match import Traveller
+    from edge.alerts.packed import SEP
 
-    return {m.persons.packed[n].split(_SEP, 1)[0] for n in m.persons.candidates(Traveller.from_obj(traveller))}
+    return {m.persons.packed[n].split(SEP, 1)[0] for n in m.persons.candidates(Traveller.from_obj(traveller))}
 
 
 def test_a_short_name_one_letter_off_is_still_compared_within_the_birth_date() -> None:
