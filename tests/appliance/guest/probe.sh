@@ -37,6 +37,20 @@ mem() {  # NAME PID [UNIT]
     echo "$1 rss=$(kib VmRSS "$2") hwm=$(kib VmHWM "$2") pss=${pss:-} pss_anon=${pss_anon:-} cgroup=${cg:+$((cg / 1024))}"
 }
 
+# The boot's errors in the journal, but one: when udev's workers load the same CPU-feature module at once and its
+# init fails (no such frequency driver on this machine: ENODEV), libkmod logs each loser's read of the module's
+# initstate as an error (systemd/systemd#20605, a kernel/kmod race upstream calls not udev's). Counted apart.
+kmod_race="\(udev-worker\)\[[0-9]+\]: could not read from '/sys/module/[a-z0-9_]+/initstate': No such device$"
+journal_report() {
+    local all rest
+    all=$(journalctl -b -p err -q --no-pager)
+    rest=$(grep -vE -- "$kmod_race" <<<"$all")
+    say journal_kmod_race "$(grep -cE -- "$kmod_race" <<<"$all")"
+    say journal_errors "$(grep -c . <<<"$rest")"
+    [ -n "$rest" ] && tail -5 <<<"$rest" | while read -r line; do say journal "$line"; done
+    say journal_end
+}
+
 phase=1
 [ -f "$phase_file" ] && phase=2
 say start phase=$phase
@@ -68,9 +82,7 @@ if [ "$phase" = 2 ]; then
         sleep 2
     done
     say stats "$s"
-    say journal_errors "$(journalctl -b -p err -q --no-pager | wc -l)"
-    journalctl -b -p err -q --no-pager | tail -5 | while read -r line; do say journal "$line"; done
-    say journal_end
+    journal_report
     say "done"
     systemctl poweroff
     exit 0
@@ -200,9 +212,7 @@ while true; do
         done
         say env "${probe_env[*]}"
         report_timer_jobs
-        say journal_errors "$(journalctl -b -p err -q --no-pager | wc -l)"
-        journalctl -b -p err -q --no-pager | tail -5 | while read -r line; do say journal "$line"; done
-        say journal_end
+        journal_report
         reported=1
         station_models &
     fi
