@@ -30,6 +30,7 @@ from edge.uplink import Uplink
 log = logging.getLogger("borderpost.simulate")
 
 DEFAULT_DEVICES = {"mrz": {"backend": "mrz_serial", "simulated": True, "port": "simulated", "profile": "cr"}}
+SETTLE_S = 60.0  # how long the station's thread may take to end its step at the end (an inference under an emulator)
 
 
 @dataclass
@@ -108,6 +109,7 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
     devices = open_devices(cfg)
     stop = threading.Event()
     threads = []
+    station: Station | None = None
     try:
         station = Station(cfg, store, Recorder(cfg, store, key), devices)
         threads.append(threading.Thread(target=station.run, args=(stop,), name="station", daemon=True))
@@ -152,6 +154,8 @@ def run(cfg: Config, travellers: int, *, offline: bool = False, timeout: float =
         stop.set()
         for t in threads:
             if t.ident is not None:  # started (an error while setting up may come before the start)
-                t.join(10)
+                t.join(SETTLE_S)
+        if station is not None:
+            station.lane.stop()      # waits for its step threads: none may be in a native library at exit
         devices.close()
         store.close()

@@ -102,7 +102,7 @@ class Station:
     def run(self, stop: threading.Event, heartbeat: Callable[[], None] | None = None) -> None:
         self.lane.stop_with(stop)
         self._heartbeat = heartbeat
-        threading.Thread(target=self.lane.steps.warm_up, name="warm-up", daemon=True).start()
+        self.lane.steps.start_warm_up()
         while not stop.is_set():
             try:
                 self.step()

@@ -54,3 +54,19 @@ def test_models_are_loaded_at_start_in_order(tmp_path, monkeypatch, caplog, fing
         loop.join(10)
         station.lane.stop()
         station.devices.close()
+
+
+def test_stopping_the_lane_waits_for_the_models_being_loaded(tmp_path, caplog):
+    """A station stopped while it loads its models (a restart just after boot) lets the loading end before it
+    exits: a daemon thread still inside OpenCV or ONNX Runtime at the interpreter's exit aborts the process."""
+    station = _station(tmp_path, fingers=False)
+    caplog.set_level(logging.INFO, logger="borderpost.lane.steps")
+    station.lane.steps.start_warm_up()
+    warming = station.lane.steps._warming
+    assert warming is not None and warming.is_alive()
+    station.lane.stop()
+    try:
+        assert not warming.is_alive()
+        assert "models loaded" in caplog.text
+    finally:
+        station.devices.close()

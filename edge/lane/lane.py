@@ -109,6 +109,9 @@ class Lane(OfficerQueue):
             self.changed.notify_all()
         if self._ticker:
             self._ticker.join(5)
+        left = self.steps.join()
+        if left:
+            log.warning("still working when stopped: %s", ", ".join(left))
 
     def _tick_loop(self) -> None:
         next_expiry = 0.0

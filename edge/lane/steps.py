@@ -29,6 +29,7 @@ from edge.lane.session import Session, SessionError, Step
 # How long the face step waits for the document portrait still being made (a page camera's provider gives
 # up after its own 3 s; it started when the document was read, so it is usually long done).
 PORTRAIT_WAIT_S = 5.0
+STOP_WAIT_S = 10.0       # how long stopping waits for device work and model loading to end (the unit allows 20 s)
 
 log = logging.getLogger("borderpost.lane.steps")
 
@@ -114,6 +115,7 @@ class Steps:
     def __init__(self, lane: Any) -> None:
         self.lane = lane
         self._running: dict[str, threading.Thread] = {}
+        self._warming: threading.Thread | None = None
         self._analyzer: Any = None
         self._analyzer_error: str | None = None
         self._lock = threading.Lock()
@@ -134,6 +136,24 @@ class Steps:
                 self._analyzer_error = f"{type(exc).__name__}: {exc}"
                 log.error("face analysis unavailable: %s", self._analyzer_error)
         return self._analyzer
+
+    def start_warm_up(self) -> None:
+        """`warm_up` on its own thread: the station is ready meanwhile."""
+        self._warming = threading.Thread(target=self.warm_up, name="warm-up", daemon=True)
+        self._warming.start()
+
+    def join(self, timeout: float = STOP_WAIT_S) -> list[str]:
+        """Wait for the model loading and step threads to end; the names of those still running at the timeout.
+
+        Why: a daemon thread still inside a native library (OpenCV, ONNX Runtime, LiteRT) when the interpreter
+        exits is ended by the C runtime while the library's handler is on its stack, and the process aborts
+        ('terminate called without an active exception'): a stop must let them finish first."""
+        deadline = time.monotonic() + timeout
+        threads = [t for t in (self._warming, *self._running.values()) if t is not None]
+        for t in threads:
+            if t is not threading.current_thread():
+                t.join(max(0.0, deadline - time.monotonic()))
+        return [t.name for t in threads if t.is_alive()]
 
     def warm_up(self) -> None:
         """Load what the post's crossings need before the first traveller: NFIQ 2 first, the face models second.
