@@ -159,7 +159,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.alerts.helpers import open_db, person, snapshot
 from pathlib import Path
 from edge.cli.uplink import reloader
-config.load('examples/config.toml', check_devices=False)
 reloader(Path('examples/config.toml'), None, None)()
 key = Ed25519PrivateKey.generate()
 db = open_db(Path({str(tmp_path)!r}), key)

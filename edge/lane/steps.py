@@ -149,7 +149,7 @@ class Steps:
         exits is ended by the C runtime while the library's handler is on its stack, and the process aborts
         ('terminate called without an active exception'): a stop must let them finish first."""
         deadline = time.monotonic() + timeout
-        threads = [t for t in (self._warming, *self._running.values()) if t is not None]
+        threads = [t for t in (self._warming, *self._running.copy().values()) if t is not None]  # copy: atomic
         for t in threads:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))

@@ -249,8 +249,6 @@ def run_scenario(image: Path, work: Path) -> dict[str, float]:
         assert all(r[-1:] == ["success"] for r in jobs.values()), jobs
         assert not {"apt-daily.service", "apt-daily-upgrade.service", "dpkg-db-backup.service"} & set(jobs), jobs
         figures["timer_jobs"] = float(len(jobs))
-        # libkmod's module-loading race (systemd/systemd#20605), counted apart from the journal's errors by the probe
-        figures["journal_kmod_race_lines"] = float(sum(int(v) for v in vm.values("journal_kmod_race")))
         journal_clean(vm, figures)
         for line in vm.values("rss_after"):
             figures[f"rss_{line.split()[0]}_after_kib"] = float(line.split()[1])
